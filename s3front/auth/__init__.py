@@ -1,0 +1,1 @@
+"""Authentication (skeleton by the lead; being written)."""
