@@ -1,0 +1,97 @@
+"""Bucket operations: ListBuckets, CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+
+from starlette.responses import Response
+
+from s3front import errors, xmldocs
+from s3front.api.context import Ctx, now_ms
+from s3front.body import read_all
+from s3front.store.records import BucketRecord, OwnerBucket
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def check_bucket_name(name: str) -> None:
+    """S3's rules for new bucket names (general purpose buckets)."""
+    ok = bool(_NAME.match(name)) and ".." not in name and ".-" not in name and "-." not in name
+    if ok:
+        try:
+            ipaddress.IPv4Address(name)
+            ok = False  # formatted like an IP address
+        except ValueError:
+            pass
+    if ok and (name.startswith(("xn--", "sthree-")) or name.endswith(("-s3alias", "--ol-s3"))):
+        ok = False
+    if not ok:
+        raise errors.InvalidBucketName(BucketName=name)
+
+
+def xml_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status_code=status, media_type="application/xml", headers=headers)
+
+
+async def handle_list_buckets(ctx: Ctx) -> Response:
+    tenant = ctx.tenant
+    rows = await ctx.store.meta.list_owner_buckets(tenant)
+    name = ctx.principal.display_name if ctx.principal else tenant
+    return xml_response(xmldocs.list_buckets(tenant, name, [(r.name, r.created_ms) for r in rows]))
+
+
+async def handle_create_bucket(ctx: Ctx) -> Response:
+    tenant = ctx.tenant
+    name = ctx.bucket_name
+    check_bucket_name(name)
+    body = await read_all(ctx.body, ctx.settings.max_xml_body)
+    location = xmldocs.parse_create_bucket(body) if body.strip() else None
+    # Be lenient with us-east-1: s3fs sends it explicitly, which AWS itself rejects.
+    if location not in (None, "", ctx.settings.region, "us-east-1"):
+        raise errors.InvalidLocationConstraint(LocationConstraint=location or "")
+    created = now_ms()
+    rec = BucketRecord(
+        name=name,
+        bucket_id=uuid.uuid4().hex,
+        owner=tenant,
+        created_ms=created,
+        region=ctx.settings.region,
+        shards=ctx.settings.bucket_shards,
+    )
+    if not await ctx.store.meta.insert_bucket(rec):
+        existing = await ctx.store.meta.get_bucket(name)
+        if existing is not None and existing.owner == tenant:
+            # Repair a by-owner row a crash may have lost between the two writes.
+            await ctx.store.meta.put_owner_bucket(OwnerBucket(tenant, name, existing.created_ms))
+            raise errors.BucketAlreadyOwnedByYou(BucketName=name)
+        raise errors.BucketAlreadyExists(BucketName=name)
+    await ctx.store.meta.put_owner_bucket(OwnerBucket(tenant, name, created))
+    return Response(status_code=200, headers={"location": f"/{name}"})
+
+
+async def handle_delete_bucket(ctx: Ctx) -> Response:
+    bucket = await ctx.bucket()
+    meta = ctx.store.meta
+    for shard in range(bucket.shards):
+        if await meta.scan_objects(bucket.bucket_id, shard, limit=1):
+            raise errors.BucketNotEmpty(BucketName=bucket.name)
+    # Uploads in progress die with the bucket; their parts become garbage for the GC.
+    while uploads := await meta.scan_uploads(bucket.bucket_id, limit=1000):
+        for up in uploads:
+            await meta.delete_parts(up.upload_id)
+            await meta.delete_upload(bucket.bucket_id, up.key, up.upload_id)
+    await meta.delete_owner_bucket(bucket.owner, bucket.name)
+    await meta.delete_bucket(bucket.name)
+    return Response(status_code=204)
+
+
+async def handle_head_bucket(ctx: Ctx) -> Response:
+    bucket = await ctx.bucket()
+    return Response(status_code=200, headers={"x-amz-bucket-region": bucket.region})
+
+
+async def handle_get_bucket_location(ctx: Ctx) -> Response:
+    bucket = await ctx.bucket()
+    return xml_response(xmldocs.location_constraint(bucket.region))

@@ -1,0 +1,78 @@
+"""Bucket configuration sub-resources that read-only tools ask for.
+
+`s3cmd info` GETs ?policy, ?cors and ?acl and retries a 5xx for about 45 s; `aws s3 ls` and
+backup tools ask for ?versioning, ?tagging, ?encryption and friends. Each gets the answer S3
+gives a bucket that has no such configuration: an empty document or the specific
+"no such configuration" error, never a 500 or 501.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.responses import Response
+
+from s3front import errors, xmldocs
+from s3front.api.buckets import xml_response
+from s3front.api.context import Ctx
+
+
+def _missing(err: type[errors.S3Error]) -> Callable[[Ctx], Awaitable[Response]]:
+    async def handler(ctx: Ctx) -> Response:
+        bucket = await ctx.bucket()
+        raise err(BucketName=bucket.name)
+
+    handler.__name__ = f"handle_missing_{err.__name__}"
+    return handler
+
+
+def _empty(root: str, children: tuple[tuple[str, str], ...] = ()) -> Callable[[Ctx], Awaitable[Response]]:
+    async def handler(ctx: Ctx) -> Response:
+        await ctx.bucket()
+        return xml_response(xmldocs.simple_document(root, children))
+
+    handler.__name__ = f"handle_empty_{root}"
+    return handler
+
+
+async def handle_get_bucket_acl(ctx: Ctx) -> Response:
+    bucket = await ctx.bucket()
+    name = ctx.principal.display_name if ctx.principal and ctx.principal.tenant == bucket.owner else bucket.owner
+    return xml_response(xmldocs.owner_full_control_acl(bucket.owner, name))
+
+
+async def handle_get_object_acl(ctx: Ctx) -> Response:
+    from s3front.api.objects import find_object
+
+    bucket = await ctx.bucket()
+    rec = await find_object(ctx, bucket, ctx.key)
+    name = ctx.principal.display_name if ctx.principal and ctx.principal.tenant == rec.owner else rec.owner
+    return xml_response(xmldocs.owner_full_control_acl(rec.owner, name))
+
+
+async def handle_get_bucket_versioning(ctx: Ctx) -> Response:
+    bucket = await ctx.bucket()
+    return xml_response(xmldocs.versioning_configuration(bucket.versioning))
+
+
+HANDLERS: dict[str, Callable[[Ctx], Awaitable[Response]]] = {
+    "GetBucketAcl": handle_get_bucket_acl,
+    "GetObjectAcl": handle_get_object_acl,
+    "GetBucketVersioning": handle_get_bucket_versioning,
+    "GetBucketCors": _missing(errors.NoSuchCORSConfiguration),
+    "GetBucketPolicy": _missing(errors.NoSuchBucketPolicy),
+    "GetBucketTagging": _missing(errors.NoSuchTagSet),
+    "GetBucketLifecycle": _missing(errors.NoSuchLifecycleConfiguration),
+    "GetBucketLifecycleConfiguration": _missing(errors.NoSuchLifecycleConfiguration),
+    "GetBucketWebsite": _missing(errors.NoSuchWebsiteConfiguration),
+    "GetBucketEncryption": _missing(errors.ServerSideEncryptionConfigurationNotFoundError),
+    "GetObjectLockConfiguration": _missing(errors.ObjectLockConfigurationNotFoundError),
+    "GetBucketOwnershipControls": _missing(errors.OwnershipControlsNotFoundError),
+    "GetPublicAccessBlock": _missing(errors.NoSuchPublicAccessBlockConfiguration),
+    "GetBucketReplication": _missing(errors.ReplicationConfigurationNotFoundError),
+    "GetBucketLogging": _empty("BucketLoggingStatus"),
+    "GetBucketNotificationConfiguration": _empty("NotificationConfiguration"),
+    "GetBucketNotification": _empty("NotificationConfiguration"),
+    "GetBucketAccelerateConfiguration": _empty("AccelerateConfiguration"),
+    "GetBucketRequestPayment": _empty("RequestPaymentConfiguration", (("Payer", "BucketOwner"),)),
+}

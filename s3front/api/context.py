@@ -1,0 +1,60 @@
+"""What every handler receives: the request, its endpoint, who sent it, its verified body, and
+the server's shared state. Handlers are plain `async def handle_<op>(ctx) -> Response`."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from s3front import errors
+from s3front.auth import Principal
+from s3front.body import Body
+from s3front.config import Settings
+from s3front.request import S3Request
+from s3front.routing import Endpoint
+from s3front.store.protocols import Store
+from s3front.store.records import BucketRecord
+
+
+@dataclass(slots=True)
+class Ctx:
+    req: S3Request
+    ep: Endpoint
+    principal: Principal | None
+    body: Body
+    store: Store
+    settings: Settings
+    request_id: str
+
+    @property
+    def bucket_name(self) -> str:
+        assert self.ep.bucket is not None, "routing guarantees a bucket for bucket operations"
+        return self.ep.bucket
+
+    @property
+    def key(self) -> str:
+        assert self.ep.key is not None, "routing guarantees a key for object operations"
+        return self.ep.key
+
+    @property
+    def tenant(self) -> str:
+        if self.principal is None:
+            raise errors.AccessDenied()
+        return self.principal.tenant
+
+    async def bucket(self) -> BucketRecord:
+        """The request's bucket, if it exists and the caller may use it.
+
+        Access control for now: authenticated callers reach the buckets their tenant owns.
+        A caller who does not own an existing bucket gets AccessDenied, as S3 answers.
+        """
+        rec = await self.store.meta.get_bucket(self.bucket_name)
+        if rec is None:
+            raise errors.NoSuchBucket(BucketName=self.bucket_name)
+        if self.principal is None or rec.owner != self.principal.tenant:
+            raise errors.AccessDenied()
+        return rec
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,86 @@
+"""Object headers: what a PUT stores and what a GET/HEAD returns.
+
+S3 keeps a fixed set of standard headers plus `x-amz-meta-*` user metadata and returns them
+verbatim. The `response-*` query parameters of a GET override some of them on the way out.
+"""
+
+from __future__ import annotations
+
+from email.utils import format_datetime
+from datetime import UTC, datetime
+
+from s3front import errors
+from s3front.request import S3Request
+from s3front.store.records import ObjectRecord
+
+STORED = ("content-type", "content-encoding", "content-disposition", "content-language",
+          "cache-control", "expires")
+# S3 limits user metadata (names and values, UTF-8) to 2 KB.
+MAX_USER_METADATA = 2048
+# GET query parameters that replace a response header (S3 "response-*" overrides).
+OVERRIDES = {
+    "response-content-type": "content-type",
+    "response-content-language": "content-language",
+    "response-expires": "expires",
+    "response-cache-control": "cache-control",
+    "response-content-disposition": "content-disposition",
+    "response-content-encoding": "content-encoding",
+}
+
+
+def stored_headers(req: S3Request) -> dict[str, str]:
+    """The headers of a PUT (or CreateMultipartUpload) that become part of the object."""
+    out: dict[str, str] = {}
+    for name in STORED:
+        value = req.headers.get(name)
+        if value is None:
+            continue
+        if name == "content-encoding":
+            # aws-chunked is transfer framing, not the object's encoding: strip it, keep the
+            # rest (`aws-chunked,gzip` stores `gzip`), as S3 does.
+            parts = [p.strip() for p in value.split(",") if p.strip().lower() != "aws-chunked"]
+            value = ",".join(p for p in parts if p)
+            if not value:
+                continue
+        out[name] = value
+    meta_size = 0
+    for name, value in req.headers.items():
+        if name.startswith("x-amz-meta-"):
+            out[name] = value
+            meta_size += len(name) - len("x-amz-meta-") + len(value.encode("utf-8", "replace"))
+    if meta_size > MAX_USER_METADATA:
+        raise errors.MetadataTooLarge(
+            f"Your metadata headers exceed the maximum allowed metadata size of {MAX_USER_METADATA} bytes."
+        )
+    return out
+
+
+def http_date(ms: int) -> str:
+    return format_datetime(datetime.fromtimestamp(ms / 1000, UTC).replace(microsecond=0), usegmt=True)
+
+
+def object_headers(rec: ObjectRecord, req: S3Request | None = None) -> dict[str, str]:
+    """Response headers for GET/HEAD of `rec` (without length and range headers)."""
+    out = {
+        "etag": f'"{rec.etag}"',
+        "last-modified": http_date(rec.last_modified_ms),
+        "accept-ranges": "bytes",
+        "content-type": "binary/octet-stream",
+    }
+    out.update(rec.headers)
+    if rec.version_id != "null":
+        out["x-amz-version-id"] = rec.version_id
+    if rec.parts:
+        out["x-amz-mp-parts-count"] = str(rec.parts)
+    if req is not None:
+        if req.header("x-amz-checksum-mode").upper() == "ENABLED":
+            for alg, value in rec.checksums.items():
+                if alg == "type":
+                    out["x-amz-checksum-type"] = value
+                else:
+                    out[f"x-amz-checksum-{alg.lower()}"] = value
+        for param, header in OVERRIDES.items():
+            value = req.param(param)
+            if value is not None:
+                out[header] = value
+    return out

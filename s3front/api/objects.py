@@ -1,0 +1,138 @@
+"""PutObject, GetObject, HeadObject, DeleteObject."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from starlette.responses import Response, StreamingResponse
+
+from s3front import errors
+from s3front.api import conditions, integrity
+from s3front.api.context import Ctx, now_ms
+from s3front.api.headers import object_headers, stored_headers
+from s3front.objects.listing import shard_of
+from s3front.objects.ranges import parse_range
+from s3front.objects.reader import read_object
+from s3front.objects.writer import write_object_data
+from s3front.store.records import NULL_VERSION, BucketRecord, ObjectRecord
+
+MAX_PUT_SIZE = 5 * 1024**3  # S3's limit for a single PUT
+
+
+async def handle_put_object(ctx: Ctx) -> Response:
+    bucket = await ctx.bucket()
+    key = ctx.key
+    headers = stored_headers(ctx.req)
+    exp = integrity.expected(ctx.req)
+    if ctx.body.length is not None and ctx.body.length > MAX_PUT_SIZE:
+        raise errors.EntityTooLarge(MaxSizeAllowed=str(MAX_PUT_SIZE))
+    result = await write_object_data(
+        ctx.store.blocks,
+        ctx.store.meta,
+        aiter(ctx.body),
+        block_size=ctx.settings.block_size,
+        inline_limit=ctx.settings.inline_limit,
+        algorithms=exp.algorithms,
+        expected_length=ctx.body.length,
+    )
+    checksums = integrity.verify(exp, result.md5, result.checksums, ctx.body.trailers)
+    if checksums:
+        checksums["type"] = "FULL_OBJECT"
+    seq, version_id = new_version(bucket)
+    rec = ObjectRecord(
+        key=key,
+        seq=seq,
+        version_id=version_id,
+        size=result.size,
+        etag=result.md5,
+        last_modified_ms=now_ms(),
+        owner=ctx.tenant,
+        manifest_id=result.manifest_id,
+        inline=result.inline,
+        headers=headers,
+        checksums=checksums,
+    )
+    # The single switch that makes the new version visible (blocks and manifest are written).
+    await ctx.store.meta.put_object(bucket.bucket_id, shard_of(key, bucket.shards), rec)
+    out = {"etag": f'"{rec.etag}"'}
+    for alg, value in checksums.items():
+        if alg != "type":
+            out[integrity.header_name(alg)] = value
+    if bucket.versioning:
+        out["x-amz-version-id"] = version_id
+    return Response(status_code=200, headers=out)
+
+
+def new_version(bucket: BucketRecord) -> tuple[int, str]:
+    """(seq, version id) of a new version. Unversioned buckets keep one row per key (seq 0)."""
+    if bucket.versioning == "Enabled":
+        raise errors.NotImplemented("Versioning is not supported yet.")
+    return 0, NULL_VERSION
+
+
+async def find_object(ctx: Ctx, bucket: BucketRecord, key: str) -> ObjectRecord:
+    shard = shard_of(key, bucket.shards)
+    version_id = ctx.req.param("versionId")
+    if version_id is not None:
+        rec = await ctx.store.meta.get_object_by_version(bucket.bucket_id, shard, key, version_id)
+        if rec is None:
+            raise errors.NoSuchVersion(Key=key, VersionId=version_id)
+    else:
+        rec = await ctx.store.meta.get_object(bucket.bucket_id, shard, key)
+        if rec is None or rec.delete_marker:
+            raise errors.NoSuchKey(Key=key)
+    return rec
+
+
+async def handle_get_object(ctx: Ctx) -> Response:
+    return await _get_or_head(ctx, head=False)
+
+
+async def handle_head_object(ctx: Ctx) -> Response:
+    return await _get_or_head(ctx, head=True)
+
+
+async def _get_or_head(ctx: Ctx, *, head: bool) -> Response:
+    bucket = await ctx.bucket()
+    rec = await find_object(ctx, bucket, ctx.key)
+    try:
+        conditions.check(ctx.req, rec)
+    except errors.NotModified:
+        h = object_headers(rec)
+        return Response(status_code=304, headers={k: h[k] for k in ("etag", "last-modified")})
+    headers = object_headers(rec, ctx.req)
+    status = 200
+    start, end = 0, rec.size
+    range_header = ctx.req.header("range")
+    if range_header:
+        rng = parse_range(range_header, rec.size)
+        if rng is not None:
+            start, end = rng
+            status = 206
+            headers["content-range"] = f"bytes {start}-{end - 1}/{rec.size}"
+            # A checksum of the whole object does not describe a range.
+            headers = {k: v for k, v in headers.items() if not k.startswith("x-amz-checksum-")}
+    headers["content-length"] = str(end - start)
+    if head or end == start:
+        return Response(status_code=status, headers=headers)
+    stream: AsyncIterator[bytes] = read_object(ctx.store.meta, ctx.store.blocks, rec, start, end)
+    return StreamingResponse(stream, status_code=status, headers=headers)
+
+
+async def handle_delete_object(ctx: Ctx) -> Response:
+    bucket = await ctx.bucket()
+    key = ctx.key
+    shard = shard_of(key, bucket.shards)
+    version_id = ctx.req.param("versionId")
+    if version_id is not None:
+        rec = await ctx.store.meta.get_object_by_version(bucket.bucket_id, shard, key, version_id)
+    else:
+        rec = await ctx.store.meta.get_object(bucket.bucket_id, shard, key)
+    if rec is not None and not bucket.versioning:
+        await ctx.store.meta.delete_object(bucket.bucket_id, shard, key, rec.seq)
+    elif rec is not None and version_id is not None:
+        await ctx.store.meta.delete_object(bucket.bucket_id, shard, key, rec.seq)
+    elif bucket.versioning:
+        raise errors.NotImplemented("Versioning is not supported yet.")
+    # Deleting a key that does not exist succeeds, as in S3.
+    return Response(status_code=204)

@@ -1,0 +1,170 @@
+"""The ASGI application: one entry point for every S3 request, plus the /-/ service endpoints.
+
+Paths under "/-/" can never collide with S3: no bucket name may start with "-".
+
+Per request: parse the request line (`request.from_scope`), resolve the endpoint (pure
+routing), authenticate (which yields the verified body), run the operation's handler, and turn
+any exception into an S3 error document through `errors.from_exception`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from s3front import errors, routing, xml
+from s3front.api import HANDLERS
+from s3front.api.context import Ctx, now_ms
+from s3front.auth import authenticate
+from s3front.config import Settings
+from s3front.keys import KeyCache, ensure_root_key
+from s3front.request import S3Request, from_scope
+from s3front.store import open_store
+from s3front.store.protocols import Store
+
+log = logging.getLogger("s3front")
+access_log = logging.getLogger("s3front.access")
+
+METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH"]
+
+
+@dataclass(slots=True)
+class ServerState:
+    settings: Settings
+    store: Store
+    keys: KeyCache
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(8).upper()
+
+
+def error_response(err: errors.S3Error, req: S3Request, request_id: str) -> Response:
+    if err.status == 304:
+        return Response(status_code=304)
+    if req.method == "HEAD":
+        # HEAD responses carry no body; the status says it all.
+        return Response(status_code=err.status, headers={"x-amz-error-code": err.code})
+    body = xml.error_document(err, resource=req.raw_path, request_id=request_id)
+    return Response(body, status_code=err.status, media_type="application/xml")
+
+
+async def s3_entry(request: Request) -> Response:
+    state: ServerState = request.app.state.s3
+    request_id = new_request_id()
+    started = time.perf_counter()
+    req = from_scope(request.scope)
+    ep: routing.Endpoint | None = None
+    tenant = ""
+    try:
+        ep = routing.resolve(req, state.settings.domains)
+        auth = await authenticate(
+            req,
+            request.stream(),
+            bucket=ep.bucket,
+            virtual_host=ep.virtual_host,
+            lookup=state.keys.lookup,
+            region=state.settings.region,
+            now=datetime.now(UTC),
+        )
+        tenant = auth.principal.tenant if auth.principal else ""
+        handler = HANDLERS.get(ep.op)
+        if handler is None:
+            raise errors.NotImplemented(f"{ep.op} is not implemented.")
+        ctx = Ctx(req, ep, auth.principal, auth.body, state.store, state.settings, request_id)
+        response = await handler(ctx)
+    except Exception as exc:  # every failure becomes an S3 error document
+        err = errors.from_exception(exc, request_id)
+        response = error_response(err, req, request_id)
+    response.headers["x-amz-request-id"] = request_id
+    response.headers["x-amz-id-2"] = request_id
+    if state.settings.access_log:
+        access_log.info(
+            json.dumps(
+                {
+                    "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                    "request_id": request_id,
+                    "tenant": tenant,
+                    "op": ep.op if ep else "",
+                    "method": req.method,
+                    "bucket": ep.bucket if ep else "",
+                    "key": ep.key if ep else "",
+                    "status": response.status_code,
+                    "bytes_in": int(req.header("content-length") or 0),
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                },
+                ensure_ascii=False,
+            )
+        )
+    return response
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok\n")
+
+
+async def readyz(request: Request) -> Response:
+    state: ServerState = request.app.state.s3
+    try:
+        await state.store.ping()
+    except Exception as exc:
+        log.warning("not ready: %s", exc)
+        return PlainTextResponse("store unavailable\n", status_code=503)
+    return PlainTextResponse("ready\n")
+
+
+def print_credentials(access_key: str, secret_key: str, settings: Settings) -> None:
+    scheme = "https" if settings.tls_cert else "http"
+    endpoint = f"{scheme}://{settings.host}:{settings.port}"
+    print(
+        f"""
+s3front generated a root access key (printed once; keep it safe):
+  access key: {access_key}
+  secret key: {secret_key}
+
+  s3cmd:   s3cmd --access_key={access_key} --secret_key={secret_key} \\
+             --host={settings.host}:{settings.port} --host-bucket={settings.host}:{settings.port} \\
+             {"" if settings.tls_cert else "--no-ssl "}ls
+  aws:     AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret_key} \\
+             aws --endpoint-url {endpoint} s3 ls
+  boto3:   boto3.client("s3", endpoint_url="{endpoint}",
+             aws_access_key_id="{access_key}", aws_secret_access_key="{secret_key}")
+""",
+        file=sys.stdout,
+        flush=True,
+    )
+
+
+def create_app(settings: Settings) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = await open_store(settings.store)
+        try:
+            generated = await ensure_root_key(
+                store.keys, settings.root_access_key, settings.root_secret_key, now_ms()
+            )
+            if generated is not None:
+                print_credentials(generated.access_key, generated.secret, settings)
+            app.state.s3 = ServerState(settings, store, KeyCache(store.keys))
+            yield
+        finally:
+            await store.close()
+
+    routes = [
+        Route("/-/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/-/readyz", readyz, methods=["GET", "HEAD"]),
+        Route("/{path:path}", s3_entry, methods=METHODS),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

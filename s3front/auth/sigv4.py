@@ -1,0 +1,261 @@
+"""AWS Signature Version 4: the pure maths, and parsing of what a client sends.
+
+The signature is an HMAC chain over a *canonical request* — a normalised rendering of the
+method, path, query, the headers the client chose to sign and the payload hash:
+
+    CanonicalRequest = METHOD \\n URI \\n QUERY \\n (name:value \\n)* \\n SIGNED;HEADERS \\n PAYLOAD
+    StringToSign     = "AWS4-HMAC-SHA256" \\n AMZDATE \\n SCOPE \\n hex(sha256(CanonicalRequest))
+    SigningKey       = HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service), "aws4_request")
+
+Everything here is a function of its arguments (no clock, no key store, no service check), so the
+AWS test-suite vectors — which use the service name "service" — run against it unchanged. What S3
+in particular requires (service "s3", clock skew, x-amz-content-sha256) is enforced by `verify`.
+
+S3 deviations from generic SigV4, deliberately kept: the canonical URI is the path exactly as
+sent (no normalisation of `//`, `.` or a trailing `/`, no second encoding).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote, unquote_plus
+
+from s3front.errors import (
+    AuthorizationHeaderMalformed,
+    AuthorizationQueryParametersError,
+)
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+STREAMING_SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+MAX_PRESIGN_EXPIRES = 604800  # seven days, the AWS limit
+
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
+_AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+
+
+# -- canonicalisation -------------------------------------------------------------------------
+
+
+def uri_encode(value: str) -> str:
+    """Percent-encode every byte of the UTF-8 form except RFC 3986 unreserved characters."""
+    return "".join(
+        chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in value.encode("utf-8", "surrogatepass")
+    )
+
+
+def canonical_query(raw_query: str, *, exclude: str | None = None, plus_is_space: bool = False) -> str:
+    """Decode the query pairs and re-encode them in the canonical way, sorted.
+
+    A bare key (`?uploads`) and an empty value (`?uploads=`) both become `uploads=`. `exclude`
+    drops one parameter by name (X-Amz-Signature in a presigned URL). A `+` is a literal plus
+    unless `plus_is_space` (clients that form-encode spaces sign them as `%20`).
+    """
+    decode = unquote_plus if plus_is_space else unquote
+    pairs: list[tuple[str, str]] = []
+    for part in raw_query.split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        name, value = decode(name), decode(value)
+        if name == exclude:
+            continue
+        pairs.append((uri_encode(name), uri_encode(value)))
+    pairs.sort()
+    return "&".join(f"{k}={v}" for k, v in pairs)
+
+
+def canonical_header_value(value: str) -> str:
+    """Trim, and collapse each run of inner whitespace to one space (quotes are not special)."""
+    return " ".join(value.split())
+
+
+def canonical_headers(headers: dict[str, str], signed: list[str]) -> str:
+    """`name:value\\n` for each signed header, in the order given (already sorted lower case).
+
+    A repeated header arrives joined with "," by the request parser, which is what SigV4 wants;
+    each value between the commas is trimmed too.
+    """
+    lines = []
+    for name in signed:
+        raw = headers.get(name, "")
+        value = ",".join(canonical_header_value(v) for v in raw.split(","))
+        lines.append(f"{name}:{value}\n")
+    return "".join(lines)
+
+
+def canonical_request(
+    method: str,
+    uri: str,
+    query: str,
+    headers: dict[str, str],
+    signed: list[str],
+    payload_hash: str,
+) -> str:
+    return "\n".join(
+        [method, uri, query, canonical_headers(headers, signed), ";".join(signed), payload_hash]
+    )
+
+
+def string_to_sign(amz_date: str, scope: str, canonical: str) -> str:
+    digest = hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
+
+
+def chunk_string_to_sign(amz_date: str, scope: str, previous: str, chunk_sha256: str) -> str:
+    """What each aws-chunked chunk signs: chained to the previous chunk's (or the seed) signature."""
+    return (
+        f"{ALGORITHM}-PAYLOAD\n{amz_date}\n{scope}\n{previous}\n{EMPTY_SHA256}\n{chunk_sha256}"
+    )
+
+
+def trailer_string_to_sign(amz_date: str, scope: str, previous: str, trailers_sha256: str) -> str:
+    return f"{ALGORITHM}-TRAILER\n{amz_date}\n{scope}\n{previous}\n{trailers_sha256}"
+
+
+def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    key = ("AWS4" + secret).encode("utf-8")
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
+    return key
+
+
+def sign(key: bytes, text: str) -> str:
+    return hmac.new(key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+def signatures_equal(expected: str, given: str) -> bool:
+    return hmac.compare_digest(expected.encode("ascii"), given.encode("ascii", "replace"))
+
+
+# -- what the client sent ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """`AKID/20130524/us-east-1/s3/aws4_request`, split."""
+
+    access_key: str
+    date: str
+    region: str
+    service: str
+
+    @property
+    def scope(self) -> str:
+        return f"{self.date}/{self.region}/{self.service}/aws4_request"
+
+
+@dataclass(frozen=True, slots=True)
+class V4Auth:
+    """A parsed V4 Authorization header or presigned query."""
+
+    credential: Credential
+    signed_headers: list[str]
+    signature: str
+    amz_date: str  # the request time as signed, ISO 8601 basic ("20130524T000000Z")
+    expires: int | None = None  # presigned only: seconds from amz_date
+
+
+def parse_credential(value: str, error: type[Exception]) -> Credential:
+    parts = value.split("/")
+    if len(parts) != 5 or parts[4] != "aws4_request" or not all(parts[:4]):
+        raise error("The credential is malformed; expected AKID/date/region/service/aws4_request.")
+    if len(parts[1]) != 8 or not parts[1].isdigit():
+        raise error("The credential date is malformed.")
+    return Credential(parts[0], parts[1], parts[2], parts[3])
+
+
+def _parse_signed_headers(value: str, error: type[Exception]) -> list[str]:
+    names = value.split(";")
+    if not value or any(not n or n != n.strip().lower() for n in names):
+        raise error("SignedHeaders is malformed.")
+    return names
+
+
+def _parse_signature(value: str, error: type[Exception]) -> str:
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise error("The signature is malformed.")
+    return value
+
+
+def parse_amz_date(value: str) -> datetime:
+    """Parse an ISO 8601 basic timestamp; ValueError if it is not one."""
+    if len(value) != 16:
+        raise ValueError("bad x-amz-date")
+    return datetime.strptime(value, _AMZ_DATE_FORMAT).replace(tzinfo=UTC)
+
+
+def format_amz_date(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(_AMZ_DATE_FORMAT)
+
+
+def parse_authorization(value: str, amz_date: str) -> V4Auth:
+    """Parse `AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`.
+
+    Components may be separated by "," with or without spaces (the AWS examples have none,
+    botocore puts one). Each must appear exactly once.
+    """
+    err = AuthorizationHeaderMalformed
+    algorithm, _, rest = value.strip().partition(" ")
+    if algorithm != ALGORITHM:
+        raise err("Unsupported authorization algorithm.")
+    fields: dict[str, str] = {}
+    for item in rest.split(","):
+        name, sep, val = item.strip().partition("=")
+        if not sep or name in fields:
+            raise err("The authorization header is malformed.")
+        fields[name] = val.strip()
+    if set(fields) != {"Credential", "SignedHeaders", "Signature"}:
+        raise err("The authorization header needs Credential, SignedHeaders and Signature.")
+    return V4Auth(
+        credential=parse_credential(fields["Credential"], err),
+        signed_headers=_parse_signed_headers(fields["SignedHeaders"], err),
+        signature=_parse_signature(fields["Signature"], err),
+        amz_date=amz_date,
+    )
+
+
+PRESIGN_PARAMS = (
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+)
+
+
+def parse_presigned(params: dict[str, str]) -> V4Auth:
+    """Parse the X-Amz-* parameters of a presigned URL (already decoded)."""
+    err = AuthorizationQueryParametersError
+    missing = [p for p in PRESIGN_PARAMS if p not in params]
+    if missing:
+        raise err("Query-string authentication version 4 requires the X-Amz-Algorithm, "
+                  "X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, "
+                  "and X-Amz-Expires parameters.")
+    if params["X-Amz-Algorithm"] != ALGORITHM:
+        raise err("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\".")
+    expires_raw = params["X-Amz-Expires"]
+    if not expires_raw.isdigit() or len(expires_raw) > 10:
+        raise err("X-Amz-Expires should be a number.")
+    expires = int(expires_raw)
+    if expires > MAX_PRESIGN_EXPIRES:
+        raise err("X-Amz-Expires must be less than a week (in seconds) that is 604800.")
+    return V4Auth(
+        credential=parse_credential(params["X-Amz-Credential"], err),
+        signed_headers=_parse_signed_headers(params["X-Amz-SignedHeaders"], err),
+        signature=_parse_signature(params["X-Amz-Signature"], err),
+        amz_date=params["X-Amz-Date"],
+        expires=expires,
+    )
+
+
+def presign_window(auth: V4Auth, signed_at: datetime) -> tuple[datetime, datetime]:
+    """The validity interval of a presigned URL."""
+    return signed_at, signed_at + timedelta(seconds=auth.expires or 0)

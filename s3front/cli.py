@@ -1,0 +1,167 @@
+"""The `s3front` command: serve, schema, keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from s3front import config
+from s3front.keys import new_access_key, new_secret_key
+
+log = logging.getLogger("s3front")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from s3front.app import create_app
+
+    settings = config.load(
+        {
+            "host": args.host,
+            "port": args.port,
+            "store": args.store,
+            "domains": args.domain or None,
+            "region": args.region,
+            "tls_cert": args.tls_cert,
+            "tls_key": args.tls_key,
+        },
+        config_file=args.config,
+    )
+    _setup_logging(settings.log_level)
+    log.info("starting with configuration %s", json.dumps(settings.describe()))
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=settings.tls_cert or None,
+        ssl_keyfile=settings.tls_key or None,
+        log_level=settings.log_level,
+        access_log=False,  # s3front writes its own structured access log
+        server_header=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=30,
+        log_config=None,
+    )
+    return 0
+
+
+def _store_url(args: argparse.Namespace) -> str:
+    return str(config.load({"store": getattr(args, "store", None)}).store)
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from s3front import schema
+
+    url = _store_url(args)
+    if not url.startswith("cassandra:"):
+        print("the embedded SQLite store needs no schema job; nothing to do", file=sys.stderr)
+        return 0
+    if args.schema_cmd == "apply":
+        return schema.cli_apply(url, args.strategy, args.replication)
+    return schema.cli_status(url)
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    return asyncio.run(_keys(args))
+
+
+async def _keys(args: argparse.Namespace) -> int:
+    import time
+
+    from s3front.store import open_store
+    from s3front.store.records import AccessKeyRecord
+
+    store = await open_store(_store_url(args))
+    try:
+        if args.keys_cmd == "create":
+            rec = AccessKeyRecord(
+                access_key=new_access_key(),
+                secret=new_secret_key(),
+                tenant=args.tenant,
+                display_name=args.display_name or args.tenant,
+                created_ms=int(time.time() * 1000),
+            )
+            await store.keys.put_key(rec)
+            print(f"access key: {rec.access_key}\nsecret key: {rec.secret}\ntenant:     {rec.tenant}")
+        elif args.keys_cmd == "list":
+            for k in sorted(await store.keys.list_keys(), key=lambda r: (r.tenant, r.access_key)):
+                print(f"{k.access_key}\t{k.tenant}\t{k.display_name}\t{k.status}")
+        elif args.keys_cmd == "revoke":
+            rec2 = await store.keys.get_key(args.access_key)
+            if rec2 is None:
+                print(f"no such access key: {args.access_key}", file=sys.stderr)
+                return 1
+            from dataclasses import replace
+
+            await store.keys.put_key(replace(rec2, status="revoked"))
+            print(f"revoked {args.access_key}")
+        return 0
+    finally:
+        await store.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="s3front", description="S3-compatible object store front-end")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the S3 server")
+    s.add_argument("--host", help="listen address (default 127.0.0.1)")
+    s.add_argument("--port", type=int, help="listen port (default 9000)")
+    s.add_argument("--store", help="store URL: sqlite:///dir (default sqlite://./data) or cassandra://...")
+    s.add_argument("--domain", action="append", help="domain for virtual-hosted buckets (repeatable)")
+    s.add_argument("--region", help="region name (default us-east-1)")
+    s.add_argument("--tls-cert", help="PEM certificate: serve HTTPS")
+    s.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    s.add_argument("--config", help="TOML configuration file")
+    s.set_defaults(func=cmd_serve)
+
+    sc = sub.add_parser("schema", help="create or upgrade the Cassandra schema")
+    scs = sc.add_subparsers(dest="schema_cmd", required=True)
+    for name in ("apply", "status"):
+        c = scs.add_parser(name)
+        c.add_argument("--store", help="cassandra://host:9042/keyspace?dc=... (or S3FRONT_STORE)")
+        if name == "apply":
+            c.add_argument("--strategy", default="SimpleStrategy",
+                           choices=["SimpleStrategy", "NetworkTopologyStrategy"])
+            c.add_argument("--replication", default="1",
+                           help="replication factor (SimpleStrategy) or dc1:3,dc2:3")
+    sc.set_defaults(func=cmd_schema)
+
+    k = sub.add_parser("keys", help="manage access keys")
+    ks = k.add_subparsers(dest="keys_cmd", required=True)
+    kc = ks.add_parser("create")
+    kc.add_argument("--tenant", required=True)
+    kc.add_argument("--display-name")
+    ks.add_parser("list")
+    kr = ks.add_parser("revoke")
+    kr.add_argument("access_key")
+    for c in (kc, ks.choices["list"], kr):
+        c.add_argument("--store", help="store URL (or S3FRONT_STORE)")
+    k.set_defaults(func=cmd_keys)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ValueError as exc:
+        print(f"s3front: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Server configuration: defaults, then an optional TOML file, then environment, then flags.
+
+Every setting has an environment variable `S3FRONT_<NAME>` (upper case) and a TOML key of the
+same name in lower case; command-line flags win. Secrets are masked by `describe()`, which is
+what the server logs at start.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+MiB = 1024 * 1024
+_SECRET_FIELDS = {"root_secret_key", "master_key"}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 9000
+    store: str = "sqlite://./data"
+    # Virtual-hosted addressing: a Host of "<bucket>.<domain>" names a bucket.
+    domains: tuple[str, ...] = ("localhost",)
+    region: str = "us-east-1"
+    tls_cert: str = ""
+    tls_key: str = ""
+    root_access_key: str = ""
+    root_secret_key: str = ""
+    master_key: str = ""
+    block_size: int = MiB
+    inline_limit: int = 32 * 1024
+    bucket_shards: int = 8
+    max_xml_body: int = 2 * MiB
+    log_level: str = "info"
+    access_log: bool = True
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        """The settings as a dict for the start-up log, secrets masked."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in _SECRET_FIELDS and value:
+                value = "****"
+            if f.name == "store":
+                value = mask_url(value)
+            out[f.name] = value
+        return out
+
+
+def mask_url(url: str) -> str:
+    """Hide a password given in a store URL's query (`password=...`) or userinfo."""
+    import re
+
+    url = re.sub(r"(password=)[^&]*", r"\1****", url)
+    return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1****@", url)
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if kind == "int":
+        return int(raw)
+    if kind == "bool":
+        return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
+    if kind == "tuple[str, ...]":
+        items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
+        return tuple(str(i).strip().lower() for i in items if str(i).strip())
+    return str(raw)
+
+
+def load(
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_file: str | None = None,
+) -> Settings:
+    env = os.environ if env is None else env
+    names = {f.name for f in fields(Settings)} - {"extra"}
+    values: dict[str, Any] = {}
+    path = config_file or env.get("S3FRONT_CONFIG", "")
+    if path:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+        for k, v in doc.items():
+            if k not in names:
+                raise ValueError(f"unknown setting {k!r} in {path}")
+            values[k] = _coerce(k, v)
+    for name in names:
+        raw = env.get(f"S3FRONT_{name.upper()}")
+        if raw is not None and raw != "":
+            values[name] = _coerce(name, raw)
+    for k, v in (overrides or {}).items():
+        if v is not None:
+            values[k] = _coerce(k, v)
+    settings = replace(Settings(), **values)
+    if settings.block_size < 64 * 1024 or settings.block_size > MiB:
+        # A block is one Cassandra cell; 1 MiB is the practical ceiling for blob cells.
+        raise ValueError("block_size must be between 64 KiB and 1 MiB")
+    if settings.inline_limit > settings.block_size:
+        raise ValueError("inline_limit must not exceed block_size")
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    return settings

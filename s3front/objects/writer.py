@@ -1,0 +1,242 @@
+"""Writing an object's bytes: chunk into blocks, hash, store blocks, then the manifest.
+
+The pipeline, with bounded memory whatever the object size:
+
+    body --> block buffer (one copy) --+--> [thread] SHA-256 of the block --> put_block
+                                       +--> [thread] MD5 / CRC / SHA over the object, in order
+
+At most `max_in_flight` blocks are between the buffer and the store; when that many are pending,
+we stop reading the body (backpressure reaches the client through the socket). The object-wide
+hashers must see the bytes in order, so their per-block updates are chained one after another;
+the block ids (SHA-256 of each block) are independent and run in parallel with them -- hashlib
+and awscrt release the GIL on large buffers, so on two cores both really run at once.
+
+Write order is blocks -> manifest (here) -> object row (the caller): a crash or a failed body
+leaves only unreferenced blocks, which GC collects. Objects up to `inline_limit` bytes skip
+blocks and manifest entirely and travel inline in the object row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Collection, Sequence
+from dataclasses import dataclass, field
+
+from s3front.checksums import Hasher, b64, new_hasher
+from s3front.errors import IncompleteBody
+from s3front.store.protocols import BlockStore, MetaStore
+from s3front.store.records import ManifestEntry
+
+# Below this, hashing in a worker thread costs more than it saves.
+_THREAD_MIN = 64 * 1024
+# Manifest rows per put_manifest call (one batch per partition on Cassandra).
+MANIFEST_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    size: int
+    md5: str  # hex; the ETag of a single PUT
+    checksums: dict[str, str] = field(default_factory=dict)  # algorithm -> base64
+    # Exactly one of these for a non-empty object; both None for an empty one written with
+    # inline allowed. With inline_limit < 0 there is always a manifest (parts need one).
+    manifest_id: str | None = None
+    inline: bytes | None = None
+
+
+def new_manifest_id() -> str:
+    return uuid.uuid4().hex
+
+
+class _BlockBuffer:
+    """Accumulates body chunks and cuts exact-size blocks with a single copy each."""
+
+    def __init__(self) -> None:
+        self._chunks: list[memoryview] = []
+        self.size = 0
+
+    def add(self, chunk: bytes) -> None:
+        if chunk:
+            self._chunks.append(memoryview(chunk))
+            self.size += len(chunk)
+
+    def take(self, n: int) -> bytes:
+        """The first min(n, size) bytes as one bytes object."""
+        out: list[memoryview] = []
+        need = min(n, self.size)
+        got = 0
+        while got < need:
+            head = self._chunks[0]
+            if got + len(head) <= need:
+                out.append(head)
+                got += len(head)
+                self._chunks.pop(0)
+            else:
+                cut = need - got
+                out.append(head[:cut])
+                self._chunks[0] = head[cut:]
+                got = need
+        self.size -= need
+        if len(out) == 1 and isinstance(out[0].obj, bytes) and len(out[0]) == len(out[0].obj):
+            return out[0].obj  # a chunk that is exactly one block: no copy at all
+        return b"".join(out)
+
+
+def _update_all(hashers: Sequence[Hasher], data: bytes) -> None:
+    for h in hashers:
+        h.update(data)
+
+
+def _block_id(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+class _Pipeline:
+    """Blocks in flight: id hashing + put_block, and the ordered object-wide hashing."""
+
+    def __init__(self, blocks: BlockStore, hashers: Sequence[Hasher], max_in_flight: int) -> None:
+        self._blocks = blocks
+        self._hashers = hashers
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._last_hash: asyncio.Task[None] | None = None
+        self.entries: list[ManifestEntry] = []
+        self._failed: BaseException | None = None
+
+    async def submit(self, offset: int, data: bytes) -> None:
+        await self._slots.acquire()  # backpressure: wait here, not reading the body
+        if self._failed is not None:
+            self._slots.release()
+            raise self._failed
+        entry_index = len(self.entries)
+        self.entries.append(ManifestEntry(offset=offset, length=len(data)))
+        hash_task = asyncio.create_task(self._hash_in_order(self._last_hash, data))
+        self._last_hash = hash_task
+        task = asyncio.create_task(self._store(entry_index, data, hash_task))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    async def _hash_in_order(self, previous: asyncio.Task[None] | None, data: bytes) -> None:
+        if previous is not None:
+            await previous
+        if len(data) < _THREAD_MIN:
+            _update_all(self._hashers, data)
+        else:
+            await asyncio.to_thread(_update_all, self._hashers, data)
+
+    async def _store(self, index: int, data: bytes, hashed: asyncio.Task[None]) -> None:
+        try:
+            if len(data) < _THREAD_MIN:
+                block_id = _block_id(data)
+            else:
+                block_id = await asyncio.to_thread(_block_id, data)
+            await self._blocks.put_block(block_id, data)
+            e = self.entries[index]
+            self.entries[index] = ManifestEntry(offset=e.offset, length=e.length, block_id=block_id)
+            await hashed
+        finally:
+            self._slots.release()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None and self._failed is None:
+            self._failed = task.exception()
+
+    async def finish(self) -> None:
+        """Wait for every block; raise the first failure."""
+        pending = list(self._tasks)
+        if self._last_hash is not None:
+            pending.append(self._last_hash)
+        if pending:
+            await asyncio.gather(*pending)
+        if self._failed is not None:
+            raise self._failed
+
+    async def cancel(self) -> None:
+        pending = list(self._tasks)
+        if self._last_hash is not None:
+            pending.append(self._last_hash)
+        for t in pending:
+            t.cancel()
+        for t in pending:
+            with contextlib.suppress(BaseException):
+                await t
+
+
+async def write_object_data(
+    blocks: BlockStore,
+    meta: MetaStore,
+    body: AsyncIterator[bytes],
+    *,
+    block_size: int,
+    inline_limit: int,
+    algorithms: Collection[str],
+    expected_length: int | None,
+    max_in_flight: int = 4,
+) -> WriteResult:
+    """Store the bytes of `body`; return what the object (or part) row needs.
+
+    `algorithms` are the additional checksums to compute (names as in checksums.ALGORITHMS).
+    A body shorter or longer than `expected_length` raises IncompleteBody. If the body fails
+    (its iterator raises), pending block writes are cancelled and the error propagates.
+    """
+    names = ["MD5", *sorted(set(algorithms))]
+    hashers = [new_hasher(n) for n in names]
+    buffer = _BlockBuffer()
+    pipeline = _Pipeline(blocks, hashers, max_in_flight)
+    offset = 0  # bytes handed to the pipeline
+    try:
+        async for chunk in body:
+            buffer.add(chunk)
+            if expected_length is not None and offset + buffer.size > expected_length:
+                raise IncompleteBody("The request body is longer than its declared length.")
+            # Hold everything back while the object might still fit inline.
+            if offset == 0 and buffer.size <= inline_limit:
+                continue
+            while buffer.size >= block_size:
+                data = buffer.take(block_size)
+                await pipeline.submit(offset, data)
+                offset += len(data)
+        total = offset + buffer.size
+        if expected_length is not None and total != expected_length:
+            raise IncompleteBody()
+        if offset == 0 and total <= inline_limit:
+            data = buffer.take(total)
+            _update_all(hashers, data)  # small: no thread
+            inline = data if total else None
+            return _result(total, names, hashers, manifest_id=None, inline=inline)
+        while buffer.size:
+            data = buffer.take(block_size)
+            await pipeline.submit(offset, data)
+            offset += len(data)
+        await pipeline.finish()
+    except BaseException:
+        await pipeline.cancel()
+        raise
+    manifest_id = new_manifest_id()
+    entries = pipeline.entries
+    for i in range(0, len(entries), MANIFEST_BATCH):
+        await meta.put_manifest(manifest_id, entries[i : i + MANIFEST_BATCH])
+    return _result(offset, names, hashers, manifest_id=manifest_id, inline=None)
+
+
+def _result(
+    size: int,
+    names: Sequence[str],
+    hashers: Sequence[Hasher],
+    *,
+    manifest_id: str | None,
+    inline: bytes | None,
+) -> WriteResult:
+    digests = {n: h.digest() for n, h in zip(names, hashers, strict=True)}
+    md5 = digests.pop("MD5").hex()
+    return WriteResult(
+        size=size,
+        md5=md5,
+        checksums={n: b64(d) for n, d in digests.items()},
+        manifest_id=manifest_id,
+        inline=inline,
+    )
