@@ -41,7 +41,7 @@ COMPOSITE = "COMPOSITE"
 
 
 def header_name(algorithm: str) -> str:
-    """"CRC32" -> "x-amz-checksum-crc32"."""
+    """ "CRC32" -> "x-amz-checksum-crc32"."""
     return "x-amz-checksum-" + algorithm.lower()
 
 
@@ -49,7 +49,7 @@ _BY_HEADER: Mapping[str, str] = {header_name(a): a for a in ALGORITHMS}
 
 
 def algorithm_of_header(name: str) -> str | None:
-    """"x-amz-checksum-crc32" (any case) -> "CRC32"; None for any other header."""
+    """ "x-amz-checksum-crc32" (any case) -> "CRC32"; None for any other header."""
     return _BY_HEADER.get(name.lower())
 
 
@@ -147,7 +147,9 @@ def requested_checksums(headers: Mapping[str, str]) -> dict[str, str]:
             decode_checksum(alg, value)
             found[alg] = value.strip()
     if len(found) > 1:
-        raise InvalidRequest("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+        raise InvalidRequest(
+            "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
+        )
     return found
 
 

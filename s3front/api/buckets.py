@@ -8,8 +8,8 @@ import uuid
 
 from starlette.responses import Response
 
-from s3front import errors, xmldocs
-from s3front.api.context import Ctx, now_ms
+from s3front import errors, xml, xmldocs
+from s3front.api.context import Ctx, now_ms, owner_names
 from s3front.body import read_all
 from s3front.store.records import BucketRecord, OwnerBucket
 
@@ -38,8 +38,7 @@ def xml_response(body: bytes, status: int = 200, headers: dict[str, str] | None 
 async def handle_list_buckets(ctx: Ctx) -> Response:
     tenant = ctx.tenant
     rows = await ctx.store.meta.list_owner_buckets(tenant)
-    name = ctx.principal.display_name if ctx.principal else tenant
-    return xml_response(xmldocs.list_buckets(tenant, name, [(r.name, r.created_ms) for r in rows]))
+    return xml_response(xmldocs.list_all_my_buckets(tenant, rows, owner_names(ctx)))
 
 
 async def handle_create_bucket(ctx: Ctx) -> Response:
@@ -47,7 +46,7 @@ async def handle_create_bucket(ctx: Ctx) -> Response:
     name = ctx.bucket_name
     check_bucket_name(name)
     body = await read_all(ctx.body, ctx.settings.max_xml_body)
-    location = xmldocs.parse_create_bucket(body) if body.strip() else None
+    location = xml.parse_create_bucket(body) if body.strip() else None
     # Be lenient with us-east-1: s3fs sends it explicitly, which AWS itself rejects.
     if location not in (None, "", ctx.settings.region, "us-east-1"):
         raise errors.InvalidLocationConstraint(LocationConstraint=location or "")

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from s3front import errors, xmldocs
 from s3front.api.buckets import xml_response
-from s3front.api.context import Ctx
+from s3front.api.context import Ctx, owner_names
 
 
 def _missing(err: type[errors.S3Error]) -> Callable[[Ctx], Awaitable[Response]]:
@@ -37,8 +37,7 @@ def _empty(root: str, children: tuple[tuple[str, str], ...] = ()) -> Callable[[C
 
 async def handle_get_bucket_acl(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
-    name = ctx.principal.display_name if ctx.principal and ctx.principal.tenant == bucket.owner else bucket.owner
-    return xml_response(xmldocs.owner_full_control_acl(bucket.owner, name))
+    return xml_response(xmldocs.owner_full_control_acl(bucket.owner, owner_names(ctx)))
 
 
 async def handle_get_object_acl(ctx: Ctx) -> Response:
@@ -46,8 +45,7 @@ async def handle_get_object_acl(ctx: Ctx) -> Response:
 
     bucket = await ctx.bucket()
     rec = await find_object(ctx, bucket, ctx.key)
-    name = ctx.principal.display_name if ctx.principal and ctx.principal.tenant == rec.owner else rec.owner
-    return xml_response(xmldocs.owner_full_control_acl(rec.owner, name))
+    return xml_response(xmldocs.owner_full_control_acl(rec.owner, owner_names(ctx)))
 
 
 async def handle_get_bucket_versioning(ctx: Ctx) -> Response:

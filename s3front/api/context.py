@@ -58,3 +58,10 @@ class Ctx:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def owner_names(ctx: Ctx) -> dict[str, str]:
+    """Display names for Owner elements (tenant id -> name) known to this request."""
+    if ctx.principal is None:
+        return {}
+    return {ctx.principal.tenant: ctx.principal.display_name}

@@ -80,7 +80,7 @@ def object_headers(rec: ObjectRecord, req: S3Request | None = None) -> dict[str,
                 else:
                     out[f"x-amz-checksum-{alg.lower()}"] = value
         for param, header in OVERRIDES.items():
-            value = req.param(param)
-            if value is not None:
-                out[header] = value
+            override = req.param(param)
+            if override is not None:
+                out[header] = override
     return out

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from s3front import errors, xmldocs
 from s3front.api.buckets import xml_response
-from s3front.api.context import Ctx
+from s3front.api.context import Ctx, owner_names
 from s3front.objects.listing import list_objects, list_uploads, list_versions
 
 MAX_KEYS = 1000
@@ -62,7 +62,7 @@ async def handle_list_objects(ctx: Ctx) -> Response:
                               start_after=marker, max_keys=max_keys)
     return xml_response(xmldocs.list_objects_v1(
         bucket=bucket.name, prefix=prefix, delimiter=delimiter, marker=marker, max_keys=max_keys,
-        encoding_type=encoding, page=page, owner_name=_owner_name(ctx)))
+        encoding_type=encoding, page=page, owner_name=owner_names(ctx)))
 
 
 async def handle_list_objects_v2(ctx: Ctx) -> Response:
@@ -84,7 +84,7 @@ async def handle_list_objects_v2(ctx: Ctx) -> Response:
         bucket=bucket.name, prefix=prefix, delimiter=delimiter, max_keys=max_keys,
         encoding_type=encoding, page=page, continuation_token=token,
         next_continuation_token=next_token, start_after=start_after or None,
-        fetch_owner=fetch_owner, owner_name=_owner_name(ctx)))
+        fetch_owner=fetch_owner, owner_name=owner_names(ctx)))
 
 
 async def handle_list_object_versions(ctx: Ctx) -> Response:
@@ -101,7 +101,7 @@ async def handle_list_object_versions(ctx: Ctx) -> Response:
     return xml_response(xmldocs.list_object_versions(
         bucket=bucket.name, prefix=prefix, delimiter=delimiter, key_marker=key_marker,
         version_id_marker=version_marker, max_keys=max_keys, encoding_type=encoding, page=page,
-        owner_name=_owner_name(ctx)))
+        owner_name=owner_names(ctx)))
 
 
 async def handle_list_multipart_uploads(ctx: Ctx) -> Response:
@@ -118,11 +118,4 @@ async def handle_list_multipart_uploads(ctx: Ctx) -> Response:
     return xml_response(xmldocs.list_multipart_uploads(
         bucket=bucket.name, prefix=prefix, delimiter=delimiter, key_marker=key_marker,
         upload_id_marker=upload_marker, max_uploads=max_uploads, encoding_type=encoding,
-        page=page, owner_name=_owner_name(ctx)))
-
-
-def _owner_name(ctx: Ctx) -> dict[str, str]:
-    """Display names for Owner elements (tenant id -> name) known to this request."""
-    if ctx.principal is None:
-        return {}
-    return {ctx.principal.tenant: ctx.principal.display_name}
+        page=page, owner_name=owner_names(ctx)))

@@ -11,10 +11,10 @@ import secrets
 
 from starlette.responses import Response
 
-from s3front import errors, xmldocs
+from s3front import checksums, errors, xml, xmldocs
 from s3front.api import integrity
 from s3front.api.buckets import xml_response
-from s3front.api.context import Ctx, now_ms
+from s3front.api.context import Ctx, now_ms, owner_names
 from s3front.api.headers import stored_headers
 from s3front.api.objects import new_version
 from s3front.body import read_all
@@ -37,7 +37,7 @@ async def handle_create_multipart_upload(ctx: Ctx) -> Response:
         initiated_ms=now_ms(),
         owner=ctx.tenant,
         headers=stored_headers(ctx.req),
-        checksum_algorithm=integrity.algorithm_of(alg) if alg else "",
+        checksum_algorithm=checksums.parse_algorithm(alg) if alg else "",
     )
     await ctx.store.meta.put_upload(bucket.bucket_id, rec)
     headers = {"x-amz-checksum-algorithm": rec.checksum_algorithm} if rec.checksum_algorithm else None
@@ -75,7 +75,7 @@ async def handle_upload_part(ctx: Ctx) -> Response:
         ctx.store.meta,
         aiter(ctx.body),
         block_size=ctx.settings.block_size,
-        inline_limit=0,  # parts are always manifests: completion points at them
+        inline_limit=-1,  # parts are always manifests: completion points at them
         algorithms=exp.algorithms,
         expected_length=ctx.body.length,
     )
@@ -100,9 +100,9 @@ async def handle_complete_multipart_upload(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
     upload = await _upload(ctx, bucket)
     body = await read_all(ctx.body, ctx.settings.max_xml_body)
-    requested = xmldocs.parse_complete_multipart_upload(body)
+    requested = xml.parse_complete_multipart(body)
     parts = await ctx.store.meta.list_parts(upload.upload_id)
-    assembly = assemble(parts, [(n, etag) for n, etag, *_ in requested],
+    assembly = assemble(parts, [(p.part_number, p.etag) for p in requested],
                         checksum_algorithm=upload.checksum_algorithm)
     manifest_id = await write_assembly(ctx.store.meta, assembly)
     seq, version_id = new_version(bucket)
@@ -156,15 +156,15 @@ async def handle_list_parts(ctx: Ctx) -> Response:
     parts = await ctx.store.meta.list_parts(upload.upload_id, after=marker, limit=max_parts + 1)
     truncated = len(parts) > max_parts
     parts = parts[:max_parts]
-    owner_name = ctx.principal.display_name if ctx.principal else upload.owner
     return xml_response(
         xmldocs.list_parts(
             bucket=bucket.name,
             upload=upload,
             parts=parts,
             part_number_marker=marker,
+            next_part_number_marker=parts[-1].part_number if truncated and parts else None,
             max_parts=max_parts,
             is_truncated=truncated,
-            owner_name=owner_name,
+            owner_name=owner_names(ctx),
         )
     )

@@ -1,1 +1,348 @@
-"""Authentication (skeleton by the lead; being written)."""
+"""Authentication: who sent this request, and the verified body it carries.
+
+`authenticate` recognises the four ways an S3 request carries credentials — a SigV4
+Authorization header, a SigV4 presigned query, a SigV2 Authorization header and a SigV2
+presigned query — or none (anonymous). It verifies the signature before the handler runs and
+wraps the body so that anything checked while streaming (payload hash, chunk signatures,
+lengths) fails the iteration. Auth fails closed: malformed or partial credentials are an error,
+never an anonymous request. Error messages stay generic: no secret, no computed signature, no
+string to sign.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+from s3front.auth import sigv2, sigv4
+from s3front.auth.bodies import ChunkedBody, PlainBody
+from s3front.auth.chunked import ChunkedDecoder, ChunkSigner
+from s3front.body import Body
+from s3front.errors import (
+    AccessDenied,
+    AuthorizationHeaderMalformed,
+    AuthorizationQueryParametersError,
+    InvalidAccessKeyId,
+    InvalidArgument,
+    InvalidRequest,
+    RequestTimeTooSkewed,
+    SignatureDoesNotMatch,
+)
+from s3front.request import S3Request
+from s3front.store.records import AccessKeyRecord
+
+__all__ = ["AuthResult", "KeyLookup", "Principal", "authenticate"]
+
+MAX_SKEW = timedelta(minutes=15)
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+_V2_QUERY = ("AWSAccessKeyId", "Signature", "Expires")
+_V4_QUERY_MARKERS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    access_key: str
+    tenant: str
+    display_name: str
+
+
+KeyLookup = Callable[[str], Awaitable[AccessKeyRecord | None]]
+
+
+@dataclass(slots=True)
+class AuthResult:
+    principal: Principal | None  # None: anonymous (no credentials at all)
+    body: Body
+
+
+async def authenticate(
+    req: S3Request,
+    stream: AsyncIterator[bytes],
+    *,
+    bucket: str | None,
+    virtual_host: bool,
+    lookup: KeyLookup,
+    region: str,
+    now: datetime,
+) -> AuthResult:
+    """Verify the request's credentials and wrap its body.
+
+    `region` is the server's region; a signature scoped to any region is accepted, because
+    clients configured for another region (us-east-1 is the usual default) must still work.
+    """
+    del region  # deliberately not enforced, see above
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    header = req.headers.get("authorization")
+    in_query_v4 = any(req.has_param(p) for p in _V4_QUERY_MARKERS)
+    in_query_v2 = any(req.has_param(p) for p in _V2_QUERY[:2])
+    if sum((header is not None, in_query_v4, in_query_v2)) > 1:
+        raise InvalidArgument("Only one auth mechanism allowed.")
+
+    if header is not None:
+        scheme = header.strip().split(" ", 1)[0]
+        if scheme == sigv4.ALGORITHM:
+            return await _v4_header(req, stream, header, lookup, now)
+        if scheme == "AWS":
+            return await _v2_header(req, stream, header, bucket, virtual_host, lookup, now)
+        raise InvalidArgument("Unsupported Authorization Type.")
+    if in_query_v4:
+        return await _v4_query(req, stream, lookup, now)
+    if in_query_v2:
+        return await _v2_query(req, stream, bucket, virtual_host, lookup, now)
+    payload = req.headers.get("x-amz-content-sha256")
+    return AuthResult(None, _body(req, stream, payload, None))
+
+
+# -- SigV4 --------------------------------------------------------------------------------------
+
+
+def _v4_request_time(req: S3Request) -> str:
+    """The request time as an ISO 8601 basic string, from x-amz-date or else Date."""
+    try:
+        if "x-amz-date" in req.headers:
+            return sigv4.format_amz_date(sigv4.parse_amz_date(req.headers["x-amz-date"].strip()))
+        if "date" in req.headers:
+            return sigv4.format_amz_date(_parse_http_date(req.headers["date"]))
+    except ValueError:
+        pass
+    raise AccessDenied("AWS authentication requires a valid Date or x-amz-date header.")
+
+
+def _check_scope(auth: sigv4.V4Auth, error: type[Exception]) -> None:
+    if auth.credential.date != auth.amz_date[:8]:
+        raise error("The credential date does not match the request date.")
+    if auth.credential.service != "s3":
+        raise error('The credential scope must name the service "s3".')
+    if "host" not in auth.signed_headers:
+        raise error("The host header must be signed.")
+
+
+def _check_payload_hash(value: str) -> None:
+    known = (
+        sigv4.UNSIGNED_PAYLOAD,
+        sigv4.STREAMING_SIGNED,
+        sigv4.STREAMING_SIGNED_TRAILER,
+        sigv4.STREAMING_UNSIGNED_TRAILER,
+    )
+    if value not in known and not _HEX64.fullmatch(value):
+        raise InvalidArgument(
+            "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, a STREAMING-* value, or a valid "
+            "sha256 value."
+        )
+
+
+async def _v4_verify(
+    req: S3Request, auth: sigv4.V4Auth, payload: str, lookup: KeyLookup, exclude: str | None
+) -> tuple[AccessKeyRecord, ChunkSigner]:
+    record = await _lookup(lookup, auth.credential.access_key)
+    cred = auth.credential
+    key = sigv4.signing_key(record.secret, cred.date, cred.region, cred.service)
+    headers = dict(req.headers)
+    found = False
+    # A literal "+" in a query is a plus to RFC 3986 signers, a space to form encoders; S3
+    # accepts either reading, so both are tried when (and only when) the query has a "+".
+    readings = (False, True) if "+" in req.raw_query else (False,)
+    for path in sigv4.canonical_uris(req.raw_path):
+        for plus_is_space in readings:
+            query = sigv4.canonical_query(
+                req.raw_query, exclude=exclude, plus_is_space=plus_is_space
+            )
+            creq = sigv4.canonical_request(
+                req.method, path, query, headers, auth.signed_headers, payload
+            )
+            expected = sigv4.sign(key, sigv4.string_to_sign(auth.amz_date, cred.scope, creq))
+            found |= sigv4.signatures_equal(expected, auth.signature)
+    if not found:
+        raise SignatureDoesNotMatch()
+    return record, ChunkSigner(key, auth.amz_date, cred.scope, auth.signature)
+
+
+async def _v4_header(
+    req: S3Request, stream: AsyncIterator[bytes], header: str, lookup: KeyLookup, now: datetime
+) -> AuthResult:
+    amz_date = _v4_request_time(req)
+    auth = sigv4.parse_authorization(header, amz_date)
+    _check_scope(auth, AuthorizationHeaderMalformed)
+    _check_skew(sigv4.parse_amz_date(amz_date), now)
+    payload = req.headers.get("x-amz-content-sha256")
+    if payload is None:
+        raise InvalidRequest("Missing required header for this request: x-amz-content-sha256")
+    payload = payload.strip()
+    _check_payload_hash(payload)
+    record, signer = await _v4_verify(req, auth, payload, lookup, exclude=None)
+    return AuthResult(_principal(record), _body(req, stream, payload, signer))
+
+
+async def _v4_query(
+    req: S3Request, stream: AsyncIterator[bytes], lookup: KeyLookup, now: datetime
+) -> AuthResult:
+    params = {k: v for k, v in req.query if k.startswith("X-Amz-")}
+    auth = sigv4.parse_presigned(params)
+    try:
+        signed_at = sigv4.parse_amz_date(auth.amz_date)
+    except ValueError:
+        raise AuthorizationQueryParametersError("X-Amz-Date must be in ISO 8601 format.") from None
+    _check_scope(auth, AuthorizationQueryParametersError)
+    if signed_at - now > MAX_SKEW:
+        raise AccessDenied("Request is not valid yet")
+    if now > signed_at + timedelta(seconds=auth.expires or 0):
+        raise AccessDenied("Request has expired")
+    payload = params.get("X-Amz-Content-Sha256", sigv4.UNSIGNED_PAYLOAD)
+    _check_payload_hash(payload)
+    record, signer = await _v4_verify(req, auth, payload, lookup, exclude="X-Amz-Signature")
+    # The body framing is a transport fact the client states in the header, if it sent one.
+    framing = req.headers.get("x-amz-content-sha256", payload).strip()
+    return AuthResult(_principal(record), _body(req, stream, framing, signer))
+
+
+# -- SigV2 --------------------------------------------------------------------------------------
+
+
+async def _v2_header(
+    req: S3Request,
+    stream: AsyncIterator[bytes],
+    header: str,
+    bucket: str | None,
+    virtual_host: bool,
+    lookup: KeyLookup,
+    now: datetime,
+) -> AuthResult:
+    credentials = header.strip()[len("AWS ") :]
+    access_key, colon, signature = credentials.partition(":")
+    if not colon or not access_key or not signature or " " in credentials:
+        raise InvalidArgument(
+            "AWS authorization header is invalid. Expected AwsAccessKeyId:signature"
+        )
+    raw_time = req.headers.get("x-amz-date") or req.headers.get("date")
+    try:
+        sent_at = _parse_http_date(raw_time or "")
+    except ValueError:
+        raise AccessDenied(
+            "AWS authentication requires a valid Date or x-amz-date header."
+        ) from None
+    _check_skew(sent_at, now)
+    # With x-amz-date the Date line is empty; some old clients still sign their Date header.
+    date_lines = {req.headers.get("date", "").strip()}
+    if "x-amz-date" in req.headers:
+        date_lines.add("")
+    record = await _lookup(lookup, access_key)
+    candidates = sigv2.candidate_strings(
+        req.method, req.headers, date_lines, req.raw_path, req.raw_query, bucket, virtual_host
+    )
+    if not sigv2.matches(record.secret, candidates, signature):
+        raise SignatureDoesNotMatch()
+    return AuthResult(_principal(record), _body(req, stream, _v2_framing(req), None))
+
+
+async def _v2_query(
+    req: S3Request,
+    stream: AsyncIterator[bytes],
+    bucket: str | None,
+    virtual_host: bool,
+    lookup: KeyLookup,
+    now: datetime,
+) -> AuthResult:
+    access_key = req.param("AWSAccessKeyId")
+    # Base64 has no spaces: a space here is a "+" the client left unencoded.
+    signature = (req.param("Signature") or "").replace(" ", "+")
+    expires = req.param("Expires") or ""
+    if not access_key or not signature or not expires:
+        raise AccessDenied(
+            "Query-string authentication requires the Signature, Expires and AWSAccessKeyId "
+            "parameters"
+        )
+    if not expires.isdigit() or len(expires) > 12:
+        raise AccessDenied("Invalid date (should be seconds since epoch)")
+    if now.timestamp() > int(expires):
+        raise AccessDenied("Request has expired")
+    # botocore's V2 presigner moves x-amz-* headers (and Content-Type/MD5) into the query and
+    # signs them as headers; headers actually sent take precedence.
+    headers = dict(req.headers)
+    for name, value in req.query:
+        lname = name.lower()
+        if (lname.startswith("x-amz-") or lname in ("content-type", "content-md5")) and (
+            lname not in headers
+        ):
+            headers[lname] = value
+    record = await _lookup(lookup, access_key)
+    candidates = sigv2.candidate_strings(
+        req.method, headers, [expires], req.raw_path, req.raw_query, bucket, virtual_host
+    )
+    if not sigv2.matches(record.secret, candidates, signature):
+        raise SignatureDoesNotMatch()
+    return AuthResult(_principal(record), _body(req, stream, _v2_framing(req), None))
+
+
+def _v2_framing(req: S3Request) -> str | None:
+    # SigV2 signs no payload hash; only the unsigned-trailer framing can apply to its body.
+    value = req.headers.get("x-amz-content-sha256", "").strip()
+    return value if value == sigv4.STREAMING_UNSIGNED_TRAILER else None
+
+
+# -- shared -------------------------------------------------------------------------------------
+
+
+def _parse_http_date(value: str) -> datetime:
+    """RFC 1123 dates ("Fri, 24 May 2013 00:00:00 GMT"; s3cmd writes "+0000"), or ISO basic."""
+    value = value.strip()
+    if _ISO_BASIC.fullmatch(value):
+        return sigv4.parse_amz_date(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        raise ValueError("bad date") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+_ISO_BASIC = re.compile(r"\d{8}T\d{6}Z")
+
+
+def _check_skew(sent_at: datetime, now: datetime) -> None:
+    if abs(now - sent_at) > MAX_SKEW:
+        raise RequestTimeTooSkewed()
+
+
+async def _lookup(lookup: KeyLookup, access_key: str) -> AccessKeyRecord:
+    record = await lookup(access_key)
+    if record is None or record.status != "active":
+        raise InvalidAccessKeyId()
+    return record
+
+
+def _principal(record: AccessKeyRecord) -> Principal:
+    return Principal(record.access_key, record.tenant, record.display_name)
+
+
+def _int_header(req: S3Request, name: str) -> int | None:
+    raw = req.headers.get(name)
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if not raw.isdigit() or len(raw) > 19:
+        raise InvalidArgument(f"The {name} header is not a valid length.")
+    return int(raw)
+
+
+def _body(
+    req: S3Request,
+    stream: AsyncIterator[bytes],
+    payload: str | None,
+    signer: ChunkSigner | None,
+) -> Body:
+    """Wrap the raw stream according to the payload-hash value (not Content-Encoding)."""
+    content_length = _int_header(req, "content-length")
+    if payload in (sigv4.STREAMING_SIGNED, sigv4.STREAMING_SIGNED_TRAILER):
+        if signer is None:
+            raise InvalidRequest("Signed aws-chunked bodies need SigV4 authentication.")
+        trailers = payload == sigv4.STREAMING_SIGNED_TRAILER
+    elif payload == sigv4.STREAMING_UNSIGNED_TRAILER:
+        signer, trailers = None, True
+    else:
+        sha256 = payload.lower() if payload and _HEX64.fullmatch(payload) else None
+        return PlainBody(stream, length=content_length, sha256_hex=sha256)
+    decoded = _int_header(req, "x-amz-decoded-content-length")
+    decoder = ChunkedDecoder(signer, trailers_allowed=trailers, decoded_length=decoded)
+    return ChunkedBody(stream, decoder, length=decoded, raw_length=content_length)

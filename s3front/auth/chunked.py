@@ -124,6 +124,10 @@ class ChunkedDecoder:
 
     def finish(self) -> None:
         """The stream ended: anything but a completely decoded body is an IncompleteBody."""
+        if self._state == self._TRAILER and not self._buf:
+            # Some SDKs omit the blank line after the trailers. Every data byte and every
+            # complete trailer line has arrived (and is verified below), so accept it.
+            self._end_of_trailers()
         if self._state != self._DONE:
             raise IncompleteBody("The aws-chunked body ended before its final chunk.")
 

@@ -76,12 +76,13 @@ SUBRESOURCES = frozenset(
 
 
 def canonical_amz_headers(headers: Mapping[str, str]) -> str:
-    """`x-amz-name:value\\n` lines, sorted by name; repeated values comma-joined, each trimmed."""
-    lines = []
-    for name in sorted(n for n in headers if n.startswith("x-amz-")):
-        value = ",".join(v.strip() for v in headers[name].split(","))
-        lines.append(f"{name}:{value}\n")
-    return "".join(lines)
+    """`x-amz-name:value` lines, sorted by name, values trimmed.
+
+    A repeated header arrives already comma-joined by the request parser (which strips each
+    value), as SigV2 wants it. Commas are not split on: they occur inside values (dates).
+    """
+    names = sorted(n for n in headers if n.startswith("x-amz-"))
+    return "".join(f"{name}:{headers[name].strip()}\n" for name in names)
 
 
 def subresource_strings(raw_query: str) -> set[str]:

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import unquote, unquote_plus
 
 from s3front.errors import (
@@ -50,7 +51,25 @@ def uri_encode(value: str) -> str:
     )
 
 
-def canonical_query(raw_query: str, *, exclude: str | None = None, plus_is_space: bool = False) -> str:
+def canonical_uris(raw_path: str) -> list[str]:
+    """The canonical URI candidates of a path: as sent, and re-encoded from its decoded form.
+
+    S3 signs the URI-encoded path without normalising it. Clients usually send exactly what they
+    signed, but some send a character raw that they signed encoded (the AWS PUT example sends
+    `test$file.text` and signs `/test%24file.text`) or use lower-case hex. Both candidates
+    decode to the same key, so accepting either cannot make a signature cover another object.
+    """
+    try:
+        decoded = unquote(raw_path, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        return [raw_path]
+    reencoded = "/".join(uri_encode(segment) for segment in decoded.split("/"))
+    return [raw_path] if reencoded == raw_path else [raw_path, reencoded]
+
+
+def canonical_query(
+    raw_query: str, *, exclude: str | None = None, plus_is_space: bool = False
+) -> str:
     """Decode the query pairs and re-encode them in the canonical way, sorted.
 
     A bare key (`?uploads`) and an empty value (`?uploads=`) both become `uploads=`. `exclude`
@@ -76,25 +95,21 @@ def canonical_header_value(value: str) -> str:
     return " ".join(value.split())
 
 
-def canonical_headers(headers: dict[str, str], signed: list[str]) -> str:
-    """`name:value\\n` for each signed header, in the order given (already sorted lower case).
+def canonical_headers(headers: Mapping[str, str], signed: list[str]) -> str:
+    """`name:value\n` for each signed header, in the order given (already sorted lower case).
 
-    A repeated header arrives joined with "," by the request parser, which is what SigV4 wants;
-    each value between the commas is trimmed too.
+    A repeated header arrives joined with "," by the request parser (HTTP servers strip the
+    whitespace around each value), which is the SigV4 form. Commas are not split on: they
+    are part of values such as a Date header.
     """
-    lines = []
-    for name in signed:
-        raw = headers.get(name, "")
-        value = ",".join(canonical_header_value(v) for v in raw.split(","))
-        lines.append(f"{name}:{value}\n")
-    return "".join(lines)
+    return "".join(f"{name}:{canonical_header_value(headers.get(name, ''))}\n" for name in signed)
 
 
 def canonical_request(
     method: str,
     uri: str,
     query: str,
-    headers: dict[str, str],
+    headers: Mapping[str, str],
     signed: list[str],
     payload_hash: str,
 ) -> str:
@@ -109,10 +124,8 @@ def string_to_sign(amz_date: str, scope: str, canonical: str) -> str:
 
 
 def chunk_string_to_sign(amz_date: str, scope: str, previous: str, chunk_sha256: str) -> str:
-    """What each aws-chunked chunk signs: chained to the previous chunk's (or the seed) signature."""
-    return (
-        f"{ALGORITHM}-PAYLOAD\n{amz_date}\n{scope}\n{previous}\n{EMPTY_SHA256}\n{chunk_sha256}"
-    )
+    """What an aws-chunked chunk signs: chained to the previous chunk's (or seed) signature."""
+    return f"{ALGORITHM}-PAYLOAD\n{amz_date}\n{scope}\n{previous}\n{EMPTY_SHA256}\n{chunk_sha256}"
 
 
 def trailer_string_to_sign(amz_date: str, scope: str, previous: str, trailers_sha256: str) -> str:
@@ -236,11 +249,13 @@ def parse_presigned(params: dict[str, str]) -> V4Auth:
     err = AuthorizationQueryParametersError
     missing = [p for p in PRESIGN_PARAMS if p not in params]
     if missing:
-        raise err("Query-string authentication version 4 requires the X-Amz-Algorithm, "
-                  "X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, "
-                  "and X-Amz-Expires parameters.")
+        raise err(
+            "Query-string authentication version 4 requires the X-Amz-Algorithm, "
+            "X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, "
+            "and X-Amz-Expires parameters."
+        )
     if params["X-Amz-Algorithm"] != ALGORITHM:
-        raise err("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\".")
+        raise err('X-Amz-Algorithm only supports "AWS4-HMAC-SHA256".')
     expires_raw = params["X-Amz-Expires"]
     if not expires_raw.isdigit() or len(expires_raw) > 10:
         raise err("X-Amz-Expires should be a number.")
@@ -254,8 +269,3 @@ def parse_presigned(params: dict[str, str]) -> V4Auth:
         amz_date=params["X-Amz-Date"],
         expires=expires,
     )
-
-
-def presign_window(auth: V4Auth, signed_at: datetime) -> tuple[datetime, datetime]:
-    """The validity interval of a presigned URL."""
-    return signed_at, signed_at + timedelta(seconds=auth.expires or 0)

@@ -19,7 +19,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from s3front.errors import InternalError
@@ -50,7 +50,7 @@ def _lost(what: str, obj: str) -> InternalError:
 
 async def _spans(
     meta: MetaStore, manifest_id: str, start: int, end: int, obj: str
-) -> AsyncIterator[_Span]:
+) -> AsyncGenerator[_Span, None]:
     """The block pieces covering [start, end) of a manifest, in order (recursing into children)."""
     pos = start
     page = _FIRST_PAGE
@@ -102,7 +102,7 @@ async def read_object(
     end: int,
     *,
     prefetch: int = PREFETCH,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The bytes [start, end) of one object version (end exclusive, within rec.size)."""
     if end <= start:
         return

@@ -285,8 +285,14 @@ class Server:
         else:
             hdrs = {"host": host_header, **hdrs}
         return send_raw(
-            self.scheme, self.port, method, path + (f"?{query}" if query else ""), hdrs, body,
-            ssl_context=self.ssl_context(), timeout=timeout,
+            self.scheme,
+            self.port,
+            method,
+            path + (f"?{query}" if query else ""),
+            hdrs,
+            body,
+            ssl_context=self.ssl_context(),
+            timeout=timeout,
         )
 
 
@@ -319,9 +325,20 @@ def start_server(
     for attempt in range(3):  # a port picked by bind(0) can be taken again before we use it
         port = free_port()
         args = [
-            sys.executable, "-m", "s3front", "serve",
-            "--host", "127.0.0.1", "--port", str(port),
-            "--store", store_url, "--domain", "localhost", "--region", REGION,
+            sys.executable,
+            "-m",
+            "s3front",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--store",
+            store_url,
+            "--domain",
+            "localhost",
+            "--region",
+            REGION,
         ]
         if scheme == "https":
             if tls is None:
@@ -331,12 +348,23 @@ def start_server(
         log_path = workdir / f"server-{port}.log"
         log_fh = open(log_path, "wb")  # noqa: SIM115 - closed by stop_server
         proc = subprocess.Popen(
-            args, stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=workdir, env=env, start_new_session=True,
+            args,
+            stdout=log_fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=workdir,
+            env=env,
+            start_new_session=True,
         )
         server = Server(
-            scheme=scheme, port=port, proc=proc, log_path=log_path, workdir=workdir,
-            store_url=store_url, tls=tls if scheme == "https" else None, variant=variant,
+            scheme=scheme,
+            port=port,
+            proc=proc,
+            log_path=log_path,
+            workdir=workdir,
+            store_url=store_url,
+            tls=tls if scheme == "https" else None,
+            variant=variant,
             _log_fh=log_fh,
         )
         try:
@@ -366,9 +394,14 @@ def wait_ready(server: Server, timeout: float) -> None:
             )
         try:
             resp = send_raw(
-                server.scheme, server.port, "GET", "/-/readyz",
-                {"host": f"127.0.0.1:{server.port}"}, b"",
-                ssl_context=server.ssl_context(), timeout=2,
+                server.scheme,
+                server.port,
+                "GET",
+                "/-/readyz",
+                {"host": f"127.0.0.1:{server.port}"},
+                b"",
+                ssl_context=server.ssl_context(),
+                timeout=2,
             )
             if resp.status != 503:
                 return
@@ -448,13 +481,14 @@ def find_text(root: ET.Element, name: str) -> list[str]:
 
 
 def connect(
-    scheme: str, port: int, ssl_context: ssl.SSLContext | None, timeout: float,
+    scheme: str,
+    port: int,
+    ssl_context: ssl.SSLContext | None,
+    timeout: float,
     server_hostname: str = "127.0.0.1",
 ) -> http.client.HTTPConnection:
     if scheme == "https":
-        return http.client.HTTPSConnection(
-            "127.0.0.1", port, context=ssl_context, timeout=timeout
-        )
+        return http.client.HTTPSConnection("127.0.0.1", port, context=ssl_context, timeout=timeout)
     return http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
 
 
@@ -475,16 +509,16 @@ def send_raw(
         for k, v in headers.items():
             conn.putheader(k, v)
         if isinstance(body, bytes):
-            if body or method in ("PUT", "POST"):
-                if "content-length" not in {k.lower() for k in headers}:
-                    conn.putheader("Content-Length", str(len(body)))
+            has_length = "content-length" in {k.lower() for k in headers}
+            if (body or method in ("PUT", "POST")) and not has_length:
+                conn.putheader("Content-Length", str(len(body)))
             conn.endheaders(body or None)
         else:
             conn.endheaders()
             for piece in body:
                 conn.send(piece)
         resp = conn.getresponse()
-        data = resp.read() if method != "HEAD" else resp.read()
+        data = resp.read()
         return RawResponse(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
     finally:
         conn.close()
@@ -586,9 +620,7 @@ def aws_chunked_length(sizes: Sequence[int]) -> int:
     return total
 
 
-def aws_chunked_body(
-    signed: Signed, chunks: Sequence[bytes], tamper: int | None = None
-) -> bytes:
+def aws_chunked_body(signed: Signed, chunks: Sequence[bytes], tamper: int | None = None) -> bytes:
     """Frame `chunks` as STREAMING-AWS4-HMAC-SHA256-PAYLOAD; `tamper` breaks one chunk's sig."""
     out = bytearray()
     previous = signed.signature
@@ -603,7 +635,11 @@ def aws_chunked_body(
 
 
 def signed_streaming_put(
-    server: Server, path: str, chunks: Sequence[bytes], *, tamper: int | None = None,
+    server: Server,
+    path: str,
+    chunks: Sequence[bytes],
+    *,
+    tamper: int | None = None,
     content_encoding: bool = True,
 ) -> RawResponse:
     decoded = sum(len(c) for c in chunks)
@@ -615,13 +651,24 @@ def signed_streaming_put(
     if content_encoding:
         hdrs["content-encoding"] = "aws-chunked"
     signed = sign_v4(
-        "PUT", path, "", hdrs, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
-        server.access_key, server.secret_key, server.region,
+        "PUT",
+        path,
+        "",
+        hdrs,
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        server.access_key,
+        server.secret_key,
+        server.region,
     )
     body = aws_chunked_body(signed, chunks, tamper=tamper)
     assert len(body) == int(hdrs["content-length"])
     return send_raw(
-        server.scheme, server.port, "PUT", path, signed.headers, body,
+        server.scheme,
+        server.port,
+        "PUT",
+        path,
+        signed.headers,
+        body,
         ssl_context=server.ssl_context(),
     )
 
@@ -681,13 +728,22 @@ def parse_http_response(data: bytes) -> RawResponse | None:
 
 
 def run(
-    cmd: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float = 120,
-    cwd: Path | None = None, check: bool = True,
+    cmd: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+    cwd: Path | None = None,
+    check: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     try:
         cp = subprocess.run(
-            list(cmd), env=dict(env) if env is not None else None, cwd=cwd,
-            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+            list(cmd),
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired as exc:
         raise AssertionError(
@@ -709,7 +765,8 @@ def client_env(tmp: Path, server: Server) -> dict[str, str]:
     empty = tmp / "empty-aws-config"
     empty.write_text("")
     env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if not k.startswith(("AWS_", "S3FRONT_", "BOTO_", "REQUESTS_CA", "SSL_CERT"))
     }
     env.update(

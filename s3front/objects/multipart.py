@@ -1,0 +1,148 @@
+"""CompleteMultipartUpload as a metadata operation.
+
+Each uploaded part already has its own manifest. Completing the upload validates the client's
+part list against the stored parts and writes one new manifest with ONE entry per part that
+points at the part's manifest (a child entry) -- O(parts) rows, whatever the object size, and
+not a byte is copied. The reader follows child entries.
+
+Validation follows AWS: part numbers strictly ascending (InvalidPartOrder), each part present
+with the ETag the client names (InvalidPart), every part but the last at least 5 MiB
+(EntityTooSmall), at least one part (MalformedXML).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from s3front.checksums import (
+    COMPOSITE,
+    CRC_ALGORITHMS,
+    FULL_OBJECT,
+    combine_crcs,
+    composite_checksum,
+    multipart_etag,
+)
+from s3front.errors import (
+    EntityTooSmall,
+    InvalidPart,
+    InvalidPartOrder,
+    InvalidRequest,
+    MalformedXML,
+)
+from s3front.objects.writer import MANIFEST_BATCH, new_manifest_id
+from s3front.store.protocols import MetaStore
+from s3front.store.records import ManifestEntry, PartRecord
+
+MIN_PART_SIZE = 5 * 1024 * 1024
+MAX_PARTS = 10000
+
+
+@dataclass(frozen=True, slots=True)
+class Assembly:
+    """What the completed object's row and manifest need."""
+
+    # One child entry per non-empty part, at cumulative offsets. A zero-length part (only the
+    # last may be one) gets no entry: it holds no bytes and would share its offset.
+    entries: list[ManifestEntry]
+    size: int
+    etag: str  # md5(concat(part md5s))-N, without quotes
+    parts: int
+    # algorithm -> base64 value, plus "type" -> COMPOSITE / FULL_OBJECT; empty if the upload
+    # had no checksum algorithm.
+    checksums: dict[str, str] = field(default_factory=dict)
+
+
+def _normalise_etag(etag: str) -> str:
+    return etag.strip().strip('"').lower()
+
+
+def _same_checksum(a: str, b: str) -> bool:
+    try:
+        return base64.b64decode(a, validate=True) == base64.b64decode(b, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+
+
+def assemble(
+    parts: Sequence[PartRecord],
+    requested: Sequence[tuple[int, str]],
+    *,
+    min_part_size: int = MIN_PART_SIZE,
+    checksum_algorithm: str = "",
+    checksum_type: str = COMPOSITE,
+    requested_checksums: Mapping[int, Mapping[str, str]] | None = None,
+) -> Assembly:
+    """Validate the client's (part number, ETag) list against the stored parts.
+
+    `requested_checksums`: per part number, the Checksum<Alg> values the client put in the
+    CompleteMultipartUpload XML; each must match the stored part checksum.
+    """
+    if not requested:
+        raise MalformedXML()
+    by_number = {p.part_number: p for p in parts}
+    chosen: list[PartRecord] = []
+    previous = 0
+    for number, etag in requested:
+        if number <= previous:
+            raise InvalidPartOrder()
+        previous = number
+        part = by_number.get(number)
+        if part is None or _normalise_etag(part.etag) != _normalise_etag(etag):
+            raise InvalidPart(PartNumber=str(number), ETag=etag)
+        for alg, value in (requested_checksums or {}).get(number, {}).items():
+            stored = part.checksums.get(alg)
+            if stored is None or not _same_checksum(stored, value):
+                raise InvalidPart(
+                    f"The {alg} checksum of part {number} does not match the uploaded part.",
+                    PartNumber=str(number),
+                )
+        chosen.append(part)
+    for part in chosen[:-1]:
+        if part.size < min_part_size:
+            raise EntityTooSmall(
+                ProposedSize=str(part.size),
+                MinSizeAllowed=str(min_part_size),
+                PartNumber=str(part.part_number),
+                ETag=part.etag,
+            )
+    entries: list[ManifestEntry] = []
+    offset = 0
+    for part in chosen:
+        if part.size:
+            entries.append(ManifestEntry(offset=offset, length=part.size, child=part.manifest_id))
+        offset += part.size
+    return Assembly(
+        entries=entries,
+        size=offset,
+        etag=multipart_etag([p.etag for p in chosen]),
+        parts=len(chosen),
+        checksums=_object_checksums(chosen, checksum_algorithm, checksum_type),
+    )
+
+
+def _object_checksums(chosen: Sequence[PartRecord], algorithm: str, kind: str) -> dict[str, str]:
+    if not algorithm:
+        return {}
+    values: list[str] = []
+    for part in chosen:
+        value = part.checksums.get(algorithm)
+        if value is None:
+            raise InvalidRequest(f"Part {part.part_number} has no {algorithm} checksum.")
+        values.append(value)
+    if kind == FULL_OBJECT:
+        if algorithm not in CRC_ALGORITHMS:
+            raise InvalidRequest(f"The FULL_OBJECT checksum type is not supported for {algorithm}.")
+        pairs = [(v, p.size) for v, p in zip(values, chosen, strict=True)]
+        return {algorithm: combine_crcs(algorithm, pairs), "type": FULL_OBJECT}
+    return {algorithm: composite_checksum(algorithm, values), "type": COMPOSITE}
+
+
+async def write_assembly(meta: MetaStore, assembly: Assembly) -> str:
+    """Write the completed object's manifest (child entries only); return its id."""
+    manifest_id = new_manifest_id()
+    for i in range(0, len(assembly.entries), MANIFEST_BATCH):
+        await meta.put_manifest(manifest_id, assembly.entries[i : i + MANIFEST_BATCH])
+    return manifest_id

@@ -1,0 +1,72 @@
+"""BlockStore on Cassandra: one partition per block, its bytes in one cell.
+
+Table `blocks` (block_id blob PRIMARY KEY, data blob, size int, written_ms bigint). A block is at
+most 1 MiB, which stays well inside one mutation (half a commitlog segment).
+
+GC safety without Paxos: every write of a block carries the write time twice, as `written_ms`
+and as the cells' own timestamp (`USING TIMESTAMP`, in microseconds). GC deletes a block it saw
+with written time W by a tombstone timestamped at the end of millisecond W. Such a tombstone
+only shadows cells written at or before W, so an upload that wrote or reused the block after
+the scan keeps it, whatever order the two requests reach the replicas in. (A conditional
+`DELETE ... IF written_ms = ?` would leave a window: a plain write issued just before the Paxos
+ballot but applied after its read is shadowed by the ballot's later timestamp.)
+
+scan_blocks pages in token order: `after` is the last id returned and the next page starts at
+`token(block_id) > token(after)`.
+"""
+
+from __future__ import annotations
+
+import time
+
+from s3front.store.cassandra.session import Db
+from s3front.store.records import BlockInfo
+
+_BLOCK_PUT = (
+    "INSERT INTO blocks (block_id, data, size, written_ms) VALUES (?, ?, ?, ?) USING TIMESTAMP ?"
+)
+_BLOCK_GET = "SELECT data FROM blocks WHERE block_id = ?"
+_BLOCK_WRITTEN = "SELECT written_ms FROM blocks WHERE block_id = ?"
+_BLOCK_DELETE_UPTO = "DELETE FROM blocks USING TIMESTAMP ? WHERE block_id = ?"
+_BLOCK_SCAN_FIRST = "SELECT block_id, size, written_ms FROM blocks LIMIT ?"
+_BLOCK_SCAN_AFTER = (
+    "SELECT block_id, size, written_ms FROM blocks WHERE token(block_id) > token(?) LIMIT ?"
+)
+
+
+class CassandraBlocks:
+    """The BlockStore protocol over the statements above."""
+
+    def __init__(self, db: Db) -> None:
+        self._db = db
+        self._put = db.prepare(_BLOCK_PUT)
+        self._get = db.prepare(_BLOCK_GET)
+        self._written = db.prepare(_BLOCK_WRITTEN)
+        self._delete_upto = db.prepare(_BLOCK_DELETE_UPTO)
+        self._scan_first = db.prepare(_BLOCK_SCAN_FIRST)
+        self._scan_after = db.prepare(_BLOCK_SCAN_AFTER)
+
+    async def put_block(self, block_id: bytes, data: bytes) -> None:
+        ts_us = time.time_ns() // 1000
+        await self._db.run(self._put, (block_id, data, len(data), ts_us // 1000, ts_us))
+
+    async def get_block(self, block_id: bytes) -> bytes | None:
+        rows = await self._db.rows(self._get, (block_id,))
+        return bytes(rows[0]["data"]) if rows and rows[0]["data"] is not None else None
+
+    async def delete_block(self, block_id: bytes, written_ms: int) -> bool:
+        rows = await self._db.rows(self._written, (block_id,))
+        if not rows or rows[0]["written_ms"] != written_ms:
+            return False
+        # Shadows the cells written up to the end of millisecond written_ms, nothing later.
+        await self._db.run(self._delete_upto, (written_ms * 1000 + 999, block_id))
+        return True
+
+    async def scan_blocks(self, after: bytes, limit: int) -> list[BlockInfo]:
+        if limit <= 0:
+            return []
+        if after:
+            rows = await self._db.rows(self._scan_after, (after, limit))
+        else:
+            rows = await self._db.rows(self._scan_first, (limit,))
+        return [BlockInfo(bytes(r["block_id"]), r["size"], r["written_ms"]) for r in rows]

@@ -1,0 +1,308 @@
+"""Connecting to Cassandra, and running statements from asyncio.
+
+The store URL names the cluster and how to talk to it:
+
+    cassandra://[user[:password]@]host1,host2:9042/keyspace?dc=dc1&consistency=LOCAL_QUORUM
+        &serial_consistency=LOCAL_SERIAL&username=..&password=..&tls=1&tls_ca=/path/ca.pem
+        &tls_check_hostname=1&connect_timeout=5&request_timeout=10&protocol_version=5
+
+The password may also come from the environment (S3FRONT_CASSANDRA_PASSWORD) so that it stays
+out of process listings and config files; it is never logged or shown in a repr.
+
+Consistency is chosen here and only here: one execution profile carries the consistency for
+every read and write and the serial consistency for lightweight transactions.
+
+The driver does its I/O on its own threads. `Db.rows` starts a request with `execute_async`
+and hands each page back to the event loop with `call_soon_threadsafe`, so awaiting a query
+never blocks the loop; pages beyond the first are fetched the same way. Driver failures become
+`StoreUnavailable` / `StoreTimeout` in `_store_error`, and every await is bounded, so a dead
+cluster turns into an error, never a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from cassandra import (
+    ConsistencyLevel,
+    CoordinationFailure,
+    OperationTimedOut,
+    Timeout,
+    Unavailable,
+)
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
+from cassandra.connection import ConnectionException
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    TokenAwarePolicy,
+)
+from cassandra.query import dict_factory
+
+from s3front.store.errors import StoreError, StoreTimeout, StoreUnavailable
+
+# Rows come back from the driver as dicts of untyped values; the table modules turn them into
+# records right away, so `Any` does not travel further than that.
+Row = dict[str, Any]
+
+_KEYSPACE_RE = re.compile(r"[a-z][a-z0-9_]{0,47}")
+
+
+@dataclass(frozen=True, slots=True)
+class CassandraConfig:
+    """Everything a `cassandra://` URL says."""
+
+    hosts: tuple[str, ...]
+    port: int
+    keyspace: str
+    dc: str | None = None
+    consistency: str = "LOCAL_QUORUM"
+    serial_consistency: str = "LOCAL_SERIAL"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+    tls_ca: str | None = None
+    tls_check_hostname: bool = True
+    connect_timeout: float = 5.0
+    request_timeout: float = 10.0
+    # Native protocol v5 is what Cassandra 4.0 and later speak; fixing it saves the driver's
+    # version negotiation (extra round trips and a warning per connection).
+    protocol_version: int = 5
+
+    def redacted(self) -> str:
+        """The URL without credentials, for messages."""
+        dc = f"?dc={self.dc}" if self.dc else ""
+        return f"cassandra://{','.join(self.hosts)}:{self.port}/{self.keyspace}{dc}"
+
+
+def parse_url(url: str, *, require_keyspace: bool = True) -> CassandraConfig:
+    """Parse a `cassandra://` URL (see the module docstring). Raises ValueError."""
+    if not url.startswith("cassandra://"):
+        raise ValueError(f"not a cassandra:// URL: {url.split('?', 1)[0]!r}")
+    rest = url[len("cassandra://") :]
+    rest, _, query = rest.partition("?")
+    netloc, _, path = rest.partition("/")
+    params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+
+    username = params.pop("username", None)
+    password = params.pop("password", None)
+    if "@" in netloc:
+        userinfo, netloc = netloc.rsplit("@", 1)
+        user, _, pw = userinfo.partition(":")
+        username = username or unquote(user)
+        password = password or (unquote(pw) if pw else None)
+    password = password or os.environ.get("S3FRONT_CASSANDRA_PASSWORD") or None
+
+    hosts: list[str] = []
+    ports: set[int] = set()
+    for item in filter(None, netloc.split(",")):
+        host, port = _split_host_port(item)
+        hosts.append(host)
+        if port is not None:
+            ports.add(port)
+    if not hosts:
+        raise ValueError("cassandra URL names no host")
+    if len(ports) > 1:
+        raise ValueError("all Cassandra hosts in one URL must use the same port")
+
+    keyspace = unquote(path.strip("/"))
+    if keyspace and not _KEYSPACE_RE.fullmatch(keyspace):
+        raise ValueError(
+            f"keyspace {keyspace!r}: use lower-case letters, digits and _ (at most 48)"
+        )
+    if require_keyspace and not keyspace:
+        raise ValueError("cassandra URL names no keyspace (cassandra://host:9042/keyspace)")
+
+    for name in ("consistency", "serial_consistency"):
+        if name in params:
+            params[name] = params[name].upper()
+            if params[name] not in ConsistencyLevel.name_to_value:
+                raise ValueError(f"unknown {name} level {params[name]!r}")
+    known = {"dc", "consistency", "serial_consistency", "tls", "tls_ca", "tls_check_hostname",
+             "connect_timeout", "request_timeout", "protocol_version"}  # fmt: skip
+    if unknown := set(params) - known:
+        raise ValueError(f"unknown cassandra URL parameter(s): {', '.join(sorted(unknown))}")
+
+    return CassandraConfig(
+        hosts=tuple(hosts),
+        port=ports.pop() if ports else 9042,
+        keyspace=keyspace,
+        dc=params.get("dc") or None,
+        consistency=params.get("consistency", "LOCAL_QUORUM"),
+        serial_consistency=params.get("serial_consistency", "LOCAL_SERIAL"),
+        username=username or None,
+        password=password,
+        tls=_flag(params.get("tls", "0")),
+        tls_ca=params.get("tls_ca") or None,
+        tls_check_hostname=_flag(params.get("tls_check_hostname", "1")),
+        connect_timeout=float(params.get("connect_timeout", "5")),
+        request_timeout=float(params.get("request_timeout", "10")),
+        protocol_version=int(params.get("protocol_version", "5")),
+    )
+
+
+def _split_host_port(item: str) -> tuple[str, int | None]:
+    if item.startswith("["):  # [ipv6]:port
+        host, _, tail = item[1:].partition("]")
+        return host, int(tail[1:]) if tail.startswith(":") else None
+    if item.count(":") == 1:
+        host, port = item.split(":")
+        return host, int(port)
+    return item, None
+
+
+def _flag(value: str) -> bool:
+    return value.lower() in ("1", "true", "yes", "on")
+
+
+def make_cluster(cfg: CassandraConfig) -> Any:
+    """A driver `Cluster` for the config (not yet connected)."""
+    lbp = TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=cfg.dc))
+    profile = ExecutionProfile(
+        load_balancing_policy=lbp,
+        consistency_level=ConsistencyLevel.name_to_value[cfg.consistency],
+        serial_consistency_level=ConsistencyLevel.name_to_value[cfg.serial_consistency],
+        request_timeout=cfg.request_timeout,
+        row_factory=dict_factory,
+    )
+    auth = None
+    if cfg.username:
+        auth = PlainTextAuthProvider(username=cfg.username, password=cfg.password or "")
+    ssl_context = None
+    if cfg.tls:
+        ssl_context = ssl.create_default_context(cafile=cfg.tls_ca)
+        ssl_context.check_hostname = cfg.tls_check_hostname
+    return Cluster(
+        contact_points=list(cfg.hosts),
+        port=cfg.port,
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+        auth_provider=auth,
+        ssl_context=ssl_context,
+        connect_timeout=cfg.connect_timeout,
+        control_connection_timeout=cfg.connect_timeout,
+        # The default backs off to 10 minutes; a restarted node should be used again promptly.
+        reconnection_policy=ExponentialReconnectionPolicy(base_delay=0.5, max_delay=10.0),
+        max_schema_agreement_wait=30,
+        protocol_version=cfg.protocol_version,
+    )
+
+
+class Db:
+    """A connected driver session, plus the asyncio bridge and the error mapping."""
+
+    def __init__(self, cluster: Any, session: Any, cfg: CassandraConfig) -> None:
+        self.cluster = cluster
+        self.session = session
+        self.cfg = cfg
+
+    @classmethod
+    def connect(cls, cfg: CassandraConfig, keyspace: str | None = None) -> Db:
+        """Connect (blocking: call it in a thread). Raises StoreUnavailable / StoreTimeout."""
+        cluster = make_cluster(cfg)
+        try:
+            session = cluster.connect(keyspace)
+        except Exception as exc:
+            cluster.shutdown()
+            raise_mapped(exc)
+            raise
+        return cls(cluster, session, cfg)
+
+    def prepare(self, cql: str, *, serial: bool = False) -> Any:
+        """Prepare a statement (blocking; done once at connect).
+
+        serial: read at the serial consistency (through Paxos) rather than the profile's.
+        """
+        try:
+            stmt = self.session.prepare(cql)
+        except Exception as exc:
+            raise_mapped(exc)
+            raise
+        if serial:
+            stmt.consistency_level = ConsistencyLevel.name_to_value[self.cfg.serial_consistency]
+        return stmt
+
+    async def rows(self, stmt: Any, params: Sequence[object] = ()) -> list[Row]:
+        """Run a statement and return all its rows, following the driver's paging."""
+        loop = asyncio.get_running_loop()
+        pages: asyncio.Queue[tuple[list[Row] | None, BaseException | None]] = asyncio.Queue()
+        try:
+            future = self.session.execute_async(stmt, params, timeout=self.cfg.request_timeout)
+        except Exception as exc:
+            raise_mapped(exc)
+            raise
+        # Callbacks run on a driver thread, once per page; they only hand the page over.
+        future.add_callbacks(
+            lambda page: loop.call_soon_threadsafe(pages.put_nowait, (page, None)),
+            lambda exc: loop.call_soon_threadsafe(pages.put_nowait, (None, exc)),
+        )
+        out: list[Row] = []
+        while True:
+            try:
+                # The driver enforces request_timeout itself; this bound is the backstop that
+                # guarantees a request never hangs even if a callback were lost.
+                async with asyncio.timeout(self.cfg.request_timeout + 5):
+                    page, error = await pages.get()
+            except TimeoutError as exc:
+                msg = f"Cassandra did not answer in {self.cfg.request_timeout}s"
+                raise StoreTimeout(msg) from exc
+            if error is not None:
+                raise_mapped(error)
+                raise error
+            out.extend(page or ())
+            if not future.has_more_pages:
+                return out
+            future.start_fetching_next_page()
+
+    async def run(self, stmt: Any, params: Sequence[object] = ()) -> None:
+        """Run a statement whose result does not matter (writes)."""
+        await self.rows(stmt, params)
+
+    async def applied(self, stmt: Any, params: Sequence[object] = ()) -> bool:
+        """Run a lightweight transaction; True if it was applied."""
+        rows = await self.rows(stmt, params)
+        return bool(rows and rows[0]["[applied]"])
+
+    def execute(self, cql: str, params: Sequence[object] = ()) -> list[Row]:
+        """Run a statement synchronously (setup and the schema job only, never a request path)."""
+        try:
+            return list(self.session.execute(cql, params, timeout=self.cfg.request_timeout))
+        except Exception as exc:
+            raise_mapped(exc)
+            raise
+
+    def use_keyspace(self, keyspace: str) -> None:
+        """Make unqualified table names refer to `keyspace` (blocking)."""
+        try:
+            self.session.set_keyspace(keyspace)
+        except Exception as exc:
+            raise_mapped(exc)
+            raise
+
+    def shutdown(self) -> None:
+        self.cluster.shutdown()
+
+
+def raise_mapped(exc: BaseException) -> None:
+    """Raise the store error for a driver failure; return for anything else (a bug)."""
+    mapped = _store_error(exc)
+    if mapped is not None:
+        raise mapped from exc
+
+
+def _store_error(exc: BaseException) -> StoreError | None:
+    """The store error for a driver failure, or None for anything else (a bug)."""
+    if isinstance(exc, OperationTimedOut | Timeout):  # client-side; Read/WriteTimeout
+        return StoreTimeout(f"Cassandra timed out: {exc}")
+    if isinstance(exc, NoHostAvailable | Unavailable | CoordinationFailure):
+        return StoreUnavailable(f"Cassandra unavailable: {exc}")
+    if isinstance(exc, ConnectionException | ConnectionError | OSError):
+        return StoreUnavailable(f"Cassandra connection failed: {exc}")
+    return None

@@ -1,0 +1,127 @@
+"""Root fixtures: a real Cassandra for the suites marked `cassandra`.
+
+`cassandra_url` finds a cluster, in this order:
+  1. S3FRONT_TEST_CASSANDRA names an existing one ("127.0.0.1:9042" or a cassandra:// URL whose
+     query, e.g. credentials or dc, is kept);
+  2. a reachable Docker engine runs testcontainers' CassandraContainer;
+  3. scripts/local-cassandra starts a node from Maven Central (JDK 17 + Maven), stopped again at
+     the end only if this session started it and no other test session still uses it.
+It then creates a fresh keyspace (SimpleStrategy, RF 1) with the schema job, returns its URL,
+and drops it at the end. With CI=true a missing cluster fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from s3front.schema import apply_schema
+from s3front.store.cassandra.session import Db, parse_url
+from s3front.store.errors import StoreError
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "local-cassandra"
+
+
+@pytest.fixture(scope="session")
+def cassandra_url() -> Iterator[str]:
+    with _cluster() as base:
+        try:
+            db = Db.connect(parse_url(base, require_keyspace=False))
+        except StoreError as exc:
+            _no_cassandra(f"cannot connect to {base.split('?')[0]}: {exc}")
+        try:
+            dc = db.execute("SELECT data_center FROM system.local")[0]["data_center"]
+            keyspace = f"s3t_{secrets.token_hex(6)}"
+            hosts, _, query = base.partition("?")
+            params = "&".join(p for p in query.split("&") if p and not p.startswith("dc="))
+            url = f"{hosts.rstrip('/')}/{keyspace}?dc={dc}" + (f"&{params}" if params else "")
+            asyncio.run(apply_schema(url))
+            yield url
+            db.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
+        finally:
+            db.shutdown()
+
+
+@contextlib.contextmanager
+def _cluster() -> Iterator[str]:
+    """A base URL (no keyspace) of a running cluster, for the duration of the session."""
+    named = os.environ.get("S3FRONT_TEST_CASSANDRA")
+    if named:
+        yield named if named.startswith("cassandra://") else f"cassandra://{named}/"
+    elif _docker_reachable():
+        from testcontainers.community.cassandra import CassandraContainer
+
+        with CassandraContainer("cassandra:5.0") as node:
+            host, port = node.get_contact_points()[0]
+            yield f"cassandra://{host}:{port}/"
+    else:
+        with _local_node() as port:
+            yield f"cassandra://127.0.0.1:{port}/"
+
+
+@contextlib.contextmanager
+def _local_node() -> Iterator[int]:
+    port = int(os.environ.get("S3FRONT_CASSANDRA_PORT", "9042"))
+    node_dir = Path(
+        os.environ.get("S3FRONT_CASSANDRA_DIR", f"{tempfile.gettempdir()}/s3front-cassandra-{port}")
+    )
+    was_running = _script("status").returncode == 0
+    if not was_running:
+        started = _script("start")
+        if started.returncode != 0:
+            _no_cassandra(f"local-cassandra start failed:\n{started.stdout}{started.stderr}")
+    # Register this session, so a session that started the node does not stop it under another.
+    users = node_dir / "sessions"
+    users.mkdir(parents=True, exist_ok=True)
+    me = users / str(os.getpid())
+    me.touch()
+    try:
+        yield port
+    finally:
+        me.unlink(missing_ok=True)
+        others = [p for p in users.iterdir() if _pid_alive(int(p.name))]
+        if not was_running and not others and not os.environ.get("S3FRONT_KEEP_CASSANDRA"):
+            _script("stop")
+
+
+def _script(command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SCRIPT), command], capture_output=True, text=True, check=False, timeout=600
+    ) if SCRIPT.exists() else subprocess.CompletedProcess([], 1, "", "")  # fmt: skip
+
+
+def _pid_alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
+
+
+def _docker_reachable() -> bool:
+    host = os.environ.get("DOCKER_HOST", "")
+    if not host and not Path("/var/run/docker.sock").exists():
+        return False  # the common case here; skip the SDK, which would leak its socket
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+    except Exception:  # no SDK or no daemon: both mean "no Docker here"
+        return False
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+    finally:
+        client.close()
+
+
+def _no_cassandra(reason: str) -> NoReturn:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"no Cassandra for the cassandra tests (CI must not skip them): {reason}")
+    pytest.skip(f"no Cassandra: {reason}")

@@ -1,0 +1,93 @@
+"""What only the SQLite backend promises: its URL, its directory, and its error mapping."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from s3front.store import open_store
+from s3front.store.errors import StoreTimeout, StoreUnavailable
+from s3front.store.records import OwnerBucket
+from s3front.store.sqlite import DB_NAME, open_sqlite, parse_url
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///var/lib/s3front", "/var/lib/s3front"),
+        ("sqlite://data", "data"),
+        ("sqlite://./a/b", "./a/b"),
+    ],
+)
+def test_parse_url(url: str, path: str) -> None:
+    assert parse_url(url) == path
+
+
+@pytest.mark.parametrize("url", ["sqlite:", "sqlite://", "sqlite:/x", "cassandra://h/ks"])
+def test_parse_url_rejects(url: str) -> None:
+    with pytest.raises(ValueError, match="sqlite"):
+        parse_url(url)
+
+
+async def test_relative_directory_created_and_data_survives_reopen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = b"block bytes"
+    block_id = hashlib.sha256(data).digest()
+    store = await open_store("sqlite://nested/data")
+    await store.meta.put_owner_bucket(OwnerBucket("o", "b", 1))
+    await store.blocks.put_block(block_id, data)
+    await store.close()
+    assert (tmp_path / "nested" / "data" / DB_NAME).is_file()
+
+    again = await open_store(f"sqlite://{tmp_path}/nested/data")
+    assert await again.meta.list_owner_buckets("o") == [OwnerBucket("o", "b", 1)]
+    assert await again.blocks.get_block(block_id) == data
+    await again.close()
+
+
+async def test_half_written_blocks_are_cleared_at_open(tmp_path: Path) -> None:
+    store = await open_sqlite(f"sqlite://{tmp_path}")
+    await store.close()
+    leftover = tmp_path / "blocks" / "tmp" / "deadbeef"
+    leftover.write_bytes(b"partial")
+    store = await open_sqlite(f"sqlite://{tmp_path}")
+    assert not leftover.exists()
+    await store.close()
+
+
+async def test_unusable_directory_is_unavailable(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(StoreUnavailable):
+        await open_store(f"sqlite://{tmp_path}/file")
+
+
+async def test_closed_store_is_unavailable(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite://{tmp_path}")
+    await store.ping()
+    await store.close()
+    with pytest.raises(StoreUnavailable):
+        await store.ping()
+
+
+async def test_lock_held_by_another_process_times_out(tmp_path: Path) -> None:
+    store = await open_sqlite(f"sqlite://{tmp_path}", busy_timeout_ms=50)
+    other = sqlite3.connect(os.path.join(tmp_path, DB_NAME), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        with pytest.raises(StoreTimeout):
+            await store.put_owner_bucket(OwnerBucket("o", "b", 1))
+        assert await store.list_owner_buckets("o") == []  # readers are not blocked (WAL)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    await store.put_owner_bucket(OwnerBucket("o", "b", 1))
+    assert await store.list_owner_buckets("o") == [OwnerBucket("o", "b", 1)]
+    await store.close()
