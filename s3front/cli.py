@@ -95,7 +95,9 @@ async def _keys(args: argparse.Namespace) -> int:
                 created_ms=int(time.time() * 1000),
             )
             await store.keys.put_key(rec)
-            print(f"access key: {rec.access_key}\nsecret key: {rec.secret}\ntenant:     {rec.tenant}")
+            print(
+                f"access key: {rec.access_key}\nsecret key: {rec.secret}\ntenant:     {rec.tenant}"
+            )
         elif args.keys_cmd == "list":
             for k in sorted(await store.keys.list_keys(), key=lambda r: (r.tenant, r.access_key)):
                 print(f"{k.access_key}\t{k.tenant}\t{k.display_name}\t{k.status}")
@@ -120,8 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the S3 server")
     s.add_argument("--host", help="listen address (default 127.0.0.1)")
     s.add_argument("--port", type=int, help="listen port (default 9000)")
-    s.add_argument("--store", help="store URL: sqlite:///dir (default sqlite://./data) or cassandra://...")
-    s.add_argument("--domain", action="append", help="domain for virtual-hosted buckets (repeatable)")
+    s.add_argument(
+        "--store", help="store URL: sqlite:///dir (default sqlite://./data) or cassandra://..."
+    )
+    s.add_argument(
+        "--domain", action="append", help="domain for virtual-hosted buckets (repeatable)"
+    )
     s.add_argument("--region", help="region name (default us-east-1)")
     s.add_argument("--tls-cert", help="PEM certificate: serve HTTPS")
     s.add_argument("--tls-key", help="PEM private key for --tls-cert")
@@ -134,10 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
         c = scs.add_parser(name)
         c.add_argument("--store", help="cassandra://host:9042/keyspace?dc=... (or S3FRONT_STORE)")
         if name == "apply":
-            c.add_argument("--strategy", default="SimpleStrategy",
-                           choices=["SimpleStrategy", "NetworkTopologyStrategy"])
-            c.add_argument("--replication", default="1",
-                           help="replication factor (SimpleStrategy) or dc1:3,dc2:3")
+            c.add_argument(
+                "--strategy",
+                default="SimpleStrategy",
+                choices=["SimpleStrategy", "NetworkTopologyStrategy"],
+            )
+            c.add_argument(
+                "--replication",
+                default="1",
+                help="replication factor (SimpleStrategy) or dc1:3,dc2:3",
+            )
     sc.set_defaults(func=cmd_schema)
 
     k = sub.add_parser("keys", help="manage access keys")

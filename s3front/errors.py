@@ -30,7 +30,6 @@ class S3Error(Exception):
         return type(self).__name__
 
 
-
 # Kept as explicit classes (not generated) so that tools and readers can find them by name.
 class AccessDenied(S3Error):
     status, message = 403, "Access Denied"
@@ -45,7 +44,10 @@ class AuthorizationQueryParametersError(S3Error):
 
 
 class BadDigest(S3Error):
-    status, message = 400, "The Content-MD5 or checksum you specified did not match what we received."
+    status, message = (
+        400,
+        "The Content-MD5 or checksum you specified did not match what we received.",
+    )
 
 
 class BucketAlreadyExists(S3Error):
@@ -53,7 +55,10 @@ class BucketAlreadyExists(S3Error):
 
 
 class BucketAlreadyOwnedByYou(S3Error):
-    status, message = 409, "Your previous request to create the named bucket succeeded and you already own it."
+    status, message = (
+        409,
+        "Your previous request to create the named bucket succeeded and you already own it.",
+    )
 
 
 class BucketNotEmpty(S3Error):
@@ -73,7 +78,10 @@ class ExpiredToken(S3Error):
 
 
 class IncompleteBody(S3Error):
-    status, message = 400, "You did not provide the number of bytes specified by the Content-Length HTTP header."
+    status, message = (
+        400,
+        "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+    )
 
 
 class InternalError(S3Error):
@@ -109,14 +117,20 @@ class InvalidObjectState(S3Error):
 
 
 class InvalidPart(S3Error):
-    status, message = 400, (
-        "One or more of the specified parts could not be found. The part may not have been "
-        "uploaded, or the specified entity tag may not match the part's entity tag."
+    status, message = (
+        400,
+        (
+            "One or more of the specified parts could not be found. The part may not have been "
+            "uploaded, or the specified entity tag may not match the part's entity tag."
+        ),
     )
 
 
 class InvalidPartOrder(S3Error):
-    status, message = 400, "The list of parts was not in ascending order. Parts must be ordered by part number."
+    status, message = (
+        400,
+        "The list of parts was not in ascending order. Parts must be ordered by part number.",
+    )
 
 
 class InvalidRange(S3Error):
@@ -140,7 +154,10 @@ class KeyTooLongError(S3Error):
 
 
 class MalformedXML(S3Error):
-    status, message = 400, "The XML you provided was not well-formed or did not validate against our published schema."
+    status, message = (
+        400,
+        "The XML you provided was not well-formed or did not validate against our published schema.",
+    )
 
 
 class MalformedPOSTRequest(S3Error):
@@ -192,9 +209,12 @@ class NoSuchTagSet(S3Error):
 
 
 class NoSuchUpload(S3Error):
-    status, message = 404, (
-        "The specified multipart upload does not exist. The upload ID might be invalid, or the "
-        "multipart upload might have been aborted or completed."
+    status, message = (
+        404,
+        (
+            "The specified multipart upload does not exist. The upload ID might be invalid, or the "
+            "multipart upload might have been aborted or completed."
+        ),
     )
 
 
@@ -226,7 +246,7 @@ class ReplicationConfigurationNotFoundError(S3Error):
     status, message = 404, "The replication configuration was not found"
 
 
-class NotImplemented(S3Error):  # noqa: A001 - the S3 code is spelled this way
+class NotImplemented(S3Error):
     status, message = 501, "A header you provided implies functionality that is not implemented."
 
 
@@ -239,11 +259,17 @@ class PreconditionFailed(S3Error):
 
 
 class RequestTimeTooSkewed(S3Error):
-    status, message = 403, "The difference between the request time and the server's time is too large."
+    status, message = (
+        403,
+        "The difference between the request time and the server's time is too large.",
+    )
 
 
 class RequestTimeout(S3Error):
-    status, message = 400, "Your socket connection to the server was not read from or written to within the timeout period."
+    status, message = (
+        400,
+        "Your socket connection to the server was not read from or written to within the timeout period.",
+    )
 
 
 class ServiceUnavailable(S3Error):
@@ -251,9 +277,12 @@ class ServiceUnavailable(S3Error):
 
 
 class SignatureDoesNotMatch(S3Error):
-    status, message = 403, (
-        "The request signature we calculated does not match the signature you provided. "
-        "Check your key and signing method."
+    status, message = (
+        403,
+        (
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your key and signing method."
+        ),
     )
 
 
@@ -270,7 +299,10 @@ class InvalidChunkSizeError(S3Error):
 
 
 class XAmzContentSHA256Mismatch(S3Error):
-    status, message = 400, "The provided 'x-amz-content-sha256' header does not match what was computed."
+    status, message = (
+        400,
+        "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    )
 
 
 class InvalidContentEncoding(S3Error):

@@ -44,7 +44,9 @@ class KeyCache:
         return rec
 
 
-async def ensure_root_key(keys: KeyStore, access_key: str, secret_key: str, now_ms: int) -> AccessKeyRecord | None:
+async def ensure_root_key(
+    keys: KeyStore, access_key: str, secret_key: str, now_ms: int
+) -> AccessKeyRecord | None:
     """Make sure a root key exists. Returns the record only if this call generated it.
 
     With keys from the environment, those are (re)written, so changing the environment rotates

@@ -131,7 +131,7 @@ async def apply_schema(
     The keyspace's replication is only set when the job creates it. Raises SchemaError.
     """
     return await asyncio.to_thread(
-        _apply, url, strategy, replication, progress or _quiet, schema_dir
+        apply_schema_sync, url, strategy, replication, progress or _quiet, schema_dir
     )
 
 
@@ -165,13 +165,14 @@ def _status(url: str) -> int | None:
         db.shutdown()
 
 
-def _apply(
+def apply_schema_sync(
     url: str,
-    strategy: str,
-    replication: dict[str, int] | None,
-    progress: Callable[[str], None],
+    strategy: str = "SimpleStrategy",
+    replication: dict[str, int] | None = None,
+    progress: Callable[[str], None] = _quiet,
     schema_dir: Path = SCHEMA_DIR,
 ) -> tuple[int, int]:
+    """`apply_schema` for callers without an event loop (or inside one, e.g. test fixtures)."""
     files = schema_files(schema_dir)
     options = replication_map(strategy, replication)
     cfg, db = _connect(url)
@@ -270,7 +271,9 @@ def cli_apply(url: str, strategy: str = "SimpleStrategy", replication_spec: str 
         print(f"s3front schema apply: {exc}", file=sys.stderr)
         return 2
     try:
-        old, new = _apply(url, full, replication, lambda msg: print(f"schema: {msg}", flush=True))
+        old, new = apply_schema_sync(
+            url, full, replication, lambda msg: print(f"schema: {msg}", flush=True)
+        )
     except SchemaError as exc:
         print(f"s3front schema apply: FAILED: {exc}", file=sys.stderr)
         return 1
@@ -301,6 +304,7 @@ __all__ = [
     "REQUIRED_VERSION",
     "SchemaError",
     "apply_schema",
+    "apply_schema_sync",
     "cli_apply",
     "cli_status",
     "read_version",

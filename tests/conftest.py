@@ -12,10 +12,10 @@ and drops it at the end. With CI=true a missing cluster fails the run instead of
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import secrets
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -24,7 +24,7 @@ from typing import NoReturn
 
 import pytest
 
-from s3front.schema import apply_schema
+from s3front.schema import apply_schema_sync
 from s3front.store.cassandra.session import Db, parse_url
 from s3front.store.errors import StoreError
 
@@ -44,7 +44,8 @@ def cassandra_url() -> Iterator[str]:
             hosts, _, query = base.partition("?")
             params = "&".join(p for p in query.split("&") if p and not p.startswith("dc="))
             url = f"{hosts.rstrip('/')}/{keyspace}?dc={dc}" + (f"&{params}" if params else "")
-            asyncio.run(apply_schema(url))
+            # Sync: the fixture may be first requested from inside a running event loop.
+            apply_schema_sync(url)
             yield url
             db.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
         finally:
@@ -104,21 +105,24 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _docker_reachable() -> bool:
-    host = os.environ.get("DOCKER_HOST", "")
-    if not host and not Path("/var/run/docker.sock").exists():
-        return False  # the common case here; skip the SDK, which would leak its socket
+    """True if a Docker engine answers `GET /_ping` (checked by hand: the SDK leaks a socket)."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     try:
-        import docker
-
-        client = docker.from_env(timeout=3)
-    except Exception:  # no SDK or no daemon: both mean "no Docker here"
+        if host.startswith("unix://"):
+            address: str | tuple[str, int] = host[len("unix://") :]
+            family = socket.AF_UNIX
+        elif host.startswith("tcp://"):
+            name, _, port = host[len("tcp://") :].rstrip("/").rpartition(":")
+            address, family = (name, int(port)), socket.AF_INET
+        else:
+            return False
+        with socket.socket(family) as sock:
+            sock.settimeout(3)
+            sock.connect(address)
+            sock.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
+            return sock.recv(64).split(b" ")[1:2] == [b"200"]
+    except (OSError, ValueError):
         return False
-    try:
-        return bool(client.ping())
-    except Exception:
-        return False
-    finally:
-        client.close()
 
 
 def _no_cassandra(reason: str) -> NoReturn:

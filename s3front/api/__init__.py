@@ -25,6 +25,7 @@ HANDLERS: dict[str, Handler] = {
     "GetObject": objects.handle_get_object,
     "HeadObject": objects.handle_head_object,
     "DeleteObject": objects.handle_delete_object,
+    "DeleteObjects": objects.handle_delete_objects,
     "CreateMultipartUpload": multipart.handle_create_multipart_upload,
     "UploadPart": multipart.handle_upload_part,
     "CompleteMultipartUpload": multipart.handle_complete_multipart_upload,

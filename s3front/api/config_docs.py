@@ -26,7 +26,9 @@ def _missing(err: type[errors.S3Error]) -> Callable[[Ctx], Awaitable[Response]]:
     return handler
 
 
-def _empty(root: str, children: tuple[tuple[str, str], ...] = ()) -> Callable[[Ctx], Awaitable[Response]]:
+def _empty(
+    root: str, children: tuple[tuple[str, str], ...] = ()
+) -> Callable[[Ctx], Awaitable[Response]]:
     async def handler(ctx: Ctx) -> Response:
         await ctx.bucket()
         return xml_response(xmldocs.simple_document(root, children))

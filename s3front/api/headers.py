@@ -6,15 +6,21 @@ verbatim. The `response-*` query parameters of a GET override some of them on th
 
 from __future__ import annotations
 
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 
 from s3front import errors
 from s3front.request import S3Request
 from s3front.store.records import ObjectRecord
 
-STORED = ("content-type", "content-encoding", "content-disposition", "content-language",
-          "cache-control", "expires")
+STORED = (
+    "content-type",
+    "content-encoding",
+    "content-disposition",
+    "content-language",
+    "cache-control",
+    "expires",
+)
 # S3 limits user metadata (names and values, UTF-8) to 2 KB.
 MAX_USER_METADATA = 2048
 # GET query parameters that replace a response header (S3 "response-*" overrides).
@@ -56,7 +62,9 @@ def stored_headers(req: S3Request) -> dict[str, str]:
 
 
 def http_date(ms: int) -> str:
-    return format_datetime(datetime.fromtimestamp(ms / 1000, UTC).replace(microsecond=0), usegmt=True)
+    return format_datetime(
+        datetime.fromtimestamp(ms / 1000, UTC).replace(microsecond=0), usegmt=True
+    )
 
 
 def object_headers(rec: ObjectRecord, req: S3Request | None = None) -> dict[str, str]:

@@ -46,7 +46,9 @@ def expected(req: S3Request, *, default_algorithm: str = "") -> Expected:
     return Expected(md5, values, trailer, algorithms)
 
 
-def verify(exp: Expected, md5_hex: str, computed: Mapping[str, str], trailers: Mapping[str, str]) -> dict[str, str]:
+def verify(
+    exp: Expected, md5_hex: str, computed: Mapping[str, str], trailers: Mapping[str, str]
+) -> dict[str, str]:
     """Compare what was computed with what the client sent; return the checksums to store."""
     if exp.content_md5 is not None:
         checksums.verify_content_md5(exp.content_md5, md5_hex)
@@ -54,7 +56,9 @@ def verify(exp: Expected, md5_hex: str, computed: Mapping[str, str], trailers: M
     if exp.trailer:
         value = trailers.get(header_name(exp.trailer))
         if value is None:
-            raise errors.InvalidRequest(f"The trailer {header_name(exp.trailer)} was announced but not sent.")
+            raise errors.InvalidRequest(
+                f"The trailer {header_name(exp.trailer)} was announced but not sent."
+            )
         given[exp.trailer] = value
     for alg, value in given.items():
         checksums.verify_checksum(alg, value, computed[alg])

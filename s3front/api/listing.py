@@ -24,8 +24,11 @@ def _max_keys(ctx: Ctx, name: str = "max-keys") -> int:
     except ValueError:
         value = -1
     if value < 0:
-        raise errors.InvalidArgument(f"Provided {name} not an integer or within integer range",
-                                     ArgumentName=name, ArgumentValue=raw)
+        raise errors.InvalidArgument(
+            f"Provided {name} not an integer or within integer range",
+            ArgumentName=name,
+            ArgumentValue=raw,
+        )
     return min(value, MAX_KEYS)
 
 
@@ -34,8 +37,11 @@ def _encoding(ctx: Ctx) -> str:
     if enc is None or enc == "":
         return ""
     if enc.lower() != "url":
-        raise errors.InvalidArgument("Invalid Encoding Method specified in Request",
-                                     ArgumentName="encoding-type", ArgumentValue=enc)
+        raise errors.InvalidArgument(
+            "Invalid Encoding Method specified in Request",
+            ArgumentName="encoding-type",
+            ArgumentValue=enc,
+        )
     return "url"
 
 
@@ -47,8 +53,9 @@ def decode_token(token: str) -> str:
     try:
         return base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
     except (binascii.Error, UnicodeError, ValueError):
-        raise errors.InvalidArgument("The continuation token provided is incorrect",
-                                     ArgumentName="continuation-token") from None
+        raise errors.InvalidArgument(
+            "The continuation token provided is incorrect", ArgumentName="continuation-token"
+        ) from None
 
 
 async def handle_list_objects(ctx: Ctx) -> Response:
@@ -58,11 +65,26 @@ async def handle_list_objects(ctx: Ctx) -> Response:
     marker = ctx.req.param("marker") or ""
     max_keys = _max_keys(ctx)
     encoding = _encoding(ctx)
-    page = await list_objects(ctx.store.meta, bucket, prefix=prefix, delimiter=delimiter,
-                              start_after=marker, max_keys=max_keys)
-    return xml_response(xmldocs.list_objects_v1(
-        bucket=bucket.name, prefix=prefix, delimiter=delimiter, marker=marker, max_keys=max_keys,
-        encoding_type=encoding, page=page, owner_name=owner_names(ctx)))
+    page = await list_objects(
+        ctx.store.meta,
+        bucket,
+        prefix=prefix,
+        delimiter=delimiter,
+        start_after=marker,
+        max_keys=max_keys,
+    )
+    return xml_response(
+        xmldocs.list_objects_v1(
+            bucket=bucket.name,
+            prefix=prefix,
+            delimiter=delimiter,
+            marker=marker,
+            max_keys=max_keys,
+            encoding_type=encoding,
+            page=page,
+            owner_name=owner_names(ctx),
+        )
+    )
 
 
 async def handle_list_objects_v2(ctx: Ctx) -> Response:
@@ -77,14 +99,30 @@ async def handle_list_objects_v2(ctx: Ctx) -> Response:
     position = start_after
     if token is not None:
         position = max(decode_token(token), start_after)
-    page = await list_objects(ctx.store.meta, bucket, prefix=prefix, delimiter=delimiter,
-                              start_after=position, max_keys=max_keys)
+    page = await list_objects(
+        ctx.store.meta,
+        bucket,
+        prefix=prefix,
+        delimiter=delimiter,
+        start_after=position,
+        max_keys=max_keys,
+    )
     next_token = encode_token(page.next_marker) if page.is_truncated and page.next_marker else None
-    return xml_response(xmldocs.list_objects_v2(
-        bucket=bucket.name, prefix=prefix, delimiter=delimiter, max_keys=max_keys,
-        encoding_type=encoding, page=page, continuation_token=token,
-        next_continuation_token=next_token, start_after=start_after or None,
-        fetch_owner=fetch_owner, owner_name=owner_names(ctx)))
+    return xml_response(
+        xmldocs.list_objects_v2(
+            bucket=bucket.name,
+            prefix=prefix,
+            delimiter=delimiter,
+            max_keys=max_keys,
+            encoding_type=encoding,
+            page=page,
+            continuation_token=token,
+            next_continuation_token=next_token,
+            start_after=start_after or None,
+            fetch_owner=fetch_owner,
+            owner_name=owner_names(ctx),
+        )
+    )
 
 
 async def handle_list_object_versions(ctx: Ctx) -> Response:
@@ -95,13 +133,28 @@ async def handle_list_object_versions(ctx: Ctx) -> Response:
     version_marker = ctx.req.param("version-id-marker") or ""
     max_keys = _max_keys(ctx)
     encoding = _encoding(ctx)
-    page = await list_versions(ctx.store.meta, bucket, prefix=prefix, delimiter=delimiter,
-                               key_marker=key_marker, version_id_marker=version_marker,
-                               max_keys=max_keys)
-    return xml_response(xmldocs.list_object_versions(
-        bucket=bucket.name, prefix=prefix, delimiter=delimiter, key_marker=key_marker,
-        version_id_marker=version_marker, max_keys=max_keys, encoding_type=encoding, page=page,
-        owner_name=owner_names(ctx)))
+    page = await list_versions(
+        ctx.store.meta,
+        bucket,
+        prefix=prefix,
+        delimiter=delimiter,
+        key_marker=key_marker,
+        version_id_marker=version_marker,
+        max_keys=max_keys,
+    )
+    return xml_response(
+        xmldocs.list_object_versions(
+            bucket=bucket.name,
+            prefix=prefix,
+            delimiter=delimiter,
+            key_marker=key_marker,
+            version_id_marker=version_marker,
+            max_keys=max_keys,
+            encoding_type=encoding,
+            page=page,
+            owner_name=owner_names(ctx),
+        )
+    )
 
 
 async def handle_list_multipart_uploads(ctx: Ctx) -> Response:
@@ -112,10 +165,25 @@ async def handle_list_multipart_uploads(ctx: Ctx) -> Response:
     upload_marker = ctx.req.param("upload-id-marker") or ""
     max_uploads = _max_keys(ctx, "max-uploads")
     encoding = _encoding(ctx)
-    page = await list_uploads(ctx.store.meta, bucket, prefix=prefix, delimiter=delimiter,
-                              key_marker=key_marker, upload_id_marker=upload_marker,
-                              max_uploads=max_uploads)
-    return xml_response(xmldocs.list_multipart_uploads(
-        bucket=bucket.name, prefix=prefix, delimiter=delimiter, key_marker=key_marker,
-        upload_id_marker=upload_marker, max_uploads=max_uploads, encoding_type=encoding,
-        page=page, owner_name=owner_names(ctx)))
+    page = await list_uploads(
+        ctx.store.meta,
+        bucket,
+        prefix=prefix,
+        delimiter=delimiter,
+        key_marker=key_marker,
+        upload_id_marker=upload_marker,
+        max_uploads=max_uploads,
+    )
+    return xml_response(
+        xmldocs.list_multipart_uploads(
+            bucket=bucket.name,
+            prefix=prefix,
+            delimiter=delimiter,
+            key_marker=key_marker,
+            upload_id_marker=upload_marker,
+            max_uploads=max_uploads,
+            encoding_type=encoding,
+            page=page,
+            owner_name=owner_names(ctx),
+        )
+    )

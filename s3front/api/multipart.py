@@ -40,8 +40,12 @@ async def handle_create_multipart_upload(ctx: Ctx) -> Response:
         checksum_algorithm=checksums.parse_algorithm(alg) if alg else "",
     )
     await ctx.store.meta.put_upload(bucket.bucket_id, rec)
-    headers = {"x-amz-checksum-algorithm": rec.checksum_algorithm} if rec.checksum_algorithm else None
-    return xml_response(xmldocs.initiate_multipart_upload(bucket.name, rec.key, rec.upload_id), headers=headers)
+    headers = (
+        {"x-amz-checksum-algorithm": rec.checksum_algorithm} if rec.checksum_algorithm else None
+    )
+    return xml_response(
+        xmldocs.initiate_multipart_upload(bucket.name, rec.key, rec.upload_id), headers=headers
+    )
 
 
 async def _upload(ctx: Ctx, bucket: BucketRecord) -> UploadRecord:
@@ -102,8 +106,11 @@ async def handle_complete_multipart_upload(ctx: Ctx) -> Response:
     body = await read_all(ctx.body, ctx.settings.max_xml_body)
     requested = xml.parse_complete_multipart(body)
     parts = await ctx.store.meta.list_parts(upload.upload_id)
-    assembly = assemble(parts, [(p.part_number, p.etag) for p in requested],
-                        checksum_algorithm=upload.checksum_algorithm)
+    assembly = assemble(
+        parts,
+        [(p.part_number, p.etag) for p in requested],
+        checksum_algorithm=upload.checksum_algorithm,
+    )
     manifest_id = await write_assembly(ctx.store.meta, assembly)
     seq, version_id = new_version(bucket)
     rec = ObjectRecord(
@@ -144,7 +151,9 @@ def _int_param(ctx: Ctx, name: str, default: int, maximum: int) -> int:
     if raw is None or raw == "":
         return default
     if not raw.isdigit():
-        raise errors.InvalidArgument(f"{name} must be a non-negative integer", ArgumentName=name, ArgumentValue=raw)
+        raise errors.InvalidArgument(
+            f"{name} must be a non-negative integer", ArgumentName=name, ArgumentValue=raw
+        )
     return min(int(raw), maximum)
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 
 from starlette.responses import Response, StreamingResponse
 
-from s3front import errors
+from s3front import checksums, errors, xml, xmldocs
 from s3front.api import conditions, integrity
 from s3front.api.context import Ctx, now_ms
 from s3front.api.headers import object_headers, stored_headers
+from s3front.body import read_all
 from s3front.objects.listing import shard_of
 from s3front.objects.ranges import parse_range
 from s3front.objects.reader import read_object
@@ -119,20 +121,52 @@ async def _get_or_head(ctx: Ctx, *, head: bool) -> Response:
     return StreamingResponse(stream, status_code=status, headers=headers)
 
 
+async def delete_key(ctx: Ctx, bucket: BucketRecord, key: str, version_id: str | None) -> None:
+    """Delete one key (or one version of it). A key that does not exist is no error, as in S3."""
+    if len(key.encode("utf-8")) > 1024:
+        raise errors.KeyTooLongError()
+    shard = shard_of(key, bucket.shards)
+    meta = ctx.store.meta
+    if version_id is not None:
+        rec = await meta.get_object_by_version(bucket.bucket_id, shard, key, version_id)
+    else:
+        rec = await meta.get_object(bucket.bucket_id, shard, key)
+    if rec is None:
+        return
+    # The data is released by removing the row; the GC frees blocks no manifest references.
+    await meta.delete_object(bucket.bucket_id, shard, key, rec.seq)
+
+
 async def handle_delete_object(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
-    key = ctx.key
-    shard = shard_of(key, bucket.shards)
-    version_id = ctx.req.param("versionId")
-    if version_id is not None:
-        rec = await ctx.store.meta.get_object_by_version(bucket.bucket_id, shard, key, version_id)
-    else:
-        rec = await ctx.store.meta.get_object(bucket.bucket_id, shard, key)
-    if rec is not None and not bucket.versioning:
-        await ctx.store.meta.delete_object(bucket.bucket_id, shard, key, rec.seq)
-    elif rec is not None and version_id is not None:
-        await ctx.store.meta.delete_object(bucket.bucket_id, shard, key, rec.seq)
-    elif bucket.versioning:
-        raise errors.NotImplemented("Versioning is not supported yet.")
-    # Deleting a key that does not exist succeeds, as in S3.
+    await delete_key(ctx, bucket, ctx.key, ctx.req.param("versionId"))
     return Response(status_code=204)
+
+
+async def handle_delete_objects(ctx: Ctx) -> Response:
+    """DeleteObjects: up to 1000 keys, per-key results, Quiet mode.
+
+    AWS requires an integrity header; boto3, the AWS CLI, s3fs and the JS SDK send
+    x-amz-checksum-crc32 (or another x-amz-checksum-*) instead of Content-MD5, s3cmd and minio
+    send Content-MD5. Either is accepted.
+    """
+    bucket = await ctx.bucket()
+    exp = integrity.expected(ctx.req)
+    if exp.content_md5 is None and not exp.values and not exp.trailer:
+        raise errors.InvalidRequest("Missing required header for this request: Content-MD5")
+    body = await read_all(ctx.body, ctx.settings.max_xml_body)
+    computed = {alg: checksums.checksum(alg, body) for alg in exp.algorithms}
+    md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
+    integrity.verify(exp, md5, computed, ctx.body.trailers)
+    request = xml.parse_delete(body)
+    deleted: list[xmldocs.Deleted] = []
+    failures: list[xmldocs.DeleteFailure] = []
+    for key, version_id in request.objects:
+        try:
+            await delete_key(ctx, bucket, key, version_id)
+        except errors.S3Error as err:
+            failures.append(xmldocs.DeleteFailure(key, err.code, err.message, version_id))
+            continue
+        if not request.quiet:
+            deleted.append(xmldocs.Deleted(key, version_id))
+    return Response(xmldocs.delete_result(deleted, failures), media_type="application/xml")

@@ -22,7 +22,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import unquote, unquote_to_bytes
 
 from s3front.errors import (
     AuthorizationHeaderMalformed,
@@ -44,11 +44,10 @@ _AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 # -- canonicalisation -------------------------------------------------------------------------
 
 
-def uri_encode(value: str) -> str:
-    """Percent-encode every byte of the UTF-8 form except RFC 3986 unreserved characters."""
-    return "".join(
-        chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in value.encode("utf-8", "surrogatepass")
-    )
+def uri_encode(value: str | bytes) -> str:
+    """Percent-encode every byte (of the UTF-8 form) except RFC 3986 unreserved characters."""
+    raw = value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
+    return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in raw)
 
 
 def canonical_uris(raw_path: str) -> list[str]:
@@ -76,14 +75,15 @@ def canonical_query(
     drops one parameter by name (X-Amz-Signature in a presigned URL). A `+` is a literal plus
     unless `plus_is_space` (clients that form-encode spaces sign them as `%20`).
     """
-    decode = unquote_plus if plus_is_space else unquote
     pairs: list[tuple[str, str]] = []
     for part in raw_query.split("&"):
         if not part:
             continue
-        name, _, value = part.partition("=")
-        name, value = decode(name), decode(value)
-        if name == exclude:
+        if plus_is_space:
+            part = part.replace("+", " ")
+        # Decoded to bytes, not text: a value that is not UTF-8 is re-encoded byte for byte.
+        name, _, value = (unquote_to_bytes(p) for p in part.partition("="))
+        if name == (exclude or "").encode():
             continue
         pairs.append((uri_encode(name), uri_encode(value)))
     pairs.sort()

@@ -36,27 +36,48 @@ def common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
     return None if i < 0 else key[: i + len(delimiter)]
 
 
-class _Count:
-    """Counts items against max-keys and notices truncation (one item past a full page)."""
+class _Lister:
+    """What every listing shares: counting items against max-keys, noticing truncation (an
+    item arrives past a full page), and listing each common prefix once."""
 
-    def __init__(self, max_keys: int) -> None:
-        self.max_keys = clamp_max_keys(max_keys)
-        self.count = 0
-        self.truncated = False
+    def __init__(self, prefix: str, delimiter: str, max_keys: int, marker: str) -> None:
+        self.prefix = prefix
+        self.delimiter = delimiter
+        self._marker = marker  # items at or before this position were on earlier pages
+        self._max = clamp_max_keys(max_keys)
+        self._count = 0
+        self._truncated = False
+        self._prefixes: list[str] = []
+        # The last item listed, as (key or common prefix, version / upload id or None).
+        self._last: tuple[str, str | None] = ("", None)
 
     @property
     def done(self) -> bool:
-        return self.truncated or self.max_keys == 0
+        return self._truncated or self._max == 0
 
-    def admit(self) -> bool:
-        if self.count >= self.max_keys:
-            self.truncated = True
+    def _admit(self, position: str, sub: str | None = None) -> bool:
+        if self._count >= self._max:
+            self._truncated = True
             return False
-        self.count += 1
+        self._count += 1
+        self._last = (position, sub)
         return True
 
+    def _roll_up(self, key: str) -> tuple[bool, str | None]:
+        """(rolled up, where the scan may jump) for a key that is otherwise listable."""
+        cp = common_prefix(key, self.prefix, self.delimiter)
+        if cp is None:
+            return False, None
+        # cp <= marker means it sorts before the marker: an earlier page listed it.
+        is_new = cp > self._marker and (not self._prefixes or self._prefixes[-1] != cp)
+        if is_new and not self._admit(cp):
+            return True, None
+        if is_new:
+            self._prefixes.append(cp)
+        return True, prefix_end(cp)
 
-class ObjectLister:
+
+class ObjectLister(_Lister):
     """ListObjects (V1 and V2): the newest version of each key, unless it is a delete marker."""
 
     def __init__(
@@ -67,46 +88,31 @@ class ObjectLister:
         max_keys: int = MAX_KEYS,
         start_after: str = "",
     ) -> None:
-        self.prefix = prefix
-        self.delimiter = delimiter
-        self.start_after = start_after
-        self._count = _Count(max_keys)
-        self._page = ListPage()
+        super().__init__(prefix, delimiter, max_keys, start_after)
+        self._contents: list[ObjectRecord] = []
         self._last_key: str | None = None
-        self._last_item = ""
-
-    @property
-    def done(self) -> bool:
-        return self._count.done
 
     def feed(self, rec: ObjectRecord) -> str | None:
         if self.done or rec.key == self._last_key:
             return None  # full, or an older version of a key already decided
         key = self._last_key = rec.key
-        if key <= self.start_after or not key.startswith(self.prefix) or rec.delete_marker:
+        if key <= self._marker or not key.startswith(self.prefix) or rec.delete_marker:
             return None
-        cp = common_prefix(key, self.prefix, self.delimiter)
-        if cp is None:
-            if self._count.admit():
-                self._page.contents.append(rec)
-                self._last_item = key
-            return None
-        if cp > self.start_after and (
-            not self._page.common_prefixes or self._page.common_prefixes[-1] != cp
-        ):
-            if not self._count.admit():
-                return None
-            self._page.common_prefixes.append(cp)
-            self._last_item = cp
-        return prefix_end(cp)
+        rolled, jump = self._roll_up(key)
+        if not rolled and self._admit(key):
+            self._contents.append(rec)
+        return jump
 
     def page(self) -> ListPage:
-        self._page.is_truncated = self._count.truncated
-        self._page.next_marker = self._last_item if self._count.truncated else None
-        return self._page
+        return ListPage(
+            contents=self._contents,
+            common_prefixes=self._prefixes,
+            is_truncated=self._truncated,
+            next_marker=self._last[0] if self._truncated else None,
+        )
 
 
-class VersionLister:
+class VersionLister(_Lister):
     """ListObjectVersions: every version and delete marker, keys ascending, newest first."""
 
     def __init__(
@@ -118,20 +124,13 @@ class VersionLister:
         key_marker: str = "",
         version_id_marker: str = "",
     ) -> None:
-        self.prefix = prefix
-        self.delimiter = delimiter
-        self.key_marker = key_marker
+        super().__init__(prefix, delimiter, max_keys, key_marker)
         # S3 ignores a version-id-marker that comes without a key-marker.
-        self.version_id_marker = version_id_marker if key_marker else ""
+        self._version_marker = version_id_marker if key_marker else ""
         self._past_version_marker = False
-        self._count = _Count(max_keys)
-        self._page = VersionPage()
+        self._versions: list[ObjectRecord] = []
+        self._latest: set[tuple[str, str]] = set()
         self._last_key: str | None = None
-        self._last_item: tuple[str, str | None] = ("", None)
-
-    @property
-    def done(self) -> bool:
-        return self._count.done
 
     def feed(self, rec: ObjectRecord) -> str | None:
         if self.done:
@@ -139,40 +138,35 @@ class VersionLister:
         key = rec.key
         newest = key != self._last_key
         self._last_key = key
-        if not key.startswith(self.prefix) or key < self.key_marker:
+        if not key.startswith(self.prefix) or key < self._marker:
             return None
-        if key == self.key_marker:
-            if not self.version_id_marker:
+        if key == self._marker:
+            if not self._version_marker:
                 return None  # a bare key-marker starts after all versions of that key
             if not self._past_version_marker:
-                self._past_version_marker = rec.version_id == self.version_id_marker
+                self._past_version_marker = rec.version_id == self._version_marker
                 return None
             newest = False  # the newest version of the marker key was on an earlier page
-        cp = common_prefix(key, self.prefix, self.delimiter)
-        if cp is None:
-            if self._count.admit():
-                self._page.versions.append(rec)
-                if newest:
-                    self._page.latest.add((key, rec.version_id))
-                self._last_item = (key, rec.version_id)
-            return None
-        if cp > self.key_marker and (
-            not self._page.common_prefixes or self._page.common_prefixes[-1] != cp
-        ):
-            if not self._count.admit():
-                return None
-            self._page.common_prefixes.append(cp)
-            self._last_item = (cp, None)
-        return prefix_end(cp)
+        rolled, jump = self._roll_up(key)
+        if not rolled and self._admit(key, rec.version_id):
+            self._versions.append(rec)
+            if newest:
+                self._latest.add((key, rec.version_id))
+        return jump
 
     def page(self) -> VersionPage:
-        self._page.is_truncated = self._count.truncated
-        if self._count.truncated:
-            self._page.next_key_marker, self._page.next_version_id_marker = self._last_item
-        return self._page
+        key, version = self._last if self._truncated else (None, None)
+        return VersionPage(
+            versions=self._versions,
+            latest=self._latest,
+            common_prefixes=self._prefixes,
+            is_truncated=self._truncated,
+            next_key_marker=key,
+            next_version_id_marker=version,
+        )
 
 
-class UploadLister:
+class UploadLister(_Lister):
     """ListMultipartUploads: uploads ordered by (key, upload id)."""
 
     def __init__(
@@ -184,46 +178,32 @@ class UploadLister:
         key_marker: str = "",
         upload_id_marker: str = "",
     ) -> None:
-        self.prefix = prefix
-        self.delimiter = delimiter
-        self.key_marker = key_marker
+        super().__init__(prefix, delimiter, max_uploads, key_marker)
         # S3 ignores an upload-id-marker that comes without a key-marker.
-        self.upload_id_marker = upload_id_marker if key_marker else ""
-        self._count = _Count(max_uploads)
-        self._page = UploadPage()
-        self._last_item: tuple[str, str | None] = ("", None)
-
-    @property
-    def done(self) -> bool:
-        return self._count.done
+        self._upload_marker = upload_id_marker if key_marker else ""
+        self._uploads: list[UploadRecord] = []
 
     def feed(self, rec: UploadRecord) -> str | None:
         if self.done:
             return None
         key = rec.key
-        if not key.startswith(self.prefix) or key < self.key_marker:
+        if not key.startswith(self.prefix) or key < self._marker:
             return None
-        if key == self.key_marker and (
-            not self.upload_id_marker or rec.upload_id <= self.upload_id_marker
+        if key == self._marker and (
+            not self._upload_marker or rec.upload_id <= self._upload_marker
         ):
             return None
-        cp = common_prefix(key, self.prefix, self.delimiter)
-        if cp is None:
-            if self._count.admit():
-                self._page.uploads.append(rec)
-                self._last_item = (key, rec.upload_id)
-            return None
-        if cp > self.key_marker and (
-            not self._page.common_prefixes or self._page.common_prefixes[-1] != cp
-        ):
-            if not self._count.admit():
-                return None
-            self._page.common_prefixes.append(cp)
-            self._last_item = (cp, None)
-        return prefix_end(cp)
+        rolled, jump = self._roll_up(key)
+        if not rolled and self._admit(key, rec.upload_id):
+            self._uploads.append(rec)
+        return jump
 
     def page(self) -> UploadPage:
-        self._page.is_truncated = self._count.truncated
-        if self._count.truncated:
-            self._page.next_key_marker, self._page.next_upload_id_marker = self._last_item
-        return self._page
+        key, upload = self._last if self._truncated else (None, None)
+        return UploadPage(
+            uploads=self._uploads,
+            common_prefixes=self._prefixes,
+            is_truncated=self._truncated,
+            next_key_marker=key,
+            next_upload_id_marker=upload,
+        )

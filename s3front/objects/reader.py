@@ -130,9 +130,7 @@ async def read_object(
         # The consumer may stop early (client went away): drop what was fetched ahead.
         for task in ahead:
             task.cancel()
-        for task in ahead:
-            with contextlib.suppress(BaseException):
-                await task
+        await asyncio.gather(*ahead, return_exceptions=True)
         await spans.aclose()
 
 

@@ -19,7 +19,7 @@ blocks and manifest entirely and travel inline in the object row.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import collections
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Collection, Sequence
@@ -55,7 +55,7 @@ class _BlockBuffer:
     """Accumulates body chunks and cuts exact-size blocks with a single copy each."""
 
     def __init__(self) -> None:
-        self._chunks: list[memoryview] = []
+        self._chunks: collections.deque[memoryview] = collections.deque()
         self.size = 0
 
     def add(self, chunk: bytes) -> None:
@@ -73,7 +73,7 @@ class _BlockBuffer:
             if got + len(head) <= need:
                 out.append(head)
                 got += len(head)
-                self._chunks.pop(0)
+                self._chunks.popleft()
             else:
                 cut = need - got
                 out.append(head[:cut])
@@ -161,9 +161,9 @@ class _Pipeline:
             pending.append(self._last_hash)
         for t in pending:
             t.cancel()
-        for t in pending:
-            with contextlib.suppress(BaseException):
-                await t
+        # Wait for them to end (their errors are moot now); a cancellation of this task
+        # itself still propagates out of gather.
+        await asyncio.gather(*pending, return_exceptions=True)
 
 
 async def write_object_data(

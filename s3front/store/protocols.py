@@ -47,7 +47,8 @@ class MetaStore(Protocol):
     async def delete_bucket(self, name: str) -> None: ...
 
     async def list_buckets(self, after: str, limit: int) -> list[BucketRecord]:
-        """All buckets with name > after, ordered by name (admin and GC use; not a hot path)."""
+        """Buckets after `after` in the backend's scan order (name order on SQLite, token order
+        on Cassandra); paging passes the last name returned. Admin and GC use, not a hot path."""
         ...
 
     # -- buckets by owner: partition = owner, clustering = name ---------------------------------
@@ -139,7 +140,9 @@ class MetaStore(Protocol):
         """Write (or replace) a part."""
         ...
 
-    async def list_parts(self, upload_id: str, after: int = 0, limit: int = 10000) -> list[PartRecord]:
+    async def list_parts(
+        self, upload_id: str, after: int = 0, limit: int = 10000
+    ) -> list[PartRecord]:
         """Parts with part_number > after, ordered by part number."""
         ...
 

@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import hmac
 import http.client
+import json
 import os
 import signal
 import socket
@@ -208,6 +209,15 @@ class Server:
                 return fh.read().decode(errors="replace")
         except FileNotFoundError:
             return ""
+
+    def access_log(self, since: int = 0) -> list[dict[str, Any]]:
+        """Entries of the server's JSON access log (logger `s3front.access`) after `since`."""
+        out = []
+        for line in self.log_since(since).splitlines():
+            if " s3front.access " in line and "{" in line:
+                with contextlib.suppress(ValueError):
+                    out.append(json.loads(line[line.index("{") :]))
+        return out
 
     def alive(self) -> bool:
         return self.proc.poll() is None

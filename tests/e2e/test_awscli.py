@@ -135,14 +135,13 @@ def test_aws_s3api(server: Any, tmp_path: Path) -> None:
                 "mp.bin",
                 "--part-number",
                 str(n),
-                "--upload-id",
-                upload_id,
+                f"--upload-id={upload_id}",
                 "--body",
                 str(p),
             )
             etags.append(r["ETag"])
         parts = aws.json(
-            "s3api", "list-parts", "--bucket", bucket, "--key", "mp.bin", "--upload-id", upload_id
+            "s3api", "list-parts", "--bucket", bucket, "--key", "mp.bin", f"--upload-id={upload_id}"
         )
         assert [p["PartNumber"] for p in parts["Parts"]] == [1, 2]
         layout = {"Parts": [{"ETag": e, "PartNumber": n} for n, e in enumerate(etags, 1)]}
@@ -154,8 +153,8 @@ def test_aws_s3api(server: Any, tmp_path: Path) -> None:
             bucket,
             "--key",
             "mp.bin",
-            "--upload-id",
-            upload_id,
+            # "=": an upload id may start with "-", which argparse would take for an option.
+            f"--upload-id={upload_id}",
             "--multipart-upload",
             f"file://{tmp_path / 'parts.json'}",
         )

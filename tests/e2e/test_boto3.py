@@ -30,7 +30,10 @@ class Capture:
 
     def _record(self, request: Any, **kwargs: Any) -> None:
         op = kwargs.get("event_name", "").rsplit(".", 1)[-1]
-        self.sent.append((op, request.url, {k.lower(): v for k, v in request.headers.items()}))
+        headers = {
+            k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()
+        }
+        self.sent.append((op, request.url, headers))
 
     def of(self, op: str) -> list[dict[str, str]]:
         return [h for o, _, h in self.sent if o == op]

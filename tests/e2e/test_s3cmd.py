@@ -33,8 +33,11 @@ def test_s3cmd_roundtrip(server: Any, big_file: Any, tmp_path: Path, sig: str) -
     try:
         assert f"s3://{bucket}" in s3cmd("ls")
         s3cmd("put", str(small), f"s3://{bucket}/small.txt")
-        out = s3cmd("put", str(big_file.path), f"s3://{bucket}/dir/big.bin", timeout=300)
-        assert "part 3 of 3" in out or "3 of 3" in out, out  # multipart, 15 MiB chunks
+        mark = server.log_mark()
+        s3cmd("put", str(big_file.path), f"s3://{bucket}/dir/big.bin", timeout=300)
+        ops = [e["op"] for e in server.access_log(mark) if e.get("key") == "dir/big.bin"]
+        assert ops.count("UploadPart") == 3, ops  # multipart, 15 MiB chunks
+        assert "CompleteMultipartUpload" in ops, ops
 
         listing = s3cmd("ls", f"s3://{bucket}")
         assert f"s3://{bucket}/small.txt" in listing, listing

@@ -190,3 +190,34 @@ async def test_store_failure_propagates(store: Store) -> None:
             inline_limit=INLINE, algorithms=(), expected_length=None,
         )  # fmt: skip
     assert await store.meta.list_manifest_ids("", 10) == []
+
+
+async def test_cancelled_write_leaves_no_tasks(store: Store) -> None:
+    blocks = SlowBlocks(store)
+    started = asyncio.Event()
+    before = asyncio.all_tasks()
+
+    async def endless() -> AsyncIterator[bytes]:
+        while True:
+            started.set()
+            yield os.urandom(BLOCK)
+
+    task = asyncio.create_task(
+        write_object_data(
+            blocks,
+            store.meta,
+            endless(),
+            block_size=BLOCK,
+            inline_limit=INLINE,
+            algorithms=(),
+            expected_length=None,
+        )
+    )
+    await started.wait()
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert blocks.active == 0  # every pending block write was cancelled and has ended
+    assert asyncio.all_tasks() == before
+    assert await store.meta.list_manifest_ids("", 10) == []

@@ -324,3 +324,70 @@ def test_body_can_be_read_once() -> None:
     run(read(result.body))
     with pytest.raises(errors.InvalidRequest):
         run(read(result.body))
+
+
+# -- botocore's signers used directly -----------------------------------------------------------
+
+
+def _botocore_signed(
+    target: str, signer: str = "S3SigV4Auth", headers: dict[str, str] | None = None
+) -> S3Request:
+    from botocore import auth as botocore_auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(
+        method="PUT", url="http://localhost:9000" + target, headers=headers or {}, data=b""
+    )
+    getattr(botocore_auth, signer)(Credentials(AK, SECRET), "s3", "us-east-1").add_auth(request)
+    signed = {k.lower(): v for k, v in request.headers.items()}
+    signed["host"] = "localhost:9000"
+    return make_request("PUT", target, signed)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/bkt/k?x-id=PutObject",  # the JS SDK's operation marker is signed like any parameter
+        "/bkt?uploads",
+        "/bkt?uploads=",
+        "/bkt?delimiter=%2F&prefix=&list-type=2",
+        "/bkt//a//b/",  # S3 does not normalise the path
+        "/bkt/a%2Fb%20c",
+    ],
+)
+def test_botocore_s3sigv4auth_targets(target: str) -> None:
+    req = _botocore_signed(target)
+    assert run(auth(req, KEYS, now())).principal is not None
+
+
+def test_signed_chunks_without_content_encoding_are_decoded() -> None:
+    # minio-go: STREAMING-AWS4-HMAC-SHA256-PAYLOAD with no Content-Encoding: aws-chunked.
+    import hashlib
+
+    from s3front.auth import sigv4
+    from s3front.auth.chunked import ChunkSigner
+
+    req = _botocore_signed(
+        "/bkt/k",
+        signer="SigV4Auth",
+        headers={
+            "X-Amz-Content-SHA256": sigv4.STREAMING_SIGNED,
+            "X-Amz-Decoded-Content-Length": "10",
+        },
+    )
+    assert "content-encoding" not in req.headers
+    authz = sigv4.parse_authorization(req.headers["authorization"], req.headers["x-amz-date"])
+    signer = ChunkSigner(
+        sigv4.signing_key(SECRET, authz.credential.date, "us-east-1", "s3"),
+        authz.amz_date,
+        authz.credential.scope,
+        authz.signature,
+    )
+    body, previous = b"", signer.seed
+    for data in (b"0123456789", b""):
+        previous = signer.chunk(previous, hashlib.sha256(data).hexdigest())
+        body += f"{len(data):x};chunk-signature={previous}\r\n".encode() + data + b"\r\n"
+    result = run(auth(req, KEYS, now(), body, piece=3))
+    assert result.body.length == 10
+    assert run(read(result.body)) == b"0123456789"

@@ -7,7 +7,7 @@ import hashlib
 import os
 
 import pytest
-from botocore import httpchecksum
+from botocore import httpchecksum  # type: ignore[import-untyped]
 
 from s3front import checksums
 from s3front.errors import BadDigest, InvalidDigest, InvalidRequest

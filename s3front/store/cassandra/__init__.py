@@ -71,7 +71,7 @@ def _open(cfg: CassandraConfig) -> CassandraStore:
                 f"keyspace {cfg.keyspace!r} {found}, this server needs schema version "
                 f"{REQUIRED_VERSION}: run `s3front schema apply`"
             )
-        db.use_keyspace(cfg.keyspace)
+        db.prepare_in(cfg.keyspace)
         return CassandraStore(db)
     except BaseException:
         db.shutdown()

@@ -39,12 +39,13 @@ from cassandra import (
 )
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
-from cassandra.connection import ConnectionException
+from cassandra.connection import ConnectionBusy, ConnectionException
 from cassandra.policies import (
     DCAwareRoundRobinPolicy,
     ExponentialReconnectionPolicy,
     TokenAwarePolicy,
 )
+from cassandra.pool import NoConnectionsAvailable
 from cassandra.query import dict_factory
 
 from s3front.store.errors import StoreError, StoreTimeout, StoreUnavailable
@@ -202,6 +203,7 @@ class Db:
         self.cluster = cluster
         self.session = session
         self.cfg = cfg
+        self._prepare_keyspace: str | None = None
 
     @classmethod
     def connect(cls, cfg: CassandraConfig, keyspace: str | None = None) -> Db:
@@ -221,7 +223,7 @@ class Db:
         serial: read at the serial consistency (through Paxos) rather than the profile's.
         """
         try:
-            stmt = self.session.prepare(cql)
+            stmt = self.session.prepare(cql, keyspace=self._prepare_keyspace)
         except Exception as exc:
             raise_mapped(exc)
             raise
@@ -232,12 +234,31 @@ class Db:
     async def rows(self, stmt: Any, params: Sequence[object] = ()) -> list[Row]:
         """Run a statement and return all its rows, following the driver's paging."""
         loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.cfg.request_timeout
+        delay = 0.005
+        while True:
+            try:
+                return await self._pages(loop, stmt, params)
+            except NoHostAvailable as exc:
+                # The driver refuses to queue more on a connection whose socket buffer is full
+                # (many large block writes at once). Such a request was never sent, so it is
+                # safe to send again, even an LWT: back off until the buffers drain.
+                if not _all_busy(exc):
+                    raise_mapped(exc)
+                    raise
+                if loop.time() + delay > deadline:
+                    raise StoreTimeout("Cassandra connections stayed saturated") from exc
+            except Exception as exc:
+                raise_mapped(exc)
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    async def _pages(
+        self, loop: asyncio.AbstractEventLoop, stmt: Any, params: Sequence[object]
+    ) -> list[Row]:
         pages: asyncio.Queue[tuple[list[Row] | None, BaseException | None]] = asyncio.Queue()
-        try:
-            future = self.session.execute_async(stmt, params, timeout=self.cfg.request_timeout)
-        except Exception as exc:
-            raise_mapped(exc)
-            raise
+        future = self.session.execute_async(stmt, params, timeout=self.cfg.request_timeout)
         # Callbacks run on a driver thread, once per page; they only hand the page over.
         future.add_callbacks(
             lambda page: loop.call_soon_threadsafe(pages.put_nowait, (page, None)),
@@ -254,7 +275,6 @@ class Db:
                 msg = f"Cassandra did not answer in {self.cfg.request_timeout}s"
                 raise StoreTimeout(msg) from exc
             if error is not None:
-                raise_mapped(error)
                 raise error
             out.extend(page or ())
             if not future.has_more_pages:
@@ -278,8 +298,20 @@ class Db:
             raise_mapped(exc)
             raise
 
+    def prepare_in(self, keyspace: str) -> None:
+        """Prepare later statements with unqualified table names in `keyspace`.
+
+        Protocol v5 carries the keyspace with each prepared statement; Cassandra warns about a
+        session-wide keyspace (USE) with prepared statements, so that is only the fallback for
+        older protocols.
+        """
+        if self.cfg.protocol_version >= 5:
+            self._prepare_keyspace = keyspace
+        else:
+            self.use_keyspace(keyspace)
+
     def use_keyspace(self, keyspace: str) -> None:
-        """Make unqualified table names refer to `keyspace` (blocking)."""
+        """Make unqualified names in plain (unprepared) statements refer to `keyspace`."""
         try:
             self.session.set_keyspace(keyspace)
         except Exception as exc:
@@ -288,6 +320,14 @@ class Db:
 
     def shutdown(self) -> None:
         self.cluster.shutdown()
+
+
+def _all_busy(exc: NoHostAvailable) -> bool:
+    """True if every host refused only because its connections were saturated locally."""
+    errors = exc.errors.values() if isinstance(exc.errors, dict) else ()
+    return bool(errors) and all(
+        isinstance(e, ConnectionBusy | NoConnectionsAvailable) for e in errors
+    )
 
 
 def raise_mapped(exc: BaseException) -> None:

@@ -1,0 +1,365 @@
+"""Garbage collection of blocks and manifests: mark and sweep, no reference table.
+
+Writers never count references. Deleting or overwriting an object only drops (or replaces) its
+row; a GC pass later finds what nothing reaches and deletes it. A pass at time t0 with grace G
+(cutoff = t0 - G):
+
+Mark, in this order -- the order is what makes concurrent writes safe (below):
+  1. every multipart upload of every bucket: its parts' manifests are roots;
+  2. every object row (all versions, all shards) of every bucket: its manifest is a root
+     (inline objects, empty objects and delete markers have none);
+  3. every manifest whose id says it was created at or after the cutoff
+     (`s3front.objects.manifest_ids`) is a root, referenced or not;
+  then follow child entries from the roots to the set of live manifests and live block ids.
+
+Sweep:
+  a. blocks: every block that is not live and was last written before the cutoff is deleted
+     with `delete_block(id, written_ms)`, which is conditional on the written time the scan
+     saw. `put_block` moves that time forward, so a block an upload reuses after the scan
+     survives; one reused before the scan is young and never a candidate;
+  b. manifests: every manifest that is not live and was created before the cutoff (or whose
+     id carries no usable time: the uuid4 ids of old versions) is deleted.
+
+Why concurrent writes are safe. The grace period must exceed the time an upload takes from its
+first block write to its object (or part) row: then every block it wrote or reused has a written
+time after the cutoff unless the row was already there when GC looked, and every manifest it
+wrote is young. Multipart completion writes the object row before deleting the upload, and GC
+reads uploads (1) before objects (2), so it sees the part manifests in one place or the other.
+A copy writes a fresh manifest whose child is the source's manifest, then re-reads the source
+row: if the source row was deleted before GC read it, the fresh manifest existed by then and
+GC, listing manifests (3) after objects (2), finds it young and follows it to the source's
+blocks; if the re-read fails, the copy fails and its fresh manifest is only garbage.
+Writers' clocks must agree with GC's to well within the grace period. An id stamped more than
+`FUTURE_SLACK_MS` after t0 is taken for an old-format (random) id, hence old.
+
+Deleted buckets: object, upload and part rows keyed by the bucket_id of a bucket row that no
+longer exists are never read (GC walks buckets from the bucket table), so their data is freed.
+Deleting those orphaned index rows themselves is out of scope here.
+
+Memory: the live sets are Python sets of manifest ids and 32-byte block ids, roughly 100 bytes
+per entry -- fine up to tens of millions of blocks. Beyond that, mark into a Bloom filter sized
+for the block count (Apache James' deduplicated blob store GC does this): a false positive only
+keeps a garbage block one more pass (passes reseed the filter), never deletes a live one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from s3front.objects.manifest_ids import manifest_created_ms
+from s3front.store.protocols import Store
+from s3front.store.records import BlockInfo, BucketRecord
+
+log = logging.getLogger("s3front.gc")
+
+PAGE = 1000  # rows per store call
+CONCURRENCY = 32  # store calls in flight while following manifests or deleting blocks
+PROGRESS_EVERY = 1000  # rows between two progress reports
+FUTURE_SLACK_MS = 3_600_000  # a stamped time later than t0 + this is not a real time
+DEFAULT_GRACE_SECONDS = 24 * 3600.0
+
+ProgressCallback = Callable[[str], None]
+
+
+def clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class GcReport:
+    buckets: int = 0
+    uploads: int = 0
+    objects: int = 0  # object rows, every version and delete marker
+    live_manifests: int = 0
+    live_blocks: int = 0
+    scanned_blocks: int = 0
+    freed_blocks: int = 0
+    freed_bytes: int = 0
+    scanned_manifests: int = 0
+    freed_manifests: int = 0
+    duration_seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{self.buckets} buckets, {self.uploads} uploads, {self.objects} object rows; "
+            f"live {self.live_manifests} manifests, {self.live_blocks} blocks; "
+            f"freed {self.freed_blocks}/{self.scanned_blocks} blocks ({self.freed_bytes} bytes), "
+            f"{self.freed_manifests}/{self.scanned_manifests} manifests "
+            f"in {self.duration_seconds:.1f} s"
+        )
+
+
+class Progress:
+    """Calls back with a short status at each phase and every `every` rows within one."""
+
+    def __init__(self, callback: ProgressCallback | None, every: int = PROGRESS_EVERY) -> None:
+        self._callback = callback
+        self._every = every
+        self._phase = ""
+        self._rows = 0
+
+    def phase(self, name: str) -> None:
+        self._phase, self._rows = name, 0
+        if self._callback is not None:
+            self._callback(f"{name}...")
+
+    def rows(self, n: int) -> None:
+        before = self._rows // self._every
+        self._rows += n
+        if self._callback is not None and self._rows // self._every > before:
+            self._callback(f"{self._phase}: {self._rows} rows")
+
+
+@dataclass(slots=True)
+class Marks:
+    """What the mark phase found reachable, and the times it judged age by."""
+
+    t0_ms: int
+    cutoff_ms: int
+    live_manifests: set[str] = field(default_factory=set)
+    live_blocks: set[bytes] = field(default_factory=set)
+
+    def young(self, manifest_id: str) -> bool:
+        """Created at or after the cutoff (so possibly in use by a write in progress)."""
+        created = manifest_created_ms(manifest_id)
+        return created is not None and self.cutoff_ms <= created <= self.t0_ms + FUTURE_SLACK_MS
+
+
+async def all_buckets(store: Store) -> list[BucketRecord]:
+    out: list[BucketRecord] = []
+    after = ""
+    while page := await store.meta.list_buckets(after, PAGE):
+        out.extend(page)
+        after = page[-1].name
+    return out
+
+
+async def _upload_roots(
+    store: Store, buckets: Sequence[BucketRecord], report: GcReport, progress: Progress
+) -> set[str]:
+    roots: set[str] = set()
+    progress.phase("marking multipart uploads")
+    for bucket in buckets:
+        after_key, after_id = "", ""
+        while uploads := await store.meta.scan_uploads(
+            bucket.bucket_id, after_key=after_key, after_upload_id=after_id, limit=PAGE
+        ):
+            after_key, after_id = uploads[-1].key, uploads[-1].upload_id
+            report.uploads += len(uploads)
+            progress.rows(len(uploads))
+            for upload in uploads:
+                after_part = 0
+                while parts := await store.meta.list_parts(upload.upload_id, after_part, PAGE):
+                    after_part = parts[-1].part_number
+                    roots.update(p.manifest_id for p in parts)
+    return roots
+
+
+async def _object_roots(
+    store: Store, buckets: Sequence[BucketRecord], report: GcReport, progress: Progress
+) -> set[str]:
+    roots: set[str] = set()
+    progress.phase("marking objects")
+    for bucket in buckets:
+        for shard in range(bucket.shards):
+            start_key, after_seq = "", None
+            while rows := await store.meta.scan_objects(
+                bucket.bucket_id, shard, start_key=start_key, after_seq=after_seq, limit=PAGE
+            ):
+                start_key, after_seq = rows[-1].key, rows[-1].seq
+                report.objects += len(rows)
+                progress.rows(len(rows))
+                roots.update(r.manifest_id for r in rows if r.manifest_id is not None)
+    return roots
+
+
+async def _young_manifests(store: Store, marks: Marks, progress: Progress) -> set[str]:
+    roots: set[str] = set()
+    progress.phase("listing young manifests")
+    after = ""
+    while ids := await store.meta.list_manifest_ids(after, PAGE):
+        after = ids[-1]
+        progress.rows(len(ids))
+        roots.update(i for i in ids if marks.young(i))
+    return roots
+
+
+async def _children(store: Store, manifest_id: str, marks: Marks) -> list[str]:
+    """Mark the blocks of one manifest live; return its child manifests."""
+    children: list[str] = []
+    from_offset, last_offset = 0, -1
+    while True:
+        entries = await store.meta.get_manifest(manifest_id, from_offset, PAGE)
+        # get_manifest starts at the entry containing from_offset, which may be one already seen
+        # (a zero-length or overlapping entry); stop when a page brings nothing new.
+        fresh = [e for e in entries if e.offset > last_offset]
+        if not fresh:
+            return children
+        for e in fresh:
+            if e.block_id is not None:
+                marks.live_blocks.add(e.block_id)
+            if e.child is not None:
+                children.append(e.child)
+        last = fresh[-1]
+        last_offset = last.offset
+        from_offset = max(last.offset + last.length, last.offset + 1)
+        if len(entries) < PAGE:
+            return children
+
+
+async def _expand(store: Store, roots: Iterable[str], marks: Marks, progress: Progress) -> None:
+    """Follow child entries from `roots`, breadth first, a bounded number of reads at once."""
+    progress.phase("following manifests")
+    frontier = [m for m in set(roots) if m not in marks.live_manifests]
+    marks.live_manifests.update(frontier)
+    while frontier:
+        found: list[str] = []
+        for i in range(0, len(frontier), CONCURRENCY):
+            chunk = frontier[i : i + CONCURRENCY]
+            for children in await asyncio.gather(*(_children(store, m, marks) for m in chunk)):
+                found.extend(children)
+            progress.rows(len(chunk))
+        frontier = [m for m in set(found) if m not in marks.live_manifests]
+        marks.live_manifests.update(frontier)
+
+
+async def mark(
+    store: Store,
+    *,
+    t0_ms: int,
+    cutoff_ms: int,
+    report: GcReport | None = None,
+    progress: Progress | None = None,
+) -> Marks:
+    """The mark phase: everything reachable now, or young enough to be in use by a write."""
+    report = report if report is not None else GcReport()
+    progress = progress if progress is not None else Progress(None)
+    marks = Marks(t0_ms=t0_ms, cutoff_ms=cutoff_ms)
+    buckets = await all_buckets(store)
+    report.buckets = len(buckets)
+    roots = await _upload_roots(store, buckets, report, progress)  # (1) before (2): see above
+    roots |= await _object_roots(store, buckets, report, progress)
+    roots |= await _young_manifests(store, marks, progress)  # (3) after (2): copies
+    await _expand(store, roots, marks, progress)
+    report.live_manifests = len(marks.live_manifests)
+    report.live_blocks = len(marks.live_blocks)
+    return marks
+
+
+async def garbage_blocks(
+    store: Store,
+    marks: Marks,
+    report: GcReport | None = None,
+    progress: Progress | None = None,
+) -> AsyncIterator[list[BlockInfo]]:
+    """Scan every block; yield, a page at a time, those that are unreachable and old."""
+    report = report if report is not None else GcReport()
+    progress = progress if progress is not None else Progress(None)
+    progress.phase("scanning blocks")
+    after = b""
+    while page := await store.blocks.scan_blocks(after, PAGE):
+        after = page[-1].block_id
+        report.scanned_blocks += len(page)
+        progress.rows(len(page))
+        yield [
+            b
+            for b in page
+            if b.block_id not in marks.live_blocks and b.written_ms < marks.cutoff_ms
+        ]
+
+
+async def free_blocks(
+    store: Store, garbage: Sequence[BlockInfo], report: GcReport | None = None
+) -> int:
+    """Delete blocks as the scan saw them; one written or reused since then stays. The count
+    deleted."""
+    report = report if report is not None else GcReport()
+    freed = 0
+    for i in range(0, len(garbage), CONCURRENCY):
+        chunk = garbage[i : i + CONCURRENCY]
+        done = await asyncio.gather(
+            *(store.blocks.delete_block(b.block_id, b.written_ms) for b in chunk)
+        )
+        for b, deleted in zip(chunk, done, strict=True):
+            if deleted:
+                freed += 1
+                report.freed_blocks += 1
+                report.freed_bytes += b.size
+    return freed
+
+
+async def sweep_manifests(
+    store: Store,
+    marks: Marks,
+    report: GcReport | None = None,
+    progress: Progress | None = None,
+) -> None:
+    """Delete every manifest that is unreachable and old."""
+    report = report if report is not None else GcReport()
+    progress = progress if progress is not None else Progress(None)
+    progress.phase("sweeping manifests")
+    after = ""
+    while ids := await store.meta.list_manifest_ids(after, PAGE):
+        after = ids[-1]
+        report.scanned_manifests += len(ids)
+        progress.rows(len(ids))
+        dead = [m for m in ids if m not in marks.live_manifests and not marks.young(m)]
+        for i in range(0, len(dead), CONCURRENCY):
+            await asyncio.gather(
+                *(store.meta.delete_manifest(m) for m in dead[i : i + CONCURRENCY])
+            )
+        report.freed_manifests += len(dead)
+
+
+async def run_gc(
+    store: Store,
+    *,
+    grace_seconds: float = DEFAULT_GRACE_SECONDS,
+    progress: ProgressCallback | None = None,
+    now_ms: int | None = None,
+) -> GcReport:
+    """One full pass. `now_ms` (tests) replaces the clock for t0; a t0 in the future is safe
+    only while nothing writes, since in-flight writes then look older than the grace period."""
+    if grace_seconds < 0:
+        raise ValueError(f"grace period must not be negative, not {grace_seconds}")
+    started = time.monotonic()
+    t0 = clock_ms() if now_ms is None else now_ms
+    report = GcReport()
+    status = Progress(progress)
+    marks = await mark(
+        store, t0_ms=t0, cutoff_ms=t0 - int(grace_seconds * 1000), report=report, progress=status
+    )
+    async for garbage in garbage_blocks(store, marks, report, status):
+        await free_blocks(store, garbage, report)
+    await sweep_manifests(store, marks, report, status)
+    report.duration_seconds = time.monotonic() - started
+    if progress is not None:
+        progress(f"done: {report.summary()}")
+    return report
+
+
+async def gc_loop(
+    store: Store,
+    *,
+    interval_seconds: float,
+    grace_seconds: float = DEFAULT_GRACE_SECONDS,
+    stop: asyncio.Event,
+) -> None:
+    """Run a pass every `interval_seconds` (the first one interval after start) until `stop`
+    is set. A failed pass is logged and retried at the next interval; it never ends the loop."""
+    while True:
+        try:
+            await asyncio.wait_for(stop.wait(), interval_seconds)
+            return
+        except TimeoutError:
+            pass
+        try:
+            report = await run_gc(store, grace_seconds=grace_seconds)
+        except Exception:
+            log.exception("gc pass failed; next attempt in %s s", interval_seconds)
+        else:
+            log.info("gc pass: %s", report.summary())
