@@ -73,6 +73,10 @@ class EntityTooSmall(S3Error):
     status, message = 400, "Your proposed upload is smaller than the minimum allowed object size."
 
 
+class ConditionalRequestConflict(S3Error):
+    status, message = 409, "A conflicting operation occurred. If using PutObject you can retry the request."
+
+
 class ExpiredToken(S3Error):
     status, message = 400, "The provided token has expired."
 

@@ -17,10 +17,10 @@ fixed set, never from bucket names or keys (which would grow the series without 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -52,7 +52,10 @@ REQUEST_SECONDS = Histogram(
     registry=REGISTRY,
 )
 BYTES_IN = Counter(
-    "s3front_received_bytes", "Request body bytes received, by operation.", ["op"], registry=REGISTRY
+    "s3front_received_bytes",
+    "Request body bytes received, by operation.",
+    ["op"],
+    registry=REGISTRY,
 )
 BYTES_OUT = Counter(
     "s3front_sent_bytes", "Response body bytes sent, by operation.", ["op"], registry=REGISTRY
@@ -128,10 +131,10 @@ R = TypeVar("R")
 
 def timed_store(
     backend: str, op: str | None = None
-) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Coroutine[Any, Any, R]]]:
     """Decorator form of `time_store` for async store methods; `op` defaults to the name."""
 
-    def wrap(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    def wrap(fn: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
         name = op or fn.__name__
 
         @wraps(fn)

@@ -4,8 +4,9 @@
   1. S3FRONT_TEST_CASSANDRA names an existing one ("127.0.0.1:9042" or a cassandra:// URL whose
      query, e.g. credentials or dc, is kept);
   2. a reachable Docker engine runs testcontainers' CassandraContainer;
-  3. scripts/local-cassandra starts a node from Maven Central (JDK 17 + Maven), stopped again at
-     the end only if this session started it and no other test session still uses it.
+  3. scripts/local-cassandra starts a node from Maven Central (JDK 17 + Maven) unless one runs;
+     the last test session using a node that tests started stops it (S3FRONT_KEEP_CASSANDRA=1
+     keeps it for faster reruns).
 It then creates a fresh keyspace (SimpleStrategy, RF 1) with the schema job, returns its URL,
 and drops it at the end. With CI=true a missing cluster fails the run instead of skipping.
 """
@@ -13,6 +14,7 @@ and drops it at the end. With CI=true a missing cluster fails the run instead of
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
 import socket
@@ -75,23 +77,34 @@ def _local_node() -> Iterator[int]:
     node_dir = Path(
         os.environ.get("S3FRONT_CASSANDRA_DIR", f"{tempfile.gettempdir()}/s3front-cassandra-{port}")
     )
-    was_running = _script("status").returncode == 0
-    if not was_running:
-        started = _script("start")
-        if started.returncode != 0:
-            _no_cassandra(f"local-cassandra start failed:\n{started.stdout}{started.stderr}")
-    # Register this session, so a session that started the node does not stop it under another.
-    users = node_dir / "sessions"
-    users.mkdir(parents=True, exist_ok=True)
-    me = users / str(os.getpid())
-    me.touch()
+    # Test sessions share the node: each registers its PID, and the last one to leave stops the
+    # node if a test session started it (a node someone started by hand is left alone).
+    sessions = node_dir / "sessions"
+    sessions.mkdir(parents=True, exist_ok=True)
+    me, marker = sessions / str(os.getpid()), sessions / "started-by-tests"
+    with _locked(sessions):
+        if _script("status").returncode != 0:
+            started = _script("start")
+            if started.returncode != 0:
+                _no_cassandra(f"local-cassandra start failed:\n{started.stdout}{started.stderr}")
+            marker.touch()
+        me.touch()
     try:
         yield port
     finally:
-        me.unlink(missing_ok=True)
-        others = [p for p in users.iterdir() if _pid_alive(int(p.name))]
-        if not was_running and not others and not os.environ.get("S3FRONT_KEEP_CASSANDRA"):
-            _script("stop")
+        with _locked(sessions):
+            me.unlink(missing_ok=True)
+            others = [p for p in sessions.iterdir() if p.name.isdigit() and _pid_alive(int(p.name))]
+            if marker.exists() and not others and not os.environ.get("S3FRONT_KEEP_CASSANDRA"):
+                _script("stop")
+                marker.unlink()
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _script(command: str) -> subprocess.CompletedProcess[str]:

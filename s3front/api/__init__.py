@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.responses import Response
 
-from s3front.api import buckets, config_docs, listing, multipart, objects
+from s3front.api import buckets, config_docs, listing, multipart, objects, tagging
 from s3front.api.context import Ctx
 
 Handler = Callable[[Ctx], Awaitable[Response]]
@@ -32,4 +32,10 @@ HANDLERS: dict[str, Handler] = {
     "AbortMultipartUpload": multipart.handle_abort_multipart_upload,
     "ListParts": multipart.handle_list_parts,
     **config_docs.HANDLERS,
+    "GetObjectTagging": tagging.handle_get_object_tagging,
+    "PutObjectTagging": tagging.handle_put_object_tagging,
+    "DeleteObjectTagging": tagging.handle_delete_object_tagging,
+    "GetBucketTagging": tagging.handle_get_bucket_tagging,
+    "PutBucketTagging": tagging.handle_put_bucket_tagging,
+    "DeleteBucketTagging": tagging.handle_delete_bucket_tagging,
 }

@@ -61,7 +61,6 @@ HANDLERS: dict[str, Callable[[Ctx], Awaitable[Response]]] = {
     "GetBucketVersioning": handle_get_bucket_versioning,
     "GetBucketCors": _missing(errors.NoSuchCORSConfiguration),
     "GetBucketPolicy": _missing(errors.NoSuchBucketPolicy),
-    "GetBucketTagging": _missing(errors.NoSuchTagSet),
     "GetBucketLifecycle": _missing(errors.NoSuchLifecycleConfiguration),
     "GetBucketLifecycleConfiguration": _missing(errors.NoSuchLifecycleConfiguration),
     "GetBucketWebsite": _missing(errors.NoSuchWebsiteConfiguration),

@@ -16,9 +16,9 @@ from s3front.api import integrity
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, now_ms, owner_names
 from s3front.api.headers import stored_headers
-from s3front.api.objects import new_version
+from s3front.api.objects import commit_object, new_version
+from s3front.api.tagging_attrs import parse_tagging_header, with_tags
 from s3front.body import read_all
-from s3front.objects.listing import shard_of
 from s3front.objects.multipart import assemble, write_assembly
 from s3front.objects.writer import write_object_data
 from s3front.store.records import BucketRecord, ObjectRecord, PartRecord, UploadRecord
@@ -37,6 +37,7 @@ async def handle_create_multipart_upload(ctx: Ctx) -> Response:
         initiated_ms=now_ms(),
         owner=ctx.tenant,
         headers=stored_headers(ctx.req),
+        attrs=with_tags({}, parse_tagging_header(ctx.req.header("x-amz-tagging"))),
         checksum_algorithm=checksums.parse_algorithm(alg) if alg else "",
     )
     await ctx.store.meta.put_upload(bucket.bucket_id, rec)
@@ -125,8 +126,9 @@ async def handle_complete_multipart_upload(ctx: Ctx) -> Response:
         headers=upload.headers,
         checksums=assembly.checksums,
         parts=len(requested),
+        attrs=upload.attrs,
     )
-    await ctx.store.meta.put_object(bucket.bucket_id, shard_of(rec.key, bucket.shards), rec)
+    await commit_object(ctx, bucket, rec)
     # The part manifests now belong to the object; the part rows and the upload go.
     await ctx.store.meta.delete_upload(bucket.bucket_id, upload.key, upload.upload_id)
     await ctx.store.meta.delete_parts(upload.upload_id)

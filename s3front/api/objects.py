@@ -11,6 +11,7 @@ from s3front import checksums, errors, xml, xmldocs
 from s3front.api import conditions, integrity
 from s3front.api.context import Ctx, now_ms
 from s3front.api.headers import object_headers, stored_headers
+from s3front.api.tagging_attrs import parse_tagging_header, tags_of, with_tags
 from s3front.body import read_all
 from s3front.objects.listing import shard_of
 from s3front.objects.ranges import parse_range
@@ -41,6 +42,9 @@ async def handle_put_object(ctx: Ctx) -> Response:
     if checksums:
         checksums["type"] = "FULL_OBJECT"
     seq, version_id = new_version(bucket)
+    attrs = {}
+    if tagging_header := ctx.req.header("x-amz-tagging"):
+        attrs = with_tags({}, parse_tagging_header(tagging_header))
     rec = ObjectRecord(
         key=key,
         seq=seq,
@@ -53,9 +57,9 @@ async def handle_put_object(ctx: Ctx) -> Response:
         inline=result.inline,
         headers=headers,
         checksums=checksums,
+        attrs=attrs,
     )
-    # The single switch that makes the new version visible (blocks and manifest are written).
-    await ctx.store.meta.put_object(bucket.bucket_id, shard_of(key, bucket.shards), rec)
+    await commit_object(ctx, bucket, rec)
     out = {"etag": f'"{rec.etag}"'}
     for alg, value in checksums.items():
         if alg != "type":
@@ -63,6 +67,43 @@ async def handle_put_object(ctx: Ctx) -> Response:
     if bucket.versioning:
         out["x-amz-version-id"] = version_id
     return Response(status_code=200, headers=out)
+
+
+async def commit_object(ctx: Ctx, bucket: BucketRecord, rec: ObjectRecord) -> None:
+    """Write the object row: the single switch that makes the new version visible (its blocks
+    and manifest are already written).
+
+    Conditional writes (PutObject / CompleteMultipartUpload with `If-None-Match: *` or
+    `If-Match: <etag>`) become a conditional row write, a lightweight transaction on
+    Cassandra, so of two racing writers at most one wins; the loser gets 412 if the condition
+    no longer holds, or 409 ConditionalRequestConflict if the row changed under it.
+    """
+    meta = ctx.store.meta
+    shard = shard_of(rec.key, bucket.shards)
+    if_none = ctx.req.header("if-none-match").strip()
+    if_match = ctx.req.header("if-match").strip()
+    if not if_none and not if_match:
+        await meta.put_object(bucket.bucket_id, shard, rec)
+        return
+    if if_none and if_none != "*":
+        raise errors.NotImplemented("If-None-Match on writes supports only '*'.")
+    current = await meta.get_object(bucket.bucket_id, shard, rec.key)
+    live = current is not None and not current.delete_marker
+    if if_none and live:
+        raise errors.PreconditionFailed(Condition="If-None-Match")
+    if if_match:
+        if not live:
+            raise errors.NoSuchKey(Key=rec.key)
+        assert current is not None
+        if not conditions.etag_matches(if_match, current.etag):
+            raise errors.PreconditionFailed(Condition="If-Match")
+    expected = current if current is not None and current.seq == rec.seq else None
+    if current is not None and current.seq != rec.seq:
+        raise errors.NotImplemented(
+            "Conditional writes to versioned buckets are not supported yet."
+        )
+    if not await meta.put_object_if(bucket.bucket_id, shard, rec, expected):
+        raise errors.ConditionalRequestConflict()
 
 
 def new_version(bucket: BucketRecord) -> tuple[int, str]:
@@ -103,6 +144,8 @@ async def _get_or_head(ctx: Ctx, *, head: bool) -> Response:
         h = object_headers(rec)
         return Response(status_code=304, headers={k: h[k] for k in ("etag", "last-modified")})
     headers = object_headers(rec, ctx.req)
+    if tags := tags_of(rec.attrs):
+        headers["x-amz-tagging-count"] = str(len(tags))
     status = 200
     start, end = 0, rec.size
     range_header = ctx.req.header("range")

@@ -32,7 +32,8 @@ from s3front.errors import (
     InvalidRequest,
     MalformedXML,
 )
-from s3front.objects.writer import MANIFEST_BATCH, new_manifest_id
+from s3front.objects.manifest_ids import new_manifest_id
+from s3front.objects.writer import MANIFEST_BATCH
 from s3front.store.protocols import MetaStore
 from s3front.store.records import ManifestEntry, PartRecord
 

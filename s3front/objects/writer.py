@@ -21,12 +21,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import hashlib
-import uuid
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 
 from s3front.checksums import Hasher, b64, new_hasher
 from s3front.errors import IncompleteBody
+from s3front.objects.manifest_ids import new_manifest_id
 from s3front.store.protocols import BlockStore, MetaStore
 from s3front.store.records import ManifestEntry
 
@@ -45,10 +45,6 @@ class WriteResult:
     # inline allowed. With inline_limit < 0 there is always a manifest (parts need one).
     manifest_id: str | None = None
     inline: bytes | None = None
-
-
-def new_manifest_id() -> str:
-    return uuid.uuid4().hex
 
 
 class _BlockBuffer:

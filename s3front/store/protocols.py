@@ -65,6 +65,15 @@ class MetaStore(Protocol):
         """Write (or overwrite) the row at (key, seq)."""
         ...
 
+    async def put_object_if(
+        self, bucket_id: str, shard: int, rec: ObjectRecord, expected: ObjectRecord | None
+    ) -> bool:
+        """Write the row at (key, seq) only if the row there now is `expected` -- compared by
+        etag and last_modified_ms -- or, with expected None, only if there is no row (a
+        Cassandra lightweight transaction: two racing writers cannot both win). True if
+        written."""
+        ...
+
     async def get_object(
         self, bucket_id: str, shard: int, key: str, seq: int | None = None
     ) -> ObjectRecord | None:

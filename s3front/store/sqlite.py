@@ -335,6 +335,25 @@ class SqliteStore:
     async def put_object(self, bucket_id: str, shard: int, rec: ObjectRecord) -> None:
         await self._exec(OBJECTS.replace, OBJECTS.params(rec, bucket_id, shard))
 
+    async def put_object_if(
+        self, bucket_id: str, shard: int, rec: ObjectRecord, expected: ObjectRecord | None
+    ) -> bool:
+        def tx(c: sqlite3.Connection) -> bool:
+            row = c.execute(
+                "SELECT etag, last_modified_ms FROM objects"
+                " WHERE bucket_id = ? AND shard = ? AND key = ? AND seq = ?",
+                (bucket_id, shard, rec.key, rec.seq),
+            ).fetchall()
+            if expected is None:
+                ok = not row
+            else:
+                ok = bool(row) and tuple(row[0]) == (expected.etag, expected.last_modified_ms)
+            if ok:
+                c.execute(OBJECTS.replace, OBJECTS.params(rec, bucket_id, shard))
+            return ok
+
+        return await self._tx(tx)
+
     async def get_object(
         self, bucket_id: str, shard: int, key: str, seq: int | None = None
     ) -> ObjectRecord | None:

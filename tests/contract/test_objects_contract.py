@@ -250,3 +250,45 @@ async def test_concurrent_writes_all_land(store: Store, prefix: str) -> None:
     assert got == recs
     assert await asyncio.gather(*(store.blocks.get_block(b) for b in blocks)) == list(data.values())
     assert await store.meta.scan_objects(prefix, 0, limit=1000, with_inline=True) == recs
+
+
+async def test_put_object_if_is_conditional(store: Store, prefix: str) -> None:
+    from dataclasses import replace
+
+    from s3front.store.records import ObjectRecord
+
+    bid = f"{prefix}-cond"
+    first = ObjectRecord(
+        key="k", seq=0, version_id="null", size=1, etag="e1", last_modified_ms=1000, owner="o"
+    )
+    assert await store.meta.put_object_if(bid, 0, first, None)
+    # A second "only if absent" write loses and leaves the first row.
+    assert not await store.meta.put_object_if(bid, 0, replace(first, etag="e2"), None)
+    assert await store.meta.get_object(bid, 0, "k") == first
+    # "Only if it is still `first`": wins once, then the expectation is stale.
+    second = replace(first, etag="e2", last_modified_ms=2000)
+    assert await store.meta.put_object_if(bid, 0, second, first)
+    assert not await store.meta.put_object_if(bid, 0, replace(first, etag="e3"), first)
+    assert await store.meta.get_object(bid, 0, "k") == second
+    # Same etag but another modification time is another version of the row.
+    assert not await store.meta.put_object_if(
+        bid, 0, replace(second, etag="e4"), replace(second, last_modified_ms=1)
+    )
+
+
+async def test_put_object_if_race_has_one_winner(store: Store, prefix: str) -> None:
+    import asyncio
+    from dataclasses import replace
+
+    from s3front.store.records import ObjectRecord
+
+    bid = f"{prefix}-race"
+    base = ObjectRecord(
+        key="k", seq=0, version_id="null", size=1, etag="e", last_modified_ms=1, owner="o"
+    )
+    results = await asyncio.gather(
+        *(store.meta.put_object_if(bid, 0, replace(base, etag=f"w{i}"), None) for i in range(8))
+    )
+    assert sum(results) == 1
+    winner = await store.meta.get_object(bid, 0, "k")
+    assert winner is not None and winner.etag == f"w{results.index(True)}"

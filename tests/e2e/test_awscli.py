@@ -43,7 +43,6 @@ def test_aws_s3_high_level(server: Any, big_file: Any, tmp_path: Path) -> None:
     small.write_bytes(SMALL)
     aws("s3", "mb", f"s3://{bucket}")
     try:
-        assert bucket in aws("s3", "ls").stdout
         aws("s3", "cp", str(small), f"s3://{bucket}/small.txt")
         aws("s3", "cp", str(big_file.path), f"s3://{bucket}/big.bin", timeout=300)
         head = aws.json("s3api", "head-object", "--bucket", bucket, "--key", "big.bin")
@@ -57,8 +56,6 @@ def test_aws_s3_high_level(server: Any, big_file: Any, tmp_path: Path) -> None:
         out = tmp_path / "big.out"
         aws("s3", "cp", f"s3://{bucket}/big.bin", str(out), timeout=300)
         assert sup.sha256_file(out) == big_file.sha256
-        aws("s3", "cp", f"s3://{bucket}/small.txt", str(tmp_path / "small.out"))
-        assert (tmp_path / "small.out").read_bytes() == SMALL
 
         # sync up, sync again (nothing to do), sync down.
         src = tmp_path / "tree"

@@ -14,6 +14,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -274,7 +275,7 @@ def test_xml_entities_refused(server: Any, victim: tuple[str, str]) -> None:
         headers={"content-md5": sup.content_md5(doc)},
     )
     assert 400 <= resp.status < 500, str(resp)
-    hostname = open("/etc/hostname", "rb").read().strip()  # noqa: SIM115
+    hostname = Path("/etc/hostname").read_bytes().strip()
     assert not hostname or hostname not in resp.body
     assert_intact(server, bucket)
 

@@ -35,13 +35,15 @@ async def _chunks(data: bytes) -> AsyncIterator[bytes]:
         yield data[i : i + 1500]
 
 
-async def write_data(store: Store, data: bytes, *, inline_limit: int = INLINE) -> WriteResult:
+async def write_data(
+    store: Store, data: bytes, *, inline_limit: int = INLINE, block_size: int = BLOCK
+) -> WriteResult:
     """Blocks and manifest only: what a PUT has done just before switching the object row."""
     return await write_object_data(
         store.blocks,
         store.meta,
         _chunks(data),
-        block_size=BLOCK,
+        block_size=block_size,
         inline_limit=inline_limit,
         algorithms=(),
         expected_length=len(data),
@@ -56,8 +58,10 @@ def _row(key: str, size: int, etag: str, *, manifest_id: str | None, inline: byt
     )  # fmt: skip
 
 
-async def put(store: Store, bucket: BucketRecord, key: str, data: bytes) -> ObjectRecord:
-    result = await write_data(store, data)
+async def put(
+    store: Store, bucket: BucketRecord, key: str, data: bytes, *, block_size: int = BLOCK
+) -> ObjectRecord:
+    result = await write_data(store, data, block_size=block_size)
     rec = _row(key, result.size, result.md5, manifest_id=result.manifest_id, inline=result.inline)
     await store.meta.put_object(bucket.bucket_id, shard_of(key, bucket.shards), rec)
     return rec

@@ -238,29 +238,47 @@ async def test_progress_reported_on_large_store(store: Store, prefix: str) -> No
     assert messages[-1].startswith("done: ")
 
 
+class _Watch(logging.Handler):
+    """Sets `event` once `count` records of s3front.gc contain `needle`."""
+
+    def __init__(self, needle: str, count: int) -> None:
+        super().__init__()
+        self.needle, self.count, self.event = needle, count, asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.needle in record.getMessage():
+            self.count -= 1
+            if self.count <= 0:
+                self.event.set()
+
+
+async def _loop_until(store: Store, watch: _Watch, *, grace_seconds: float) -> None:
+    logger = logging.getLogger("s3front.gc")
+    logger.addHandler(watch)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(
+        gc_loop(store, interval_seconds=0.01, grace_seconds=grace_seconds, stop=stop)
+    )
+    try:
+        await asyncio.wait_for(watch.event.wait(), 30)
+        assert not loop.done()  # a failed pass does not end the loop
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, 30)
+        logger.removeHandler(watch)
+
+
 async def test_gc_loop_runs_passes_and_survives_failures(
-    store: Store, prefix: str, caplog: pytest.LogCaptureFixture
+    store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="s3front.gc")
+    # A bad setting fails every pass: the loop logs each failure and goes on until stopped.
+    await _loop_until(store, _Watch("gc pass failed", 2), grace_seconds=-1)
+
     block = secrets.token_bytes(100)
     bid = block_ids(block)[0]
     await store.blocks.put_block(bid, block)
-    await asyncio.sleep(0.02)
-    stop = asyncio.Event()
-
-    # A bad setting fails every pass: the loop logs and goes on until stopped.
-    failing = asyncio.create_task(gc_loop(store, interval_seconds=0.01, grace_seconds=-1, stop=stop))
-    while sum("gc pass failed" in r.getMessage() for r in caplog.records) < 2:
-        await asyncio.sleep(0.01)
-    assert not failing.done()
-    stop.set()
-    await asyncio.wait_for(failing, 5)
-
-    stop = asyncio.Event()
-    loop = asyncio.create_task(gc_loop(store, interval_seconds=0.01, grace_seconds=0.01, stop=stop))
-    async with asyncio.timeout(30):
-        while await store.blocks.get_block(bid) is not None:
-            await asyncio.sleep(0.01)
-    stop.set()
-    await asyncio.wait_for(loop, 30)
-    assert any(r.getMessage().startswith("gc pass: ") for r in caplog.records)
+    await asyncio.sleep(0.02)  # older than the grace period by the first pass
+    assert await store.blocks.get_block(bid) == block
+    await _loop_until(store, _Watch("gc pass: ", 1), grace_seconds=0.01)
+    assert await store.blocks.get_block(bid) is None

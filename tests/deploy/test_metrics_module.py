@@ -1,0 +1,94 @@
+"""s3front.metrics: values land in the module's own registry and in the exposition document."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from s3front import metrics
+
+
+def sample(name: str, labels: dict[str, str] | None = None) -> float:
+    value = metrics.REGISTRY.get_sample_value(name, labels or {})
+    return 0.0 if value is None else value
+
+
+def test_observe_request_counts_status_latency_and_bytes() -> None:
+    labels = {"op": "PutObject", "status": "200"}
+    before = sample("s3front_requests_total", labels)
+    before_in = sample("s3front_received_bytes_total", {"op": "PutObject"})
+    before_n = sample("s3front_request_duration_seconds_count", {"op": "PutObject"})
+    before_fast = sample(
+        "s3front_request_duration_seconds_bucket", {"op": "PutObject", "le": "0.05"}
+    )
+    metrics.observe_request("PutObject", 200, 0.02, bytes_in=1000, bytes_out=0)
+    metrics.observe_request("PutObject", 200, 3.0, bytes_in=24, bytes_out=0)
+    assert sample("s3front_requests_total", labels) == before + 2
+    assert sample("s3front_received_bytes_total", {"op": "PutObject"}) == before_in + 1024
+    assert sample("s3front_request_duration_seconds_count", {"op": "PutObject"}) == before_n + 2
+    # Only the 20 ms request falls in the 50 ms bucket.
+    assert (
+        sample("s3front_request_duration_seconds_bucket", {"op": "PutObject", "le": "0.05"})
+        == before_fast + 1
+    )
+
+
+def test_unusual_statuses_fold_into_their_class() -> None:
+    before = sample("s3front_requests_total", {"op": "GetObject", "status": "4xx"})
+    metrics.observe_request("GetObject", 418, 0.001, bytes_in=0, bytes_out=55)
+    assert sample("s3front_requests_total", {"op": "GetObject", "status": "4xx"}) == before + 1
+    assert (
+        metrics.REGISTRY.get_sample_value(
+            "s3front_requests_total", {"op": "GetObject", "status": "418"}
+        )
+        is None
+    )
+
+
+def test_time_store_records_ok_and_error_outcomes() -> None:
+    ok = {"backend": "sqlite", "op": "get_object", "outcome": "ok"}
+    err = {**ok, "outcome": "error"}
+    before_ok = sample("s3front_store_operation_duration_seconds_count", ok)
+    before_err = sample("s3front_store_operation_duration_seconds_count", err)
+
+    async def run() -> None:
+        async with metrics.time_store("sqlite", "get_object"):
+            await asyncio.sleep(0)
+        with pytest.raises(KeyError):
+            async with metrics.time_store("sqlite", "get_object"):
+                raise KeyError("gone")
+
+    asyncio.run(run())
+    assert sample("s3front_store_operation_duration_seconds_count", ok) == before_ok + 1
+    assert sample("s3front_store_operation_duration_seconds_count", err) == before_err + 1
+
+
+def test_timed_store_decorator_keeps_the_result_and_names_the_op() -> None:
+    labels = {"backend": "cassandra", "op": "put_block", "outcome": "ok"}
+    before = sample("s3front_store_operation_duration_seconds_count", labels)
+
+    @metrics.timed_store("cassandra")
+    async def put_block(data: bytes) -> int:
+        return len(data)
+
+    assert asyncio.run(put_block(b"abc")) == 3
+    assert put_block.__name__ == "put_block"
+    assert sample("s3front_store_operation_duration_seconds_count", labels) == before + 1
+
+
+def test_gauges_and_exposition_document() -> None:
+    metrics.set_gc_result(freed_blocks=7, freed_bytes=7 * 1024, finished_at=1_700_000_000.0)
+    metrics.set_dedup(logical_bytes=3000, stored_bytes=1000)
+    body, content_type = metrics.metrics_response()
+    assert content_type.startswith("text/plain; version=")
+    families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+    values = {f.name: f.samples[0].value for f in families.values() if f.type == "gauge"}
+    assert values["s3front_gc_freed_blocks"] == 7
+    assert values["s3front_gc_freed_bytes"] == 7 * 1024
+    assert values["s3front_gc_last_run_timestamp_seconds"] == 1_700_000_000.0
+    assert values["s3front_logical_bytes"] == 3000
+    assert values["s3front_stored_bytes"] == 1000
+    # A dedicated registry: no process_* or python_* collectors from the default one.
+    assert all(name.startswith("s3front_") for name in families)
