@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from s3front.auth import AuthResult, authenticate
@@ -117,15 +118,12 @@ class _Raw:
         yield b""
 
 
-def boto3_request(
-    op: str,
-    *,
-    signature_version: str = "s3v4",
-    addressing_style: str = "path",
-    endpoint: str = "http://localhost:9000",
-    **params: object,
-) -> tuple[S3Request, bytes]:
-    """The request boto3 would send for `op`, as the server would see it, and its raw body."""
+_captured: list[Any] = []
+
+
+@functools.cache
+def _client(signature_version: str, addressing_style: str, endpoint: str, capture: bool) -> Any:
+    """One boto3 client per configuration: creating clients costs ~1 s each (model loading)."""
     import boto3
     from botocore.awsrequest import AWSPreparedRequest, AWSResponse
     from botocore.config import Config
@@ -142,16 +140,30 @@ def boto3_request(
             retries={"max_attempts": 0},
         ),
     )
-    captured: list[AWSPreparedRequest] = []
+    if capture:
 
-    def before_send(request: AWSPreparedRequest, **_: object) -> AWSResponse:
-        captured.append(request)
-        return AWSResponse(request.url, 599, {}, _Raw())
+        def before_send(request: AWSPreparedRequest, **_: object) -> AWSResponse:
+            _captured.append(request)
+            return AWSResponse(request.url, 599, {}, _Raw())
 
-    client.meta.events.register("before-send.s3", before_send)
+        client.meta.events.register("before-send.s3", before_send)
+    return client
+
+
+def boto3_request(
+    op: str,
+    *,
+    signature_version: str = "s3v4",
+    addressing_style: str = "path",
+    endpoint: str = "http://localhost:9000",
+    **params: object,
+) -> tuple[S3Request, bytes]:
+    """The request boto3 would send for `op`, as the server would see it, and its raw body."""
+    client = _client(signature_version, addressing_style, endpoint, True)
+    _captured.clear()
     with contextlib.suppress(Exception):  # the fake response is not meant to parse
         getattr(client, op)(**params)
-    prepared = captured[0]
+    prepared = _captured[0]
     body = prepared.body
     raw = body.read() if hasattr(body, "read") else (body or b"")
     if isinstance(raw, str):
@@ -173,19 +185,7 @@ def boto3_presigned(
     op: str, *, signature_version: str, expires: int = 3600, addressing_style: str = "path",
     **params: object,
 ) -> S3Request:  # fmt: skip
-    import boto3
-    from botocore.config import Config
-
-    session = boto3.session.Session(
-        aws_access_key_id=AK, aws_secret_access_key=SECRET, region_name="us-east-1"
-    )
-    client = session.client(
-        "s3",
-        endpoint_url="http://localhost:9000",
-        config=Config(
-            signature_version=signature_version, s3={"addressing_style": addressing_style}
-        ),
-    )
+    client = _client(signature_version, addressing_style, "http://localhost:9000", False)
     url = client.generate_presigned_url(op, Params=params, ExpiresIn=expires)
     method = {"put_object": "PUT", "delete_object": "DELETE"}.get(op, "GET")
     return from_url(method, url, {})
