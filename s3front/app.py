@@ -9,6 +9,8 @@ any exception into an S3 error document through `errors.from_exception`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -24,11 +26,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from s3front import errors, routing, xml
+from s3front import errors, metrics, routing, xml
 from s3front.api import HANDLERS
 from s3front.api.context import Ctx, now_ms
 from s3front.auth import authenticate
 from s3front.config import Settings
+from s3front.gc import gc_loop
 from s3front.keys import KeyCache, ensure_root_key
 from s3front.request import S3Request, from_scope
 from s3front.store import open_store
@@ -90,6 +93,15 @@ async def s3_entry(request: Request) -> Response:
         response = error_response(err, req, request_id)
     response.headers["x-amz-request-id"] = request_id
     response.headers["x-amz-id-2"] = request_id
+    elapsed = time.perf_counter() - started
+    bytes_in = int(req.header("content-length") or req.header("x-amz-decoded-content-length") or 0)
+    metrics.observe_request(
+        ep.op if ep else "",
+        response.status_code,
+        elapsed,
+        bytes_in,
+        int(response.headers.get("content-length") or 0),
+    )
     if state.settings.access_log:
         access_log.info(
             json.dumps(
@@ -102,8 +114,9 @@ async def s3_entry(request: Request) -> Response:
                     "bucket": ep.bucket if ep else "",
                     "key": ep.key if ep else "",
                     "status": response.status_code,
-                    "bytes_in": int(req.header("content-length") or 0),
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "bytes_in": bytes_in,
+                    "bytes_out": int(response.headers.get("content-length") or 0),
+                    "duration_ms": round(elapsed * 1000, 3),
                 },
                 ensure_ascii=False,
             )
@@ -123,6 +136,11 @@ async def readyz(request: Request) -> Response:
         log.warning("not ready: %s", exc)
         return PlainTextResponse("store unavailable\n", status_code=503)
     return PlainTextResponse("ready\n")
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    body, content_type = metrics.metrics_response()
+    return Response(body, headers={"content-type": content_type})
 
 
 def print_credentials(access_key: str, secret_key: str, settings: Settings) -> None:
@@ -158,13 +176,32 @@ def create_app(settings: Settings) -> Starlette:
             if generated is not None:
                 print_credentials(generated.access_key, generated.secret, settings)
             app.state.s3 = ServerState(settings, store, KeyCache(store.keys))
-            yield
+            stop = asyncio.Event()
+            gc_task = None
+            if settings.gc_interval > 0:
+                gc_task = asyncio.create_task(
+                    gc_loop(
+                        store,
+                        interval_seconds=settings.gc_interval,
+                        grace_seconds=settings.gc_grace,
+                        stop=stop,
+                    )
+                )
+            try:
+                yield
+            finally:
+                stop.set()
+                if gc_task is not None:
+                    gc_task.cancel()  # a pass is safe to interrupt anywhere
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await gc_task
         finally:
             await store.close()
 
     routes = [
         Route("/-/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/-/readyz", readyz, methods=["GET", "HEAD"]),
+        Route("/-/metrics", metrics_endpoint, methods=["GET", "HEAD"]),
         Route("/{path:path}", s3_entry, methods=METHODS),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

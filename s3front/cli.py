@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from s3front import config
 from s3front.keys import new_access_key, new_secret_key
@@ -72,6 +72,57 @@ def cmd_schema(args: argparse.Namespace) -> int:
     if args.schema_cmd == "apply":
         return schema.cli_apply(url, args.strategy, args.replication)
     return schema.cli_status(url)
+
+
+def _status_printer() -> Callable[[str], None] | None:
+    """Progress for long commands: one rewritten status line on a terminal; nothing in logs
+    (a pipe or a Job's log gets only the final summary)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(message: str) -> None:
+        sys.stderr.write("\r\x1b[2K" + message[:200])
+        sys.stderr.flush()
+
+    return show
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    return asyncio.run(_gc(args))
+
+
+async def _gc(args: argparse.Namespace) -> int:
+    from s3front.gc import run_gc
+    from s3front.store import open_store
+
+    store = await open_store(_store_url(args))
+    try:
+        report = await run_gc(store, grace_seconds=args.grace, progress=_status_printer())
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\x1b[2K")
+        print(report.summary())
+        return 0
+    finally:
+        await store.close()
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    return asyncio.run(_stats(args))
+
+
+async def _stats(args: argparse.Namespace) -> int:
+    from s3front.stats import collect_stats
+    from s3front.store import open_store
+
+    store = await open_store(_store_url(args))
+    try:
+        stats = await collect_stats(store, _status_printer())
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\x1b[2K")
+        print(stats.summary())
+        return 0
+    finally:
+        await store.close()
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -163,6 +214,19 @@ def build_parser() -> argparse.ArgumentParser:
     for c in (kc, ks.choices["list"], kr):
         c.add_argument("--store", help="store URL (or S3FRONT_STORE)")
     k.set_defaults(func=cmd_keys)
+
+    g = sub.add_parser("gc", help="delete blocks and manifests that nothing references")
+    g.add_argument("--store", help="store URL (or S3FRONT_STORE)")
+    g.add_argument(
+        "--grace",
+        type=float,
+        default=24 * 3600,
+        help="seconds; must exceed the longest upload (default 86400)",
+    )
+    g.set_defaults(func=cmd_gc)
+    st = sub.add_parser("stats", help="logical vs stored bytes and the dedup ratio")
+    st.add_argument("--store", help="store URL (or S3FRONT_STORE)")
+    st.set_defaults(func=cmd_stats)
     return p
 
 

@@ -34,6 +34,10 @@ class Settings:
     inline_limit: int = 32 * 1024
     bucket_shards: int = 8
     max_xml_body: int = 2 * MiB
+    # Periodic GC inside the server: seconds between passes (0: off; run `s3front gc` instead)
+    # and the grace period, which must exceed the longest upload.
+    gc_interval: float = 0.0
+    gc_grace: float = 24 * 3600.0
     log_level: str = "info"
     access_log: bool = True
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -63,6 +67,8 @@ def _coerce(name: str, raw: Any) -> Any:
     kind = {f.name: f.type for f in fields(Settings)}[name]
     if kind == "int":
         return int(raw)
+    if kind == "float":
+        return float(raw)
     if kind == "bool":
         return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
     if kind == "tuple[str, ...]":

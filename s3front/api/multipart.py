@@ -19,6 +19,7 @@ from s3front.api.headers import stored_headers
 from s3front.api.objects import commit_object, new_version
 from s3front.api.tagging_attrs import parse_tagging_header, with_tags
 from s3front.body import read_all
+from s3front.objects.manifest_ids import new_manifest_id
 from s3front.objects.multipart import assemble, write_assembly
 from s3front.objects.writer import write_object_data
 from s3front.store.records import BucketRecord, ObjectRecord, PartRecord, UploadRecord
@@ -85,7 +86,7 @@ async def handle_upload_part(ctx: Ctx) -> Response:
         expected_length=ctx.body.length,
     )
     checksums = integrity.verify(exp, result.md5, result.checksums, ctx.body.trailers)
-    manifest_id = result.manifest_id or secrets.token_hex(16)  # empty part: a manifest with no rows
+    manifest_id = result.manifest_id or new_manifest_id()  # defensive: the writer always gives one
     part = PartRecord(
         part_number=number,
         size=result.size,

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from s3front.objects import manifest_ids, multipart, writer
 from s3front.store import open_store
 from s3front.store.protocols import Store
 
@@ -48,11 +47,3 @@ def store(request: pytest.FixtureRequest) -> Store:
 @pytest.fixture
 def prefix() -> str:
     return "t" + uuid.uuid4().hex[:16]
-
-
-@pytest.fixture(autouse=True)
-def timestamped_manifest_ids(monkeypatch: pytest.MonkeyPatch) -> None:
-    """GC is only safe against in-flight writes once manifests carry their creation time.
-    Until the writer itself uses `manifest_ids.new_manifest_id`, point it there (a no-op after)."""
-    monkeypatch.setattr(writer, "new_manifest_id", manifest_ids.new_manifest_id)
-    monkeypatch.setattr(multipart, "new_manifest_id", manifest_ids.new_manifest_id)

@@ -29,10 +29,19 @@ from s3front.store.records import (
 
 # -- buckets: PRIMARY KEY (name) ----------------------------------------------------------------
 _BUCKET_COLS = "name, bucket_id, owner, created_ms, region, shards, versioning, attrs"
-_BUCKET_INSERT = f"INSERT INTO buckets ({_BUCKET_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-_BUCKET_INSERT_NEW = _BUCKET_INSERT + " IF NOT EXISTS"
+# A bucket row is created by an LWT, so every later write of it is one too: an LWT's cells carry
+# the Paxos ballot's (server) timestamp, and a plain write with a client timestamp could land
+# before or after it regardless of the order the calls were made in (e.g. a delete shadowing a
+# re-creation). Bucket writes are rare; the extra round trips do not matter.
+_BUCKET_INSERT_NEW = (
+    f"INSERT INTO buckets ({_BUCKET_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+)
+_BUCKET_UPDATE = (
+    "UPDATE buckets SET bucket_id = ?, owner = ?, created_ms = ?, region = ?, shards = ?, "
+    "versioning = ?, attrs = ? WHERE name = ? IF EXISTS"
+)
 _BUCKET_GET = f"SELECT {_BUCKET_COLS} FROM buckets WHERE name = ?"
-_BUCKET_DELETE = "DELETE FROM buckets WHERE name = ?"
+_BUCKET_DELETE = "DELETE FROM buckets WHERE name = ? IF EXISTS"
 _BUCKET_ALL = f"SELECT {_BUCKET_COLS} FROM buckets"
 
 # -- owner_buckets: PRIMARY KEY (owner, name) ---------------------------------------------------
@@ -111,7 +120,7 @@ class CassandraMeta:
     def __init__(self, db: Db) -> None:
         self._db = db
         p = db.prepare
-        self._bucket_insert = p(_BUCKET_INSERT)
+        self._bucket_update = p(_BUCKET_UPDATE)
         self._bucket_insert_new = p(_BUCKET_INSERT_NEW)
         self._bucket_get = p(_BUCKET_GET)
         self._bucket_get_serial = p(_BUCKET_GET, serial=True)
@@ -168,7 +177,7 @@ class CassandraMeta:
         return _bucket(rows[0]) if rows else None
 
     async def update_bucket(self, rec: BucketRecord) -> None:
-        await self._db.run(self._bucket_insert, _bucket_params(rec))
+        await self._db.run(self._bucket_update, (*_bucket_params(rec)[1:], rec.name))
 
     async def delete_bucket(self, name: str) -> None:
         await self._db.run(self._bucket_delete, (name,))
