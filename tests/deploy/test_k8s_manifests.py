@@ -112,7 +112,7 @@ def test_secret_example_is_not_deployed_and_holds_only_placeholders(
     example = yaml.safe_load((K8S / "secret.example.yaml").read_text())
     kubernetes_validate.validate(example, K8S_VERSIONS[-1], strict=True)
     assert all(v.startswith("REPLACE-ME") for v in example["stringData"].values())
-    # The Deployment reads exactly the Secret the example (and docs/deploy.md) creates.
+    # The Deployment reads exactly the Secret the example (and README.md, Deploying) creates.
     dep = find(rendered, "Deployment", "s3front")
     refs = [
         e["secretRef"]["name"] for e in container(dep, "s3front")["envFrom"] if "secretRef" in e
