@@ -21,11 +21,14 @@ install: $(STAMP)
 serve: $(STAMP)
 	$(VENV)/bin/s3front serve $(ARGS)
 
-# pytest exits 5 when it collects nothing; like every non-zero exit, make fails on it.
+# All three checks run even when one fails, so a CI log shows every problem at once; the
+# first non-zero exit wins. pytest's exit 5 (nothing collected) counts as a failure too.
 test: $(STAMP)
-	$(VENV)/bin/pytest -q
-	$(VENV)/bin/mypy
-	$(VENV)/bin/ruff check .
+	@status=0; \
+	$(VENV)/bin/pytest -q || status=$$?; \
+	$(VENV)/bin/mypy || { [ $$status -ne 0 ] || status=1; }; \
+	$(VENV)/bin/ruff check . || { [ $$status -ne 0 ] || status=1; }; \
+	exit $$status
 
 pytest: $(STAMP)
 	$(VENV)/bin/pytest -q $(ARGS)

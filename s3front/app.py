@@ -29,6 +29,7 @@ from starlette.routing import Route
 from s3front import errors, metrics, routing, xml
 from s3front.api import HANDLERS
 from s3front.api.context import Ctx, now_ms
+from s3front.api.cors import cors_headers
 from s3front.auth import authenticate
 from s3front.config import Settings
 from s3front.gc import gc_loop
@@ -91,6 +92,12 @@ async def s3_entry(request: Request) -> Response:
     except Exception as exc:  # every failure becomes an S3 error document
         err = errors.from_exception(exc, request_id)
         response = error_response(err, req, request_id)
+        if req.header("expect").lower() == "100-continue":
+            # Refused before its body was read: a client that waited for "100 Continue"
+            # never sends the body, so this connection cannot carry another request.
+            response.headers["connection"] = "close"
+    if ep is not None and "origin" in req.headers:  # no store read without an Origin header
+        response.headers.update(await cors_headers(state.store, req, ep.bucket, ep.op))
     response.headers["x-amz-request-id"] = request_id
     response.headers["x-amz-id-2"] = request_id
     elapsed = time.perf_counter() - started
@@ -171,11 +178,15 @@ def create_app(settings: Settings) -> Starlette:
         store = await open_store(settings.store)
         try:
             generated = await ensure_root_key(
-                store.keys, settings.root_access_key, settings.root_secret_key, now_ms()
+                store.keys,
+                settings.root_access_key,
+                settings.root_secret_key,
+                now_ms(),
+                settings.master_key,
             )
             if generated is not None:
                 print_credentials(generated.access_key, generated.secret, settings)
-            app.state.s3 = ServerState(settings, store, KeyCache(store.keys))
+            app.state.s3 = ServerState(settings, store, KeyCache(store.keys, settings.master_key))
             stop = asyncio.Event()
             gc_task = None
             if settings.gc_interval > 0:

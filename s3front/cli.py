@@ -10,7 +10,6 @@ import sys
 from collections.abc import Callable, Sequence
 
 from s3front import config
-from s3front.keys import new_access_key, new_secret_key
 
 log = logging.getLogger("s3front")
 
@@ -130,38 +129,52 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 async def _keys(args: argparse.Namespace) -> int:
+    """keys create|list|revoke|rotate. Secrets are printed once, by create and rotate, and
+    never by list; with S3FRONT_MASTER_KEY set they are sealed at rest."""
     import time
 
+    from s3front import keys
     from s3front.store import open_store
-    from s3front.store.records import AccessKeyRecord
 
-    store = await open_store(_store_url(args))
+    settings = config.load({"store": getattr(args, "store", None)})
+    master = settings.master_key
+    now = int(time.time() * 1000)
+    store = await open_store(str(settings.store))
     try:
         if args.keys_cmd == "create":
-            rec = AccessKeyRecord(
-                access_key=new_access_key(),
-                secret=new_secret_key(),
-                tenant=args.tenant,
-                display_name=args.display_name or args.tenant,
-                created_ms=int(time.time() * 1000),
+            rec = await keys.create_key(
+                store.keys, args.tenant, args.display_name or args.tenant, master, now
             )
-            await store.keys.put_key(rec)
             print(
-                f"access key: {rec.access_key}\nsecret key: {rec.secret}\ntenant:     {rec.tenant}"
+                f"access key:   {rec.access_key}\nsecret key:   {rec.secret}\n"
+                f"tenant:       {args.tenant}\ncanonical id: {rec.tenant}\n"
+                f"display name: {rec.display_name}"
             )
         elif args.keys_cmd == "list":
-            for k in sorted(await store.keys.list_keys(), key=lambda r: (r.tenant, r.access_key)):
-                print(f"{k.access_key}\t{k.tenant}\t{k.display_name}\t{k.status}")
+            print("ACCESS KEY\tCANONICAL ID\tDISPLAY NAME\tSTATUS")
+            for k in sorted(
+                await store.keys.list_keys(),
+                key=lambda r: (keys.tenant_id(r.tenant), r.created_ms, r.access_key),
+            ):
+                print(f"{k.access_key}\t{keys.tenant_id(k.tenant)}\t{k.display_name}\t{k.status}")
         elif args.keys_cmd == "revoke":
-            rec2 = await store.keys.get_key(args.access_key)
-            if rec2 is None:
+            if await keys.revoke_key(store.keys, args.access_key) is None:
                 print(f"no such access key: {args.access_key}", file=sys.stderr)
                 return 1
-            from dataclasses import replace
-
-            await store.keys.put_key(replace(rec2, status="revoked"))
             print(f"revoked {args.access_key}")
+        elif args.keys_cmd == "rotate":
+            new = await keys.rotate_key(store.keys, args.access_key, master, now)
+            if new is None:
+                print(f"no such access key: {args.access_key}", file=sys.stderr)
+                return 1
+            print(
+                f"access key:   {new.access_key}\nsecret key:   {new.secret}\n"
+                f"canonical id: {new.tenant}\nrevoked:      {args.access_key}"
+            )
         return 0
+    except keys.MasterKeyError as exc:
+        print(f"s3front: {exc}", file=sys.stderr)
+        return 2
     finally:
         await store.close()
 
@@ -206,12 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
     k = sub.add_parser("keys", help="manage access keys")
     ks = k.add_subparsers(dest="keys_cmd", required=True)
     kc = ks.add_parser("create")
-    kc.add_argument("--tenant", required=True)
+    kc.add_argument("--tenant", required=True, help="tenant name (or canonical id)")
     kc.add_argument("--display-name")
     ks.add_parser("list")
     kr = ks.add_parser("revoke")
     kr.add_argument("access_key")
-    for c in (kc, ks.choices["list"], kr):
+    kt = ks.add_parser("rotate", help="new key for the same tenant; the old one is revoked")
+    kt.add_argument("access_key")
+    for c in (kc, ks.choices["list"], kr, kt):
         c.add_argument("--store", help="store URL (or S3FRONT_STORE)")
     k.set_defaults(func=cmd_keys)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from starlette.requests import ClientDisconnect
+
 from s3front.store.errors import SchemaOutdated, StoreTimeout, StoreUnavailable
 
 log = logging.getLogger("s3front")
@@ -317,6 +319,10 @@ def from_exception(exc: BaseException, request_id: str) -> S3Error:
     """The one mapping from any exception to the S3 error the client sees."""
     if isinstance(exc, S3Error):
         return exc
+    if isinstance(exc, ClientDisconnect):
+        # The client went away mid-body: nothing was committed and no one reads the answer.
+        log.info("client disconnected before sending the whole body (request %s)", request_id)
+        return IncompleteBody()
     if isinstance(exc, StoreTimeout):
         log.warning("store timeout (request %s): %s", request_id, exc)
         return SlowDown("The store did not answer in time; please retry.")

@@ -6,14 +6,28 @@ from collections.abc import Awaitable, Callable
 
 from starlette.responses import Response
 
-from s3front.api import buckets, config_docs, listing, multipart, objects, tagging
+from s3front.api import (
+    acl,
+    attributes,
+    buckets,
+    config_docs,
+    copy,
+    cors,
+    listing,
+    multipart,
+    objects,
+    policy,
+    post_object,
+    tagging,
+    versioning,
+)
 from s3front.api.context import Ctx
 
 Handler = Callable[[Ctx], Awaitable[Response]]
 
 HANDLERS: dict[str, Handler] = {
     "ListBuckets": buckets.handle_list_buckets,
-    "CreateBucket": buckets.handle_create_bucket,
+    "CreateBucket": acl.handle_create_bucket,  # applies x-amz-acl / x-amz-grant-*
     "DeleteBucket": buckets.handle_delete_bucket,
     "HeadBucket": buckets.handle_head_bucket,
     "GetBucketLocation": buckets.handle_get_bucket_location,
@@ -31,6 +45,9 @@ HANDLERS: dict[str, Handler] = {
     "CompleteMultipartUpload": multipart.handle_complete_multipart_upload,
     "AbortMultipartUpload": multipart.handle_abort_multipart_upload,
     "ListParts": multipart.handle_list_parts,
+    "CopyObject": copy.handle_copy_object,
+    "UploadPartCopy": copy.handle_upload_part_copy,
+    "GetObjectAttributes": attributes.handle_get_object_attributes,
     **config_docs.HANDLERS,
     "GetObjectTagging": tagging.handle_get_object_tagging,
     "PutObjectTagging": tagging.handle_put_object_tagging,
@@ -38,4 +55,20 @@ HANDLERS: dict[str, Handler] = {
     "GetBucketTagging": tagging.handle_get_bucket_tagging,
     "PutBucketTagging": tagging.handle_put_bucket_tagging,
     "DeleteBucketTagging": tagging.handle_delete_bucket_tagging,
+    "GetBucketVersioning": versioning.handle_get_bucket_versioning,
+    "PutBucketVersioning": versioning.handle_put_bucket_versioning,
+    # Access control (s3front.access): ACLs, bucket policy, CORS, browser POST uploads.
+    "GetBucketAcl": acl.handle_get_bucket_acl,
+    "PutBucketAcl": acl.handle_put_bucket_acl,
+    "GetObjectAcl": acl.handle_get_object_acl,
+    "PutObjectAcl": acl.handle_put_object_acl,
+    "GetBucketPolicy": policy.handle_get_bucket_policy,
+    "PutBucketPolicy": policy.handle_put_bucket_policy,
+    "DeleteBucketPolicy": policy.handle_delete_bucket_policy,
+    "GetBucketPolicyStatus": policy.handle_get_bucket_policy_status,
+    "GetBucketCors": cors.handle_get_bucket_cors,
+    "PutBucketCors": cors.handle_put_bucket_cors,
+    "DeleteBucketCors": cors.handle_delete_bucket_cors,
+    "Options": cors.handle_options,
+    "PostObject": post_object.handle_post_object,
 }

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from s3front import errors, xmldocs
 from s3front.api.buckets import xml_response
-from s3front.api.context import Ctx, owner_names
+from s3front.api.context import Ctx
 
 
 def _missing(err: type[errors.S3Error]) -> Callable[[Ctx], Awaitable[Response]]:
@@ -37,30 +37,7 @@ def _empty(
     return handler
 
 
-async def handle_get_bucket_acl(ctx: Ctx) -> Response:
-    bucket = await ctx.bucket()
-    return xml_response(xmldocs.owner_full_control_acl(bucket.owner, owner_names(ctx)))
-
-
-async def handle_get_object_acl(ctx: Ctx) -> Response:
-    from s3front.api.objects import find_object
-
-    bucket = await ctx.bucket()
-    rec = await find_object(ctx, bucket, ctx.key)
-    return xml_response(xmldocs.owner_full_control_acl(rec.owner, owner_names(ctx)))
-
-
-async def handle_get_bucket_versioning(ctx: Ctx) -> Response:
-    bucket = await ctx.bucket()
-    return xml_response(xmldocs.versioning_configuration(bucket.versioning))
-
-
 HANDLERS: dict[str, Callable[[Ctx], Awaitable[Response]]] = {
-    "GetBucketAcl": handle_get_bucket_acl,
-    "GetObjectAcl": handle_get_object_acl,
-    "GetBucketVersioning": handle_get_bucket_versioning,
-    "GetBucketCors": _missing(errors.NoSuchCORSConfiguration),
-    "GetBucketPolicy": _missing(errors.NoSuchBucketPolicy),
     "GetBucketLifecycle": _missing(errors.NoSuchLifecycleConfiguration),
     "GetBucketLifecycleConfiguration": _missing(errors.NoSuchLifecycleConfiguration),
     "GetBucketWebsite": _missing(errors.NoSuchWebsiteConfiguration),

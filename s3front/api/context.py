@@ -13,7 +13,7 @@ from s3front.config import Settings
 from s3front.request import S3Request
 from s3front.routing import Endpoint
 from s3front.store.protocols import Store
-from s3front.store.records import BucketRecord
+from s3front.store.records import BucketRecord, ObjectRecord
 
 
 @dataclass(slots=True)
@@ -43,17 +43,32 @@ class Ctx:
         return self.principal.tenant
 
     async def bucket(self) -> BucketRecord:
-        """The request's bucket, if it exists and the caller may use it.
+        """The request's bucket, if it exists and the caller may perform the request's
+        operation on it (and on the object it names): see `s3front.access.authorize`.
 
-        Access control for now: authenticated callers reach the buckets their tenant owns.
-        A caller who does not own an existing bucket gets AccessDenied, as S3 answers.
+        A missing bucket is NoSuchBucket; anything not allowed is AccessDenied, as S3 answers.
+        For reads governed by an object's ACL, the object is read to decide; a caller without
+        access gets AccessDenied whether or not the key exists.
         """
         rec = await self.store.meta.get_bucket(self.bucket_name)
         if rec is None:
             raise errors.NoSuchBucket(BucketName=self.bucket_name)
-        if self.principal is None or rec.owner != self.principal.tenant:
-            raise errors.AccessDenied()
+        await self.authorize(rec)
         return rec
+
+    async def authorize(self, bucket: BucketRecord) -> None:
+        """AccessDenied unless the request's operation is allowed on `bucket` (and its key)."""
+        from s3front.access.context_hooks import authorize_request
+
+        await authorize_request(self, bucket)
+
+    async def authorize_object(
+        self, bucket: BucketRecord, key: str, obj: ObjectRecord | None, action: str
+    ) -> None:
+        """AccessDenied unless `action` is allowed on this object (e.g. a copy's source)."""
+        from s3front.access.context_hooks import authorize_object
+
+        authorize_object(self, bucket, key, obj, action)
 
 
 def now_ms() -> int:

@@ -131,6 +131,12 @@ async def handle_list_object_versions(ctx: Ctx) -> Response:
     delimiter = ctx.req.param("delimiter") or ""
     key_marker = ctx.req.param("key-marker") or ""
     version_marker = ctx.req.param("version-id-marker") or ""
+    if version_marker and not key_marker:
+        raise errors.InvalidArgument(
+            "A version-id marker cannot be specified without a key marker.",
+            ArgumentName="version-id-marker",
+            ArgumentValue=version_marker,
+        )
     max_keys = _max_keys(ctx)
     encoding = _encoding(ctx)
     page = await list_versions(

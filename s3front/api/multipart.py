@@ -33,8 +33,9 @@ async def handle_create_multipart_upload(ctx: Ctx) -> Response:
     alg = ctx.req.header("x-amz-checksum-algorithm")
     rec = UploadRecord(
         key=ctx.key,
-        # Sortable by creation is not needed; unguessable is (upload ids grant part writes).
-        upload_id=secrets.token_urlsafe(24),
+        # Unguessable (an upload id grants part writes), and hex: a base64url id may start
+        # with "-", which the AWS CLI then parses as an option (`--upload-id -abc`).
+        upload_id=secrets.token_hex(24),
         initiated_ms=now_ms(),
         owner=ctx.tenant,
         headers=stored_headers(ctx.req),
@@ -129,12 +130,12 @@ async def handle_complete_multipart_upload(ctx: Ctx) -> Response:
         parts=len(requested),
         attrs=upload.attrs,
     )
-    await commit_object(ctx, bucket, rec)
+    rec = await commit_object(ctx, bucket, rec)
     # The part manifests now belong to the object; the part rows and the upload go.
     await ctx.store.meta.delete_upload(bucket.bucket_id, upload.key, upload.upload_id)
     await ctx.store.meta.delete_parts(upload.upload_id)
     location = f"{ctx.req.scheme}://{ctx.req.headers.get('host', '')}/{bucket.name}/{rec.key}"
-    headers = {"x-amz-version-id": version_id} if bucket.versioning else None
+    headers = {"x-amz-version-id": rec.version_id} if bucket.versioning else None
     return xml_response(
         xmldocs.complete_multipart_upload(location, bucket.name, rec.key, rec.etag, rec.checksums),
         headers=headers,

@@ -1,4 +1,8 @@
-"""PutObject, GetObject, HeadObject, DeleteObject."""
+"""PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects.
+
+Versions: what a write or delete does in each versioning state is `s3front.objects.versions`;
+the bucket-level operations and the delete-marker error answers are `s3front.api.versioning`.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,19 @@ from s3front.api import conditions, integrity
 from s3front.api.context import Ctx, now_ms
 from s3front.api.headers import object_headers, stored_headers
 from s3front.api.tagging_attrs import parse_tagging_header, tags_of, with_tags
+from s3front.api.versioning import (
+    DeleteMarkerNoSuchKey,
+    DeleteMarkerNotAllowed,
+    marker_error_response,
+    version_headers,
+)
 from s3front.body import read_all
+from s3front.objects import versions
 from s3front.objects.listing import shard_of
 from s3front.objects.ranges import parse_range
 from s3front.objects.reader import read_object
 from s3front.objects.writer import write_object_data
-from s3front.store.records import NULL_VERSION, BucketRecord, ObjectRecord
+from s3front.store.records import BucketRecord, ObjectRecord
 
 MAX_PUT_SIZE = 5 * 1024**3  # S3's limit for a single PUT
 
@@ -59,71 +70,92 @@ async def handle_put_object(ctx: Ctx) -> Response:
         checksums=checksums,
         attrs=attrs,
     )
-    await commit_object(ctx, bucket, rec)
+    rec = await commit_object(ctx, bucket, rec)
     out = {"etag": f'"{rec.etag}"'}
     for alg, value in checksums.items():
         if alg != "type":
             out[integrity.header_name(alg)] = value
-    if bucket.versioning:
-        out["x-amz-version-id"] = version_id
+    out.update(version_headers(bucket, rec.version_id))
     return Response(status_code=200, headers=out)
 
 
-async def commit_object(ctx: Ctx, bucket: BucketRecord, rec: ObjectRecord) -> None:
+async def commit_object(ctx: Ctx, bucket: BucketRecord, rec: ObjectRecord) -> ObjectRecord:
     """Write the object row: the single switch that makes the new version visible (its blocks
-    and manifest are already written).
+    and manifest are already written). Returns the row as written: in a versioned bucket its
+    seq (and version id) may have been renewed so that it is newer than the key's newest row.
 
     Conditional writes (PutObject / CompleteMultipartUpload with `If-None-Match: *` or
-    `If-Match: <etag>`) become a conditional row write, a lightweight transaction on
-    Cassandra, so of two racing writers at most one wins; the loser gets 412 if the condition
-    no longer holds, or 409 ConditionalRequestConflict if the row changed under it.
+    `If-Match: <etag>`) are checked against the key's newest version: If-None-Match fails if
+    it is a live object, If-Match compares its etag (and 404s if there is none).
+
+    In a never-versioned bucket the new row replaces the old one at seq 0, so the check is a
+    conditional row write, a lightweight transaction on Cassandra: of two racing writers at
+    most one wins; the loser gets 412 if the condition no longer holds, or 409
+    ConditionalRequestConflict if the row changed under it. In a versioned bucket each write
+    is a new row, which no single-row LWT can guard against a racing insert of another row:
+    the check is a check-then-write, and two racing conditional writers are NOT serialised
+    (both may succeed; both versions are kept, the newer seq is the latest).
     """
     meta = ctx.store.meta
     shard = shard_of(rec.key, bucket.shards)
     if_none = ctx.req.header("if-none-match").strip()
     if_match = ctx.req.header("if-match").strip()
-    if not if_none and not if_match:
-        await meta.put_object(bucket.bucket_id, shard, rec)
-        return
     if if_none and if_none != "*":
         raise errors.NotImplemented("If-None-Match on writes supports only '*'.")
+    conditional = bool(if_none or if_match)
+    if not bucket.versioning and not conditional:
+        await meta.put_object(bucket.bucket_id, shard, rec)
+        return rec
     current = await meta.get_object(bucket.bucket_id, shard, rec.key)
+    if conditional:
+        _check_write_conditions(rec.key, current, if_none=if_none, if_match=if_match)
+    if bucket.versioning:
+        rec = versions.renumbered(rec, bucket.versioning, current)
+        await versions.write_version(meta, bucket, shard, rec, current)
+        return rec
+    if not await meta.put_object_if(bucket.bucket_id, shard, rec, current):
+        raise errors.ConditionalRequestConflict()
+    return rec
+
+
+def _check_write_conditions(
+    key: str, current: ObjectRecord | None, *, if_none: str, if_match: str
+) -> None:
     live = current is not None and not current.delete_marker
     if if_none and live:
         raise errors.PreconditionFailed(Condition="If-None-Match")
     if if_match:
-        if not live:
-            raise errors.NoSuchKey(Key=rec.key)
-        assert current is not None
+        if current is None or current.delete_marker:
+            raise errors.NoSuchKey(Key=key)
         if not conditions.etag_matches(if_match, current.etag):
             raise errors.PreconditionFailed(Condition="If-Match")
-    expected = current if current is not None and current.seq == rec.seq else None
-    if current is not None and current.seq != rec.seq:
-        raise errors.NotImplemented(
-            "Conditional writes to versioned buckets are not supported yet."
-        )
-    if not await meta.put_object_if(bucket.bucket_id, shard, rec, expected):
-        raise errors.ConditionalRequestConflict()
 
 
 def new_version(bucket: BucketRecord) -> tuple[int, str]:
-    """(seq, version id) of a new version. Unversioned buckets keep one row per key (seq 0)."""
-    if bucket.versioning == "Enabled":
-        raise errors.NotImplemented("Versioning is not supported yet.")
-    return 0, NULL_VERSION
+    """(seq, version id) of a new version: seq 0 and "null" in a never-versioned bucket (one
+    row per key, overwritten in place), otherwise a fresh time-based seq. `commit_object`
+    renews it if the key already has a newer row (a clock that went backwards)."""
+    return versions.next_version(bucket.versioning, None)
 
 
 async def find_object(ctx: Ctx, bucket: BucketRecord, key: str) -> ObjectRecord:
+    """The version a GET/HEAD-like request names: `?versionId=` (a point read for our ids;
+    "null" is accepted in every bucket) or the newest. Delete markers are errors; see
+    `s3front.api.versioning` for the headers those carry."""
     shard = shard_of(key, bucket.shards)
     version_id = ctx.req.param("versionId")
     if version_id is not None:
-        rec = await ctx.store.meta.get_object_by_version(bucket.bucket_id, shard, key, version_id)
+        rec = await versions.get_version(ctx.store.meta, bucket.bucket_id, shard, key, version_id)
         if rec is None:
             raise errors.NoSuchVersion(Key=key, VersionId=version_id)
+        if rec.delete_marker:
+            raise DeleteMarkerNotAllowed(rec, ctx.req.method)
     else:
         rec = await ctx.store.meta.get_object(bucket.bucket_id, shard, key)
-        if rec is None or rec.delete_marker:
+        if rec is None:
             raise errors.NoSuchKey(Key=key)
+        if rec.delete_marker:
+            raise DeleteMarkerNoSuchKey(rec)
     return rec
 
 
@@ -137,13 +169,17 @@ async def handle_head_object(ctx: Ctx) -> Response:
 
 async def _get_or_head(ctx: Ctx, *, head: bool) -> Response:
     bucket = await ctx.bucket()
-    rec = await find_object(ctx, bucket, ctx.key)
+    try:
+        rec = await find_object(ctx, bucket, ctx.key)
+    except (DeleteMarkerNoSuchKey, DeleteMarkerNotAllowed) as err:
+        return marker_error_response(ctx, bucket, err)
     try:
         conditions.check(ctx.req, rec)
     except errors.NotModified:
         h = object_headers(rec)
         return Response(status_code=304, headers={k: h[k] for k in ("etag", "last-modified")})
     headers = object_headers(rec, ctx.req)
+    headers.update(version_headers(bucket, rec.version_id))
     if tags := tags_of(rec.attrs):
         headers["x-amz-tagging-count"] = str(len(tags))
     status = 200
@@ -164,26 +200,30 @@ async def _get_or_head(ctx: Ctx, *, head: bool) -> Response:
     return StreamingResponse(stream, status_code=status, headers=headers)
 
 
-async def delete_key(ctx: Ctx, bucket: BucketRecord, key: str, version_id: str | None) -> None:
-    """Delete one key (or one version of it). A key that does not exist is no error, as in S3."""
+async def delete_key(
+    ctx: Ctx, bucket: BucketRecord, key: str, version_id: str | None
+) -> versions.Deletion:
+    """Delete one key (or one version of it). A key that does not exist is no error, as in S3.
+
+    Without a version id: a never-versioned bucket loses the row, a versioned one gains a
+    delete marker. With one: exactly that version (or marker) goes.
+    """
     if len(key.encode("utf-8")) > 1024:
         raise errors.KeyTooLongError()
     shard = shard_of(key, bucket.shards)
     meta = ctx.store.meta
     if version_id is not None:
-        rec = await meta.get_object_by_version(bucket.bucket_id, shard, key, version_id)
-    else:
-        rec = await meta.get_object(bucket.bucket_id, shard, key)
-    if rec is None:
-        return
-    # The data is released by removing the row; the GC frees blocks no manifest references.
-    await meta.delete_object(bucket.bucket_id, shard, key, rec.seq)
+        return await versions.delete_version(meta, bucket, shard, key, version_id)
+    return await versions.delete_latest(meta, bucket, shard, key, owner=ctx.tenant, now_ms=now_ms())
 
 
 async def handle_delete_object(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
-    await delete_key(ctx, bucket, ctx.key, ctx.req.param("versionId"))
-    return Response(status_code=204)
+    done = await delete_key(ctx, bucket, ctx.key, ctx.req.param("versionId"))
+    headers = version_headers(bucket, done.version_id)
+    if done.delete_marker and bucket.versioning:
+        headers["x-amz-delete-marker"] = "true"
+    return Response(status_code=204, headers=headers)
 
 
 async def handle_delete_objects(ctx: Ctx) -> Response:
@@ -206,10 +246,11 @@ async def handle_delete_objects(ctx: Ctx) -> Response:
     failures: list[xmldocs.DeleteFailure] = []
     for key, version_id in request.objects:
         try:
-            await delete_key(ctx, bucket, key, version_id)
+            done = await delete_key(ctx, bucket, key, version_id)
         except errors.S3Error as err:
             failures.append(xmldocs.DeleteFailure(key, err.code, err.message, version_id))
             continue
         if not request.quiet:
-            deleted.append(xmldocs.Deleted(key, version_id))
+            marker_id = done.version_id if done.delete_marker else None
+            deleted.append(xmldocs.Deleted(key, version_id, marker_id, done.delete_marker))
     return Response(xmldocs.delete_result(deleted, failures), media_type="application/xml")

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.cassandra
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "local-cassandra"
 # Short timeouts so the failures show quickly; the bound below is what "no hang" means.
 TIMEOUTS = "connect_timeout=2&request_timeout=2"
-BOUND = 10.0
+BOUND = 15.0
 
 
 def _free_port() -> int:
@@ -75,7 +75,8 @@ async def _fails_fast(op: Callable[[], Awaitable[object]]) -> None:
     t0 = time.monotonic()
     with pytest.raises((StoreUnavailable, StoreTimeout)):
         await op()
-    assert time.monotonic() - t0 < BOUND
+    elapsed = time.monotonic() - t0
+    assert elapsed < BOUND, f"took {elapsed:.1f}s to fail (bound {BOUND}s)"
 
 
 async def _recovers(store: CassandraStore, name: str, within: float = 90.0) -> None:
@@ -83,8 +84,8 @@ async def _recovers(store: CassandraStore, name: str, within: float = 90.0) -> N
     while True:
         try:
             found = await store.meta.get_bucket(name)
-        except (StoreUnavailable, StoreTimeout):
-            assert time.monotonic() < deadline, "store did not recover after Cassandra came back"
+        except (StoreUnavailable, StoreTimeout) as exc:
+            assert time.monotonic() < deadline, f"no recovery in {within}s; last error: {exc}"
             await asyncio.sleep(0.5)
             continue
         assert found is not None and found.name == name

@@ -41,6 +41,34 @@ def test_create_bucket_race_has_one_winner(cassandra_url: str) -> None:
     asyncio.run(race())
 
 
+def test_conditional_object_write_race_has_one_winner(cassandra_url: str) -> None:
+    async def race() -> None:
+        stores = [await open_cassandra(cassandra_url), await open_cassandra(cassandra_url)]
+        bid = f"b-{secrets.token_hex(4)}"
+        try:
+            expected: ObjectRecord | None = None
+            for round_ in range(3):  # create (expected None), then two replace-if-unchanged
+                recs = [
+                    ObjectRecord("k", 0, "null", 1, f"r{round_}w{i}", 100 + round_, "o")
+                    for i in range(16)
+                ]
+                results = await asyncio.gather(
+                    *(
+                        stores[i % 2].meta.put_object_if(bid, 0, rec, expected)
+                        for i, rec in enumerate(recs)
+                    )
+                )
+                assert results.count(True) == 1
+                winner = recs[results.index(True)]
+                assert await stores[1].meta.get_object(bid, 0, "k") == winner
+                expected = winner
+        finally:
+            for store in stores:
+                await store.close()
+
+    asyncio.run(race())
+
+
 KEYS = [
     "a", "a/", "a/b", "a/b/c", "a b", "a-b", "a0", "a\u00e9", "ab", "A", "Z", "z", "~",
     "\u00e9t\u00e9", "\u65e5\u672c/\u6587\u5b57", "\U0001f600", "\U0001f600/x", "\u0410\u0411",

@@ -182,6 +182,7 @@ def test_truncated_body(server: Any, victim: tuple[str, str]) -> None:
     bucket, key = victim
     size = 3 * sup.MiB
     payload = os.urandom(size)
+    mark = server.log_mark()
     for path in (f"/{bucket}/truncated-new", f"/{bucket}/{key}"):
         resp = _truncated_put(server, path, size, payload[: size // 2])
         if resp is not None:  # a response is optional; if one comes it must be this
@@ -195,6 +196,11 @@ def test_truncated_body(server: Any, victim: tuple[str, str]) -> None:
         time.sleep(0.2)
     assert head.status == 404, f"object created from a truncated body: {head}"
     assert_intact(server, bucket)
+    # The client went away: nothing reaches it, but the server must not count that as its
+    # own failure (a 500 / InternalError with a traceback in the log).
+    puts = [e for e in server.access_log(mark) if e.get("op") == "PutObject"]
+    statuses = [(e["key"], e["status"]) for e in puts]
+    assert all(status < 500 for _, status in statuses), f"client disconnect logged as {statuses}"
 
 
 def _create_upload(server: Any, bucket: str, key: str) -> str:

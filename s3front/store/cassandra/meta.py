@@ -4,14 +4,14 @@ Each section below starts with the CQL of the statements that touch its table (t
 defined in schema/cassandra/). Statements are prepared once, in `CassandraMeta.prepare`, which
 runs at connect time in a thread.
 
-Scans that page "in token order" (list_manifest_ids) continue with `token(pk) > token(last)`:
+Scans that page "in token order" (list_buckets, list_manifest_ids) continue with `token(pk) > token(last)`:
 the order is the partitioner's, not the ids'. Murmur3 token collisions between two ids would
 make a page skip the second id; at 2^64 tokens that is accepted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from cassandra.query import BatchStatement, BatchType
@@ -42,7 +42,8 @@ _BUCKET_UPDATE = (
 )
 _BUCKET_GET = f"SELECT {_BUCKET_COLS} FROM buckets WHERE name = ?"
 _BUCKET_DELETE = "DELETE FROM buckets WHERE name = ? IF EXISTS"
-_BUCKET_ALL = f"SELECT {_BUCKET_COLS} FROM buckets"
+_BUCKET_FIRST = f"SELECT {_BUCKET_COLS} FROM buckets LIMIT ?"
+_BUCKET_AFTER = f"SELECT {_BUCKET_COLS} FROM buckets WHERE token(name) > token(?) LIMIT ?"
 
 # -- owner_buckets: PRIMARY KEY (owner, name) ---------------------------------------------------
 _OWNER_PUT = "INSERT INTO owner_buckets (owner, name, created_ms) VALUES (?, ?, ?)"
@@ -57,6 +58,13 @@ _OBJ_COLS = (
 _OBJ_PUT = (
     f"INSERT INTO objects (bucket_id, shard, {_OBJ_COLS}, inline) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_OBJ_PUT_NEW = _OBJ_PUT + " IF NOT EXISTS"
+_OBJ_PUT_IF = (
+    "UPDATE objects SET version_id = ?, size = ?, etag = ?, last_modified_ms = ?, owner = ?, "
+    "manifest_id = ?, delete_marker = ?, headers = ?, checksums = ?, parts = ?, attrs = ?, "
+    "inline = ? WHERE bucket_id = ? AND shard = ? AND key = ? AND seq = ? "
+    "IF etag = ? AND last_modified_ms = ?"
 )
 _OBJ_WHERE = "FROM objects WHERE bucket_id = ? AND shard = ?"
 _OBJ_GET_NEWEST = f"SELECT {_OBJ_COLS}, inline {_OBJ_WHERE} AND key = ? LIMIT 1"
@@ -125,13 +133,17 @@ class CassandraMeta:
         self._bucket_get = p(_BUCKET_GET)
         self._bucket_get_serial = p(_BUCKET_GET, serial=True)
         self._bucket_delete = p(_BUCKET_DELETE)
-        self._bucket_all = p(_BUCKET_ALL)
+        self._bucket_first = p(_BUCKET_FIRST)
+        self._bucket_after = p(_BUCKET_AFTER)
         self._owner_put = p(_OWNER_PUT)
         self._owner_delete = p(_OWNER_DELETE)
         self._owner_list = p(_OWNER_LIST)
         self._obj_put = p(_OBJ_PUT)
         self._obj_get_newest = p(_OBJ_GET_NEWEST)
         self._obj_get_seq = p(_OBJ_GET_SEQ)
+        self._obj_get_seq_serial = p(_OBJ_GET_SEQ, serial=True)
+        self._obj_put_new = p(_OBJ_PUT_NEW)
+        self._obj_put_if = p(_OBJ_PUT_IF)
         self._obj_versions = p(_OBJ_VERSIONS)
         self._obj_delete = p(_OBJ_DELETE)
         self._obj_scan = {
@@ -158,19 +170,32 @@ class CassandraMeta:
 
     # -- buckets --------------------------------------------------------------------------------
     async def insert_bucket(self, rec: BucketRecord) -> bool:
-        params = _bucket_params(rec)
+        async def won() -> bool | None:
+            rows = await self._db.rows(self._bucket_get_serial, (rec.name,))
+            # The bucket id is random, so the row itself says whose insert it is.
+            return bool(rows[0]["bucket_id"] == rec.bucket_id) if rows else None
+
+        return await self._lwt(self._bucket_insert_new, _bucket_params(rec), won)
+
+    async def _lwt(
+        self, stmt: Any, params: Sequence[object], outcome: Callable[[], Awaitable[bool | None]]
+    ) -> bool:
+        """Run a lightweight transaction; True if applied.
+
+        A contended LWT can time out with its outcome unknown. Then `outcome` reads the row
+        back through Paxos (a serial read completes any proposal in flight) and says whether
+        this call's write is there (True), another one is (False), or nothing happened yet
+        (None: try again).
+        """
         for _ in range(3):
             try:
-                return await self._db.applied(self._bucket_insert_new, params)
+                return await self._db.applied(stmt, params)
             except StoreTimeout:
                 pass
-            # A contended LWT can time out with its outcome unknown. The bucket id is random,
-            # so the row itself tells whether this call won: read it back through Paxos (a
-            # serial read completes any proposal in flight) and retry only if there is none.
-            rows = await self._db.rows(self._bucket_get_serial, (rec.name,))
-            if rows:
-                return bool(rows[0]["bucket_id"] == rec.bucket_id)
-        raise StoreTimeout(f"CreateBucket {rec.name!r}: lightweight transaction kept timing out")
+            decided = await outcome()
+            if decided is not None:
+                return decided
+        raise StoreTimeout("lightweight transaction kept timing out under contention")
 
     async def get_bucket(self, name: str) -> BucketRecord | None:
         rows = await self._db.rows(self._bucket_get, (name,))
@@ -183,11 +208,13 @@ class CassandraMeta:
         await self._db.run(self._bucket_delete, (name,))
 
     async def list_buckets(self, after: str, limit: int) -> list[BucketRecord]:
-        # The protocol wants name order, which Cassandra only has within a partition. Buckets
-        # are few and this is an admin/GC path, so read them all (in token order) and sort.
-        rows = await self._db.rows(self._bucket_all)
-        names = sorted((_bucket(r) for r in rows if r["name"] > after), key=lambda b: b.name)
-        return names[:limit]
+        if limit <= 0:
+            return []
+        if after:
+            rows = await self._db.rows(self._bucket_after, (after, limit))
+        else:
+            rows = await self._db.rows(self._bucket_first, (limit,))
+        return [_bucket(r) for r in rows]
 
     # -- buckets by owner -----------------------------------------------------------------------
     async def put_owner_bucket(self, row: OwnerBucket) -> None:
@@ -202,14 +229,32 @@ class CassandraMeta:
 
     # -- object index ---------------------------------------------------------------------------
     async def put_object(self, bucket_id: str, shard: int, rec: ObjectRecord) -> None:
-        await self._db.run(
-            self._obj_put,
-            (
-                bucket_id, shard, rec.key, rec.seq, rec.version_id, rec.size, rec.etag,
-                rec.last_modified_ms, rec.owner, rec.manifest_id, rec.delete_marker,
-                dict(rec.headers), dict(rec.checksums), rec.parts, dict(rec.attrs), rec.inline,
-            ),
-        )  # fmt: skip
+        await self._db.run(self._obj_put, _object_params(bucket_id, shard, rec))
+
+    async def put_object_if(
+        self, bucket_id: str, shard: int, rec: ObjectRecord, expected: ObjectRecord | None
+    ) -> bool:
+        row = _object_params(bucket_id, shard, rec)
+        if expected is None:
+            stmt, params = self._obj_put_new, row
+        else:
+            # UPDATE takes the key columns last, then the condition's values.
+            stmt = self._obj_put_if
+            params = (*row[4:], *row[:4], expected.etag, expected.last_modified_ms)
+
+        def state(r: ObjectRecord | None) -> tuple[str, int] | None:
+            return None if r is None else (r.etag, r.last_modified_ms)
+
+        async def won() -> bool | None:
+            found = await self._db.rows(
+                self._obj_get_seq_serial, (bucket_id, shard, rec.key, rec.seq)
+            )
+            now = state(_object(found[0])) if found else None
+            if now == state(rec):
+                return True
+            return None if now == state(expected) else False
+
+        return await self._lwt(stmt, params, won)
 
     async def get_object(
         self, bucket_id: str, shard: int, key: str, seq: int | None = None
@@ -354,6 +399,15 @@ def _bucket_params(rec: BucketRecord) -> tuple[object, ...]:
     return (
         rec.name, rec.bucket_id, rec.owner, rec.created_ms, rec.region, rec.shards,
         rec.versioning, dict(rec.attrs),
+    )  # fmt: skip
+
+
+def _object_params(bucket_id: str, shard: int, rec: ObjectRecord) -> tuple[object, ...]:
+    """Values in _OBJ_PUT's order: the primary key first, inline last."""
+    return (
+        bucket_id, shard, rec.key, rec.seq, rec.version_id, rec.size, rec.etag,
+        rec.last_modified_ms, rec.owner, rec.manifest_id, rec.delete_marker,
+        dict(rec.headers), dict(rec.checksums), rec.parts, dict(rec.attrs), rec.inline,
     )  # fmt: skip
 
 

@@ -1,0 +1,68 @@
+"""Glue between a request context and the access decision (`authorize.is_allowed`).
+
+The action comes from the route table (`routing.ROUTES`, the version variant when the request
+names a versionId); the resource is the request's bucket, or its object for object-level
+operations; the facts for policy conditions come from the request.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from s3front import errors, routing
+from s3front.access.authorize import is_allowed, needs_object
+from s3front.access.policy import Facts
+from s3front.objects.listing import shard_of
+from s3front.request import S3Request
+from s3front.store.records import BucketRecord, ObjectRecord
+
+if TYPE_CHECKING:
+    from s3front.api.context import Ctx
+
+
+def facts_of(req: S3Request) -> Facts:
+    return Facts(source_ip=req.client_ip, secure=req.scheme == "https", prefix=req.param("prefix"))
+
+
+def caller(ctx: Ctx) -> str | None:
+    return ctx.principal.tenant if ctx.principal is not None else None
+
+
+def action_of(ctx: Ctx) -> tuple[str, str | None]:
+    """(IAM action, object key or None) of the request's operation."""
+    route = routing.ROUTES.get(ctx.ep.op)
+    if route is None or not route.permission:
+        # Not in the table: owner-only (the decision for an action no grant names).
+        return "s3:" + ctx.ep.op, None
+    key = ctx.ep.key if route.level == "object" else None
+    return routing.required_permission(route, ctx.req), key
+
+
+async def read_object(ctx: Ctx, bucket: BucketRecord, key: str) -> ObjectRecord | None:
+    shard = shard_of(key, bucket.shards)
+    version_id = ctx.req.param("versionId")
+    meta = ctx.store.meta
+    if version_id is not None:
+        return await meta.get_object_by_version(bucket.bucket_id, shard, key, version_id)
+    rec = await meta.get_object(bucket.bucket_id, shard, key)
+    return None if rec is None or rec.delete_marker else rec
+
+
+async def authorize_request(ctx: Ctx, bucket: BucketRecord) -> None:
+    action, key = action_of(ctx)
+    who, facts = caller(ctx), facts_of(ctx.req)
+    if is_allowed(who, action, bucket, key, None, facts):
+        return
+    # Only a caller who is not otherwise allowed costs the extra read of the object's ACL.
+    if key is not None and needs_object(action):
+        obj = await read_object(ctx, bucket, key)
+        if obj is not None and is_allowed(who, action, bucket, key, obj, facts):
+            return
+    raise errors.AccessDenied()
+
+
+def authorize_object(
+    ctx: Ctx, bucket: BucketRecord, key: str, obj: ObjectRecord | None, action: str
+) -> None:
+    if not is_allowed(caller(ctx), action, bucket, key, obj, facts_of(ctx.req)):
+        raise errors.AccessDenied()

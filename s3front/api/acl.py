@@ -1,0 +1,108 @@
+"""Get/PutBucketAcl, Get/PutObjectAcl, and ACL headers on the requests that create things.
+
+The ACL lives in the record's `attrs["acl"]` (see `s3front.access.acl`). PutBucketAcl and
+PutObjectAcl take either a canned ACL (x-amz-acl), grant headers (x-amz-grant-*), or an
+AccessControlPolicy body; `s3cmd setacl --acl-public` GETs the ACL and PUTs it back with an
+AllUsers READ grant added, and `s3cmd cp` PUTs ?acl after every copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from starlette.responses import Response
+
+from s3front import errors, xml, xmldocs
+from s3front.access import acl as acls
+from s3front.api import buckets
+from s3front.api.buckets import xml_response
+from s3front.api.context import Ctx, owner_names
+from s3front.api.objects import find_object
+from s3front.body import read_all
+from s3front.objects.listing import shard_of
+from s3front.store.records import BucketRecord
+
+_RETRIES = 5
+
+
+def acl_attrs(
+    ctx: Ctx, bucket: BucketRecord, attrs: Mapping[str, str], owner: str | None = None
+) -> dict[str, str]:
+    """`attrs` with the ACL the request's x-amz-acl / x-amz-grant-* headers ask for (if any):
+    for PutObject, CopyObject and CreateMultipartUpload (whose upload carries it to the
+    completed object)."""
+    requested = acls.from_headers(ctx.req, owner or ctx.tenant, bucket.owner)
+    out = dict(attrs)
+    if requested is not None:
+        out["acl"] = acls.dumps(requested)
+    else:
+        out.pop("acl", None)
+    return out
+
+
+def _document(acl: acls.Acl, ctx: Ctx) -> bytes:
+    return xmldocs.access_control_policy(acl.owner, list(acl.grants), owner_names(ctx))
+
+
+async def _requested(ctx: Ctx, owner: str, bucket_owner: str) -> acls.Acl:
+    body = await read_all(ctx.body, ctx.settings.max_xml_body)
+    from_headers = acls.from_headers(ctx.req, owner, bucket_owner)
+    if body.strip():
+        if from_headers is not None:
+            raise errors.InvalidRequest(
+                "Specify an ACL either in headers or in the body, not both."
+            )
+        parsed = xml.parse_acl(body)
+        return acls.from_policy(parsed.owner_id, parsed.grants, owner)
+    if from_headers is None:
+        raise errors.MissingSecurityHeader(MissingHeaderName="x-amz-acl")
+    return from_headers
+
+
+async def handle_get_bucket_acl(ctx: Ctx) -> Response:
+    bucket = await ctx.bucket()
+    return xml_response(_document(acls.acl_of(bucket.attrs, bucket.owner), ctx))
+
+
+async def handle_put_bucket_acl(ctx: Ctx) -> Response:
+    bucket = await ctx.bucket()
+    acl = await _requested(ctx, bucket.owner, bucket.owner)
+    await ctx.store.meta.update_bucket(replace(bucket, attrs=acls.with_acl(bucket.attrs, acl)))
+    return Response(status_code=200)
+
+
+async def handle_get_object_acl(ctx: Ctx) -> Response:
+    bucket = await ctx.bucket()
+    rec = await find_object(ctx, bucket, ctx.key)
+    headers = {"x-amz-version-id": rec.version_id} if rec.version_id != "null" else None
+    return xml_response(_document(acls.acl_of(rec.attrs, rec.owner), ctx), headers=headers)
+
+
+async def handle_put_object_acl(ctx: Ctx) -> Response:
+    bucket = await ctx.bucket()
+    shard = shard_of(ctx.key, bucket.shards)
+    rec = await find_object(ctx, bucket, ctx.key)
+    acl = await _requested(ctx, rec.owner, bucket.owner)
+    for _ in range(_RETRIES):
+        new = replace(rec, attrs=acls.with_acl(rec.attrs, replace(acl, owner=rec.owner)))
+        # Compare-and-set: an ACL change that races an overwrite must not bring the old
+        # object back (the same rule as tagging).
+        if await ctx.store.meta.put_object_if(bucket.bucket_id, shard, new, rec):
+            headers = {"x-amz-version-id": rec.version_id} if rec.version_id != "null" else None
+            return Response(status_code=200, headers=headers)
+        rec = await find_object(ctx, bucket, ctx.key)
+    raise errors.SlowDown("The object changed while its ACL was being updated; retry.")
+
+
+async def handle_create_bucket(ctx: Ctx) -> Response:
+    """CreateBucket with x-amz-acl / x-amz-grant-*: the headers are checked before the bucket
+    is created, and the ACL is written right after (a bucket is private until then)."""
+    requested = acls.from_headers(ctx.req, ctx.tenant, ctx.tenant)
+    response = await buckets.handle_create_bucket(ctx)
+    if requested is not None:
+        rec = await ctx.store.meta.get_bucket(ctx.bucket_name)
+        if rec is not None and rec.owner == ctx.tenant:
+            attrs = acls.with_acl(rec.attrs, requested)
+            await ctx.store.meta.update_bucket(replace(rec, attrs=attrs))
+    return response

@@ -1,0 +1,327 @@
+"""CopyObject and UploadPartCopy.
+
+No data moves for a copy (DESIGN.md section 2). A manifest-backed source is copied by writing a
+FRESH manifest with one child entry that stands for the whole source manifest, then the new
+object row; inline and empty sources carry their bytes (or none) in the row itself. A part copy
+of a whole single-PUT source does the same for the part's manifest; a ranged part copy (or one
+whose ETag must be computed: the source is multipart) streams the range through the writer,
+which stores no block twice anyway (blocks are content-addressed).
+
+Why the copy writes a fresh manifest rather than pointing the new row at the source's manifest:
+manifests have no reference counts, GC finds what is live by marking from rows. A fresh manifest
+is stamped with its creation time (`objects.manifest_ids`), and GC keeps every young manifest as
+a root. That, plus re-reading the source row after writing the fresh manifest, closes the race
+with a concurrent delete of the source and a GC pass -- see `_pin_source`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote
+
+from starlette.responses import Response
+
+from s3front import errors, xmldocs
+from s3front.api import conditions
+from s3front.api.buckets import xml_response
+from s3front.api.context import Ctx, now_ms
+from s3front.api.headers import stored_headers
+from s3front.api.multipart import MAX_PART_SIZE, _part_number, _upload
+from s3front.api.objects import commit_object, new_version
+from s3front.api.tagging_attrs import parse_tagging_header, tags_of, with_tags
+from s3front.checksums import COMPOSITE
+from s3front.objects import versions
+from s3front.objects.keys import shard_of
+from s3front.objects.manifest_ids import new_manifest_id
+from s3front.objects.reader import read_object
+from s3front.objects.writer import write_object_data
+from s3front.store.records import BucketRecord, ManifestEntry, ObjectRecord, PartRecord
+
+# S3 copies at most 5 GiB in one CopyObject (or one UploadPartCopy without a range).
+MAX_COPY_SIZE = 5 * 1024**3
+_PREFIX = "x-amz-copy-source-"
+_RANGE = re.compile(r"bytes=(\d+)-(\d+)")
+_RANGE_MESSAGE = (
+    "The x-amz-copy-source-range value must be of the form bytes=first-last where first and "
+    "last are the zero-based offsets of the first and last bytes to copy"
+)
+_SELF_COPY_MESSAGE = (
+    "This copy request is illegal because it is trying to copy an object to itself without "
+    "changing the object's metadata, storage class, website redirect location or encryption "
+    "attributes."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    bucket: BucketRecord
+    rec: ObjectRecord
+    version_id: str | None  # as named in the header, None for "the current version"
+
+
+def parse_copy_source(value: str) -> tuple[str, str, str | None]:
+    """(bucket, key, version id or None) of an `x-amz-copy-source` header.
+
+    The header is "bucket/key" or "/bucket/key", URL-encoded, optionally followed by
+    "?versionId=...". A "?" inside a key arrives encoded (%3F), so the first literal "?" starts
+    the query.
+    """
+    path, _, query = value.strip().partition("?")
+    bucket, _, key = unquote(path).lstrip("/").partition("/")
+    if not bucket or not key:
+        raise errors.InvalidArgument(
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+            ArgumentName="x-amz-copy-source",
+            ArgumentValue=value,
+        )
+    version_id = None
+    for name, v in parse_qsl(query, keep_blank_values=True):
+        if name == "versionId":
+            if not v:
+                raise errors.InvalidArgument(
+                    "Version id cannot be the empty string",
+                    ArgumentName="versionId",
+                    ArgumentValue=v,
+                )
+            version_id = v
+    return bucket, key, version_id
+
+
+async def _read_source_row(
+    ctx: Ctx, bucket: BucketRecord, key: str, version_id: str | None
+) -> ObjectRecord:
+    shard = shard_of(key, bucket.shards)
+    meta = ctx.store.meta
+    if version_id is not None:
+        rec = await versions.get_version(meta, bucket.bucket_id, shard, key, version_id)
+        if rec is None:
+            raise errors.NoSuchVersion(Key=key, VersionId=version_id)
+        if rec.delete_marker:
+            raise errors.InvalidRequest(
+                "The source of a copy request may not specifically refer to a delete marker "
+                "by version id."
+            )
+        return rec
+    rec = await meta.get_object(bucket.bucket_id, shard, key)
+    if rec is None or rec.delete_marker:
+        raise errors.NoSuchKey(Key=key)
+    return rec
+
+
+async def load_source(ctx: Ctx) -> Source:
+    """The copy source named by the request, if the caller may read it and its conditions
+    (x-amz-copy-source-if-*) hold."""
+    name, key, version_id = parse_copy_source(ctx.req.header("x-amz-copy-source"))
+    bucket = await ctx.store.meta.get_bucket(name)
+    if bucket is None:
+        raise errors.NoSuchBucket(BucketName=name)
+    # The same rule as Ctx.bucket() for the request's own bucket: a tenant reads its buckets.
+    if bucket.owner != ctx.tenant:
+        raise errors.AccessDenied()
+    rec = await _read_source_row(ctx, bucket, key, version_id)
+    conditions.check(ctx.req, rec, prefix=_PREFIX)
+    return Source(bucket, rec, version_id)
+
+
+async def _pin_source(ctx: Ctx, src: Source) -> str:
+    """Write a fresh manifest that stands for the source's bytes; return its id.
+
+    The race with GC: a GC pass marks from upload and object rows, then keeps every manifest
+    younger than its grace as a root. We write the fresh manifest first, then re-read the source
+    row. If the row is still there (pointing at the same manifest) when we re-read, then either
+    GC read the row (and marked the source manifest from it) or GC had not yet read it -- and
+    then GC reads the manifest table even later, when our fresh manifest already exists, is
+    young, and leads to the source manifest through its child entry. Either way the source's
+    blocks survive. If the row is gone or points elsewhere, the copy fails (NoSuchKey) and the
+    fresh manifest is garbage for a later pass.
+    """
+    rec = src.rec
+    assert rec.manifest_id is not None
+    meta = ctx.store.meta
+    child = rec.manifest_id
+    # A copy of a copy: point at what the source's one-child manifest points at, so repeated
+    # copies (e.g. metadata updates by self-copy) do not nest manifests ever deeper.
+    head = await meta.get_manifest(child, 0, limit=2)
+    if (
+        len(head) == 1
+        and head[0].child is not None
+        and head[0].offset == 0
+        and head[0].length == rec.size
+    ):
+        child = head[0].child
+    manifest_id = new_manifest_id()
+    await meta.put_manifest(manifest_id, [ManifestEntry(offset=0, length=rec.size, child=child)])
+    shard = shard_of(rec.key, src.bucket.shards)
+    again = await meta.get_object(src.bucket.bucket_id, shard, rec.key, seq=rec.seq)
+    if (
+        again is None
+        or again.delete_marker
+        or again.manifest_id != rec.manifest_id
+        or again.version_id != rec.version_id
+    ):
+        raise errors.NoSuchKey(Key=rec.key)
+    return manifest_id
+
+
+def _directive(ctx: Ctx, header: str) -> str:
+    value = ctx.req.header(header).strip() or "COPY"
+    if value not in ("COPY", "REPLACE"):
+        raise errors.InvalidArgument(
+            f"Unknown {header.removeprefix('x-amz-').replace('-', ' ')}: {value}",
+            ArgumentName=header,
+            ArgumentValue=value,
+        )
+    return value
+
+
+async def _is_current(ctx: Ctx, src: Source) -> bool:
+    if src.version_id is None:
+        return True
+    shard = shard_of(src.rec.key, src.bucket.shards)
+    current = await ctx.store.meta.get_object(src.bucket.bucket_id, shard, src.rec.key)
+    return current is not None and current.seq == src.rec.seq
+
+
+def _version_headers(src: Source, target: BucketRecord, version_id: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if src.bucket.versioning:
+        out["x-amz-copy-source-version-id"] = src.rec.version_id
+    if target.versioning:
+        out["x-amz-version-id"] = version_id
+    return out
+
+
+async def handle_copy_object(ctx: Ctx) -> Response:
+    bucket = await ctx.bucket()
+    src = await load_source(ctx)
+    rec = src.rec
+    metadata = _directive(ctx, "x-amz-metadata-directive")
+    tagging = _directive(ctx, "x-amz-tagging-directive")
+    if (
+        src.bucket.name == bucket.name
+        and rec.key == ctx.key
+        and metadata != "REPLACE"
+        and await _is_current(ctx, src)
+    ):
+        raise errors.InvalidRequest(_SELF_COPY_MESSAGE)
+    if rec.size > MAX_COPY_SIZE:
+        raise errors.InvalidRequest(
+            "The specified copy source is larger than the maximum allowable size for a copy "
+            f"source: {MAX_COPY_SIZE}"
+        )
+    headers = dict(rec.headers) if metadata == "COPY" else stored_headers(ctx.req)
+    tags = (
+        tags_of(rec.attrs)
+        if tagging == "COPY"
+        else parse_tagging_header(ctx.req.header("x-amz-tagging"))
+    )
+    manifest_id = await _pin_source(ctx, src) if rec.manifest_id is not None else None
+    seq, version_id = new_version(bucket)
+    new = ObjectRecord(
+        key=ctx.key,
+        seq=seq,
+        version_id=version_id,
+        size=rec.size,
+        etag=rec.etag,
+        last_modified_ms=now_ms(),
+        owner=ctx.tenant,
+        manifest_id=manifest_id,
+        inline=rec.inline if manifest_id is None else None,
+        headers=headers,
+        checksums=dict(rec.checksums),
+        parts=rec.parts,
+        # Only the tags travel: an ACL or other per-object document is not copied (as in S3).
+        attrs=with_tags({}, tags),
+    )
+    written = await commit_object(ctx, bucket, new)
+    return xml_response(
+        xmldocs.copy_object_result(written.etag, written.last_modified_ms, written.checksums),
+        headers=_version_headers(src, bucket, written.version_id),
+    )
+
+
+def parse_copy_range(header: str, size: int) -> tuple[int, int]:
+    """(start, end exclusive) of `x-amz-copy-source-range: bytes=first-last`.
+
+    Unlike Range on GET, nothing here is ignored: a malformed value is InvalidArgument, a range
+    that is not inside the source is InvalidRange (AWS documents both; the exact code AWS uses
+    for an out-of-bounds range is not documented, InvalidRange is what MinIO and Ceph send).
+    """
+    m = _RANGE.fullmatch(header.strip())
+    if m is None or int(m.group(1)) > int(m.group(2)):
+        raise errors.InvalidArgument(
+            _RANGE_MESSAGE, ArgumentName="x-amz-copy-source-range", ArgumentValue=header
+        )
+    first, last = int(m.group(1)), int(m.group(2))
+    if last >= size:
+        raise errors.InvalidRange(
+            f"Range specified is not valid for source object of size: {size}",
+            RangeRequested=header.strip(),
+            ActualObjectSize=str(size),
+        )
+    return first, last + 1
+
+
+async def handle_upload_part_copy(ctx: Ctx) -> Response:
+    bucket = await ctx.bucket()
+    number = _part_number(ctx)
+    upload = await _upload(ctx, bucket)
+    src = await load_source(ctx)
+    rec = src.rec
+    range_header = ctx.req.header("x-amz-copy-source-range")
+    if range_header:
+        start, end = parse_copy_range(range_header, rec.size)
+    elif rec.size > MAX_COPY_SIZE:
+        raise errors.InvalidRequest(
+            "The specified copy source is larger than the maximum allowable size for a copy "
+            f"source: {MAX_COPY_SIZE}"
+        )
+    else:
+        start, end = 0, rec.size
+    if end - start > MAX_PART_SIZE:
+        raise errors.EntityTooLarge(MaxSizeAllowed=str(MAX_PART_SIZE))
+    alg = upload.checksum_algorithm
+    reusable_checksum = not alg or (alg in rec.checksums and rec.checksums.get("type") != COMPOSITE)
+    if (
+        start == 0
+        and end == rec.size
+        and rec.manifest_id is not None
+        and "-" not in rec.etag
+        and reusable_checksum
+    ):
+        # The whole of a single-PUT object: its ETag is the MD5 of its bytes, which is what the
+        # part's ETag must be, so the part can stand on the source's manifest. No data moves.
+        manifest_id = await _pin_source(ctx, src)
+        size, etag = rec.size, rec.etag
+        part_checksums = {alg: rec.checksums[alg]} if alg else {}
+    else:
+        # A range, a multipart source (its ETag is not an MD5 of its bytes) or a missing part
+        # checksum: the part's ETag and checksum must be computed, so the bytes go through the
+        # writer. Blocks already stored (the source's own, when aligned) are not stored twice.
+        result = await write_object_data(
+            ctx.store.blocks,
+            ctx.store.meta,
+            read_object(ctx.store.meta, ctx.store.blocks, rec, start, end),
+            block_size=ctx.settings.block_size,
+            inline_limit=-1,  # parts are always manifests: completion points at them
+            algorithms=[alg] if alg else [],
+            expected_length=end - start,
+        )
+        # An empty part has a manifest with no rows.
+        manifest_id = result.manifest_id or new_manifest_id()
+        size, etag, part_checksums = result.size, result.md5, result.checksums
+    part = PartRecord(
+        part_number=number,
+        size=size,
+        etag=etag,
+        last_modified_ms=now_ms(),
+        manifest_id=manifest_id,
+        checksums=part_checksums,
+    )
+    await ctx.store.meta.put_part(upload.upload_id, part)
+    headers = {"x-amz-copy-source-version-id": rec.version_id} if src.bucket.versioning else None
+    return xml_response(
+        xmldocs.copy_part_result(part.etag, part.last_modified_ms, part.checksums),
+        headers=headers,
+    )

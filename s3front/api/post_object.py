@@ -1,0 +1,217 @@
+"""PostObject: browser uploads, `POST /bucket` with a multipart/form-data body.
+
+The form authenticates itself: a base64 POST policy signed with SigV4 (x-amz-algorithm,
+x-amz-credential, x-amz-date, x-amz-signature: HMAC-SHA256 of the base64 policy with the
+signing key) or SigV2 (AWSAccessKeyId, signature: HMAC-SHA1 of the base64 policy). A form
+without a policy is anonymous and succeeds only where the bucket's ACL or policy lets anyone
+write. The signer must still be allowed s3:PutObject on the key (`s3front.access.authorize`).
+
+The file (the last field that counts) streams into the same writer PutObject uses
+(`write_object_data`, then `commit_object`), with `content-length-range` enforced as bytes
+arrive. Only a POST on a bucket is ever read as a form; PUT bodies never are, whatever their
+Content-Type (CLIENTS.md).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from urllib.parse import quote, urlencode
+
+from starlette.responses import Response
+
+from s3front import errors, xml
+from s3front.access import acl as acls
+from s3front.access import post_form
+from s3front.api.context import Ctx, now_ms
+from s3front.api.objects import MAX_PUT_SIZE, commit_object, new_version
+from s3front.auth import Principal, sigv2, sigv4
+from s3front.keys import lookup_key
+from s3front.objects.writer import write_object_data
+from s3front.store.records import AccessKeyRecord, ObjectRecord
+
+# Form fields stored as object headers (as PutObject stores the request headers).
+_STORED = (
+    "content-type",
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+)
+
+
+async def _signer(ctx: Ctx, fields: dict[str, str]) -> Principal | None:
+    """The principal whose signature covers the policy; None for an anonymous form."""
+    policy = fields.get("policy")
+    if policy is None:
+        if any(f in fields for f in ("x-amz-signature", "signature", "awsaccesskeyid")):
+            raise errors.InvalidArgument(
+                "Bucket POST must contain a field named 'policy'.", ArgumentName="policy"
+            )
+        return None
+    if "x-amz-signature" in fields:
+        if fields.get("x-amz-algorithm") != sigv4.ALGORITHM:
+            raise errors.InvalidArgument(
+                "Bucket POST must contain a field named 'x-amz-algorithm' with the value "
+                "AWS4-HMAC-SHA256.",
+                ArgumentName="x-amz-algorithm",
+            )
+        parts = fields.get("x-amz-credential", "").split("/")
+        if len(parts) != 5 or parts[3] != "s3" or parts[4] != "aws4_request":
+            raise errors.InvalidArgument(
+                "Invalid x-amz-credential.", ArgumentName="x-amz-credential"
+            )
+        record = await _key(ctx, parts[0])
+        key = sigv4.signing_key(record.secret, parts[1], parts[2], parts[3])
+        if not sigv4.signatures_equal(sigv4.sign(key, policy), fields["x-amz-signature"]):
+            raise errors.SignatureDoesNotMatch()
+        return Principal(record.access_key, record.tenant, record.display_name)
+    access_key = fields.get("awsaccesskeyid", "")
+    signature = fields.get("signature", "")
+    if not access_key or not signature:
+        raise errors.InvalidArgument(
+            "Bucket POST must contain a field named 'AWSAccessKeyId'.",
+            ArgumentName="AWSAccessKeyId",
+        )
+    record = await _key(ctx, access_key)
+    if not hmac.compare_digest(
+        sigv2.sign(record.secret, policy).encode(), signature.encode("ascii", "replace")
+    ):
+        raise errors.SignatureDoesNotMatch()
+    return Principal(record.access_key, record.tenant, record.display_name)
+
+
+async def _key(ctx: Ctx, access_key: str) -> AccessKeyRecord:
+    record = await lookup_key(ctx.store.keys, access_key, ctx.settings.master_key)
+    if record is None or record.status != "active":
+        raise errors.InvalidAccessKeyId()
+    return record
+
+
+async def handle_post_object(ctx: Ctx) -> Response:
+    bucket = await ctx.store.meta.get_bucket(ctx.bucket_name)
+    if bucket is None:
+        raise errors.NoSuchBucket(BucketName=ctx.bucket_name)
+    reader = post_form.FormReader(post_form.boundary_of(ctx.req.header("content-type")))
+    body = aiter(ctx.body)
+    while not reader.in_file and not reader.ended:
+        chunk = await anext(body, None)
+        if chunk is None:
+            break
+        reader.feed(chunk)
+    if not reader.in_file:
+        raise errors.InvalidArgument(
+            "POST requires exactly one file upload per request.", ArgumentName="file"
+        )
+    fields = dict(reader.fields)
+    if "key" not in fields:
+        raise errors.InvalidArgument(
+            "Bucket POST must contain a field named 'key'.", ArgumentName="key"
+        )
+    key = fields["key"].replace("${filename}", reader.filename or "")
+    if not key:
+        raise errors.InvalidArgument(
+            "User key must have a length greater than 0.", ArgumentName="key"
+        )
+    if len(key.encode("utf-8")) > 1024:
+        raise errors.KeyTooLongError()
+    principal = await _signer(ctx, fields)
+    limits = post_form.PolicyResult()
+    if "policy" in fields:
+        values = {**fields, "key": key, "bucket": bucket.name}
+        doc = post_form.decode_policy(fields["policy"])
+        limits = post_form.check_policy(doc, values, datetime.now(UTC))
+    signed = replace(ctx, principal=principal)
+    await signed.authorize_object(bucket, key, None, "s3:PutObject")
+    owner = principal.tenant if principal is not None else bucket.owner
+    attrs: dict[str, str] = {}
+    if fields.get("acl"):
+        attrs = acls.with_acl({}, acls.canned(fields["acl"], owner, bucket.owner))
+    headers = {n: fields[n] for n in _STORED if fields.get(n)}
+    if "content-type" not in headers and reader.file_content_type:
+        headers["content-type"] = reader.file_content_type
+    headers.update({n: v for n, v in fields.items() if n.startswith("x-amz-meta-")})
+
+    maximum = MAX_PUT_SIZE if limits.max_length is None else min(limits.max_length, MAX_PUT_SIZE)
+
+    async def file_bytes() -> AsyncIterator[bytes]:
+        size = 0
+        while True:
+            for piece in reader.take_file_data():
+                size += len(piece)
+                if size > maximum:
+                    raise errors.EntityTooLarge(
+                        "Your proposed upload exceeds the maximum allowed size",
+                        ProposedSize=str(size),
+                        MaxSizeAllowed=str(maximum),
+                    )
+                yield piece
+            if reader.file_done:
+                break
+            chunk = await anext(body, None)
+            if chunk is None:
+                raise errors.MalformedPOSTRequest()
+            reader.feed(chunk)
+        if size < limits.min_length:
+            raise errors.EntityTooSmall(
+                "Your proposed upload is smaller than the minimum allowed size",
+                ProposedSize=str(size),
+                MinSizeAllowed=str(limits.min_length),
+            )
+
+    result = await write_object_data(
+        ctx.store.blocks,
+        ctx.store.meta,
+        file_bytes(),
+        block_size=ctx.settings.block_size,
+        inline_limit=ctx.settings.inline_limit,
+        algorithms=(),
+        expected_length=None,
+    )
+    seq, version_id = new_version(bucket)
+    rec = ObjectRecord(
+        key=key,
+        seq=seq,
+        version_id=version_id,
+        size=result.size,
+        etag=result.md5,
+        last_modified_ms=now_ms(),
+        owner=owner,
+        manifest_id=result.manifest_id,
+        inline=result.inline,
+        headers=headers,
+        attrs=attrs,
+    )
+    rec = await commit_object(signed, bucket, rec)
+    return _success(ctx, fields, bucket.name, rec)
+
+
+def _success(ctx: Ctx, fields: dict[str, str], bucket: str, rec: ObjectRecord) -> Response:
+    etag = f'"{rec.etag}"'
+    scheme = ctx.req.scheme
+    host = ctx.req.headers.get("host", "")
+    path = f"/{quote(rec.key)}" if ctx.ep.virtual_host else f"/{bucket}/{quote(rec.key)}"
+    location = f"{scheme}://{host}{path}"
+    headers = {"etag": etag, "location": location}
+    if rec.version_id != "null":
+        headers["x-amz-version-id"] = rec.version_id
+    redirect = fields.get("success_action_redirect") or fields.get("redirect")
+    if redirect:
+        sep = "&" if "?" in redirect else "?"
+        query = urlencode({"bucket": bucket, "key": rec.key, "etag": etag})
+        headers["location"] = f"{redirect}{sep}{query}"
+        return Response(status_code=303, headers=headers)
+    status = fields.get("success_action_status", "204")
+    if status == "201":
+        root = xml.element("PostResponse")
+        xml.sub(root, "Location", location)
+        xml.sub(root, "Bucket", bucket)
+        xml.sub(root, "Key", rec.key)
+        xml.sub(root, "ETag", etag)
+        return Response(
+            xml.to_bytes(root), status_code=201, media_type="application/xml", headers=headers
+        )
+    return Response(status_code=200 if status == "200" else 204, headers=headers)
