@@ -34,8 +34,10 @@ from s3front.auth import authenticate
 from s3front.config import Settings
 from s3front.gc import gc_loop
 from s3front.keys import KeyCache, ensure_root_key
+from s3front.limits import idle_limited
 from s3front.request import S3Request, from_scope
 from s3front.store import open_store
+from s3front.store.metered import metered
 from s3front.store.protocols import Store
 
 log = logging.getLogger("s3front")
@@ -74,9 +76,12 @@ async def s3_entry(request: Request) -> Response:
     tenant = ""
     try:
         ep = routing.resolve(req, state.settings.domains)
+        stream: AsyncIterator[bytes] = request.stream()
+        if state.settings.body_idle_timeout > 0:
+            stream = idle_limited(stream, state.settings.body_idle_timeout)
         auth = await authenticate(
             req,
-            request.stream(),
+            stream,
             bucket=ep.bucket,
             virtual_host=ep.virtual_host,
             lookup=state.keys.lookup,
@@ -95,6 +100,9 @@ async def s3_entry(request: Request) -> Response:
         if req.header("expect").lower() == "100-continue":
             # Refused before its body was read: a client that waited for "100 Continue"
             # never sends the body, so this connection cannot carry another request.
+            response.headers["connection"] = "close"
+        elif isinstance(err, errors.RequestTimeout):
+            # The body stalled mid-way: whatever the client sends later is not a request.
             response.headers["connection"] = "close"
     if ep is not None and "origin" in req.headers:  # no store read without an Origin header
         response.headers.update(await cors_headers(state.store, req, ep.bucket, ep.op))
@@ -175,7 +183,7 @@ s3front generated a root access key (printed once; keep it safe):
 def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = await open_store(settings.store)
+        store = metered(await open_store(settings.store), settings.store)
         try:
             generated = await ensure_root_key(
                 store.keys,

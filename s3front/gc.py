@@ -50,6 +50,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from s3front import metrics
 from s3front.objects.manifest_ids import manifest_created_ms
 from s3front.store.protocols import Store
 from s3front.store.records import BlockInfo, BucketRecord
@@ -363,3 +364,12 @@ async def gc_loop(
             log.exception("gc pass failed; next attempt in %s s", interval_seconds)
         else:
             log.info("gc pass: %s", report.summary())
+            metrics.set_gc_result(report.freed_blocks, report.freed_bytes)
+            try:
+                # Dedup figures for /-/metrics: a second scan, but only once per GC interval.
+                from s3front.stats import collect_stats  # stats builds on this module
+
+                stats = await collect_stats(store)
+                metrics.set_dedup(stats.logical_bytes, stats.stored_bytes)
+            except Exception:
+                log.exception("collecting stats after the gc pass failed")

@@ -141,6 +141,16 @@ def make_tls(directory: Path, extra_names: Sequence[str] = ()) -> TLSMaterial:
 # The server process
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it when the test process dies, so that an interrupted
+    test run (CI timeout, ^C, a killed pytest) leaves no server behind (Linux prctl)."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class ServerStartError(RuntimeError):
     pass
 
@@ -365,6 +375,7 @@ def start_server(
             cwd=workdir,
             env=env,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         server = Server(
             scheme=scheme,
