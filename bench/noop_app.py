@@ -9,6 +9,7 @@ Run: python bench/noop_app.py PORT
 
 from __future__ import annotations
 
+import os
 import sys
 
 import uvicorn
@@ -26,18 +27,43 @@ _EMPTY_LIST = (
 )
 
 
+# With several worker processes (compare.py), bodies go to files in a shared directory
+# (on tmpfs) so that any worker can answer the GET; with one, a dict will do.
+_DIR = os.environ.get("NOOP_DIR", "")
+
+
+def _file(path: str) -> str:
+    return os.path.join(_DIR, path.strip("/").replace("/", "_"))
+
+
+def _get(path: str) -> bytes | None:  # tmpfs: a read takes microseconds
+    if not _DIR:
+        return _objects.get(path)
+    try:
+        with open(_file(path), "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
 async def handle(request: Request) -> Response:
     path = request.url.path
     if request.method == "PUT":
         chunks = [chunk async for chunk in request.stream()]
-        _objects[path] = b"".join(chunks)
+        if _DIR:
+            with open(_file(path), "wb") as f:  # noqa: ASYNC230 - tmpfs: takes microseconds
+                f.writelines(chunks)
+        else:
+            _objects[path] = b"".join(chunks)
         return Response(status_code=200, headers={"etag": '"noop"'})
     if request.method in ("GET", "HEAD"):
         if path in ("/-/readyz", "/-/healthz"):
             return Response(b"ok")
         if path == "/":  # ListBuckets, which the benchmark's boto3 clients warm up with
             return Response(_EMPTY_LIST, media_type="application/xml")
-        body = _objects.get(path)
+        if request.url.query:  # ListObjectsV2 and the like: a fixed small document
+            return Response(_EMPTY_LIST, media_type="application/xml")
+        body = _get(path)
         if body is None:
             return Response(status_code=404)
         return Response(body, media_type="application/octet-stream")

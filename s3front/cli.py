@@ -6,10 +6,15 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from s3front import config
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 log = logging.getLogger("s3front")
 
@@ -25,36 +30,99 @@ def _setup_logging(level: str) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from s3front.app import create_app
+    from s3front.limits import protocol_factory
 
-    settings = config.load(
-        {
-            "host": args.host,
-            "port": args.port,
-            "store": args.store,
-            "domains": args.domain or None,
-            "region": args.region,
-            "tls_cert": args.tls_cert,
-            "tls_key": args.tls_key,
-        },
-        config_file=args.config,
-    )
+    overrides = {
+        "host": args.host,
+        "port": args.port,
+        "store": args.store,
+        "domains": args.domain or None,
+        "region": args.region,
+        "tls_cert": args.tls_cert,
+        "tls_key": args.tls_key,
+        "workers": args.workers,
+    }
+    settings = config.load(overrides, config_file=args.config)
     _setup_logging(settings.log_level)
     log.info("starting with configuration %s", json.dumps(settings.describe()))
+    options: dict[str, object] = {
+        "host": settings.host,
+        "port": settings.port,
+        "ssl_certfile": settings.tls_cert or None,
+        "ssl_keyfile": settings.tls_key or None,
+        "log_level": settings.log_level,
+        "access_log": False,  # s3front writes its own structured access log
+        "server_header": False,
+        "proxy_headers": False,
+        "timeout_graceful_shutdown": 30,
+        "log_config": None,
+        # s3front.limits: httptools with a bounded, timed request head; the h11 limit is for
+        # a deployment that forces h11.
+        "http": protocol_factory(
+            max_header_bytes=settings.max_header_bytes, header_timeout=settings.header_timeout
+        ),
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "limit_concurrency": settings.limit_concurrency or None,
+    }
+    if settings.workers <= 1:
+        from s3front.app import create_app
+
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        return 0
+    # Several worker processes share the listening socket; each builds its app from the
+    # environment (uvicorn spawns them and can only pass an import string). The root key is
+    # made here, once, before they start: two workers each finding no key would both create one.
+    _export_settings(overrides, args.config)
+    asyncio.run(_ensure_root_key(settings))
     uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        ssl_certfile=settings.tls_cert or None,
-        ssl_keyfile=settings.tls_key or None,
-        log_level=settings.log_level,
-        access_log=False,  # s3front writes its own structured access log
-        server_header=False,
-        proxy_headers=False,
-        timeout_graceful_shutdown=30,
-        log_config=None,
+        "s3front.cli:app_from_env",
+        factory=True,
+        workers=settings.workers,
+        **options,  # type: ignore[arg-type]
     )
     return 0
+
+
+def _export_settings(overrides: Mapping[str, object], config_file: str | None) -> None:
+    """Hand the command line to the worker processes through their environment."""
+    if config_file:
+        os.environ["S3FRONT_CONFIG"] = config_file
+    for name, value in overrides.items():
+        if value is None:
+            continue
+        if isinstance(value, list | tuple):
+            value = ",".join(str(v) for v in value)
+        os.environ[f"S3FRONT_{name.upper()}"] = str(value)
+
+
+async def _ensure_root_key(settings: config.Settings) -> None:
+    from s3front.api.context import now_ms
+    from s3front.app import print_credentials
+    from s3front.keys import ensure_root_key
+    from s3front.store import open_store
+
+    store = await open_store(settings.store)
+    try:
+        generated = await ensure_root_key(
+            store.keys,
+            settings.root_access_key,
+            settings.root_secret_key,
+            now_ms(),
+            settings.master_key,
+        )
+    finally:
+        await store.close()
+    if generated is not None:
+        print_credentials(generated.access_key, generated.secret, settings)
+
+
+def app_from_env() -> Starlette:
+    """The app of one worker process (`serve --workers N`): settings from the environment."""
+    from s3front.app import create_app
+
+    settings = config.load()
+    _setup_logging(settings.log_level)
+    return create_app(settings)
 
 
 def _store_url(args: argparse.Namespace) -> str:
@@ -196,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tls-cert", help="PEM certificate: serve HTTPS")
     s.add_argument("--tls-key", help="PEM private key for --tls-cert")
     s.add_argument("--config", help="TOML configuration file")
+    s.add_argument(
+        "--workers",
+        type=int,
+        help="server processes sharing the port (default 1; about one per core)",
+    )
     s.set_defaults(func=cmd_serve)
 
     sc = sub.add_parser("schema", help="create or upgrade the Cassandra schema")

@@ -40,6 +40,17 @@ class Settings:
     gc_grace: float = 24 * 3600.0
     log_level: str = "info"
     access_log: bool = True
+    # Server processes sharing the listening socket (`serve --workers`).
+    workers: int = 1
+    # Connection limits (s3front.limits): the request line and headers of one request at most
+    # `max_header_bytes`, arriving within `header_timeout` seconds; a request body that stalls
+    # for `body_idle_timeout` seconds between chunks ends with 400 RequestTimeout; at most
+    # `limit_concurrency` connections and requests per worker before new requests get 503
+    # (0: no limit). Timeouts of 0 turn the timeout off.
+    max_header_bytes: int = 32 * 1024
+    header_timeout: float = 15.0
+    body_idle_timeout: float = 30.0
+    limit_concurrency: int = 1024
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
@@ -106,6 +117,12 @@ def load(
         raise ValueError("block_size must be between 64 KiB and 1 MiB")
     if settings.inline_limit > settings.block_size:
         raise ValueError("inline_limit must not exceed block_size")
+    if not 1 <= settings.workers <= 64:
+        raise ValueError("workers must be between 1 and 64")
+    if not 1024 <= settings.max_header_bytes <= 1024 * 1024:
+        raise ValueError("max_header_bytes must be between 1 KiB and 1 MiB")
+    if settings.limit_concurrency < 0:
+        raise ValueError("limit_concurrency must be 0 (no limit) or positive")
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise ValueError("--tls-cert and --tls-key go together")
     return settings

@@ -179,3 +179,19 @@ def grants_permission(acl: Acl, who: str | None, permission: str) -> bool:
         elif g.grantee_type == "CanonicalUser" and who is not None and g.grantee == who:
             return True
     return False
+
+
+def attrs_with_request_acl(
+    req: S3Request, attrs: Mapping[str, str], owner: str, bucket_owner: str
+) -> dict[str, str]:
+    """`attrs` with the ACL the request's x-amz-acl / x-amz-grant-* headers ask for, for the
+    requests that create an object (PutObject, CopyObject, CreateMultipartUpload, whose upload
+    carries it to the completed object). Without such headers the object is private: an ACL
+    found in `attrs` (a copy's source) is not inherited, as in S3."""
+    out = dict(attrs)
+    requested = from_headers(req, owner, bucket_owner)
+    if requested is None:
+        out.pop("acl", None)
+    else:
+        out["acl"] = dumps(requested)
+    return out

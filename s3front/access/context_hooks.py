@@ -66,3 +66,21 @@ def authorize_object(
 ) -> None:
     if not is_allowed(caller(ctx), action, bucket, key, obj, facts_of(ctx.req)):
         raise errors.AccessDenied()
+
+
+async def authorize_read(ctx: Ctx, bucket: BucketRecord, key: str, version_id: str | None) -> None:
+    """AccessDenied unless the caller may read this object (a copy's source): the object's
+    own ACL is consulted, and a caller without access learns nothing about the key."""
+    action = "s3:GetObjectVersion" if version_id is not None else "s3:GetObject"
+    who, facts = caller(ctx), facts_of(ctx.req)
+    if is_allowed(who, action, bucket, key, None, facts):
+        return
+    shard = shard_of(key, bucket.shards)
+    meta = ctx.store.meta
+    if version_id is not None:
+        obj = await meta.get_object_by_version(bucket.bucket_id, shard, key, version_id)
+    else:
+        obj = await meta.get_object(bucket.bucket_id, shard, key)
+    if obj is not None and is_allowed(who, action, bucket, key, obj, facts):
+        return
+    raise errors.AccessDenied()

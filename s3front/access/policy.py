@@ -156,7 +156,7 @@ def parse(text: str, bucket: str) -> Policy:
         raise errors.MalformedPolicy()
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting ("[[[[...") exhausts the C stack guard
         raise errors.MalformedPolicy("This policy contains invalid Json") from None
     if not isinstance(doc, dict):
         raise errors.MalformedPolicy()

@@ -155,7 +155,7 @@ def _denied(detail: str) -> errors.AccessDenied:
 def decode_policy(policy_b64: str) -> dict[str, object]:
     try:
         doc = json.loads(base64.b64decode(policy_b64, validate=False))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
         raise errors.InvalidArgument(
             "Invalid Policy: Invalid JSON.", ArgumentName="policy"
         ) from None

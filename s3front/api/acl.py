@@ -8,7 +8,6 @@ AllUsers READ grant added, and `s3cmd cp` PUTs ?acl after every copy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 
 from starlette.responses import Response
@@ -21,24 +20,8 @@ from s3front.api.context import Ctx, owner_names
 from s3front.api.objects import find_object
 from s3front.body import read_all
 from s3front.objects.listing import shard_of
-from s3front.store.records import BucketRecord
 
 _RETRIES = 5
-
-
-def acl_attrs(
-    ctx: Ctx, bucket: BucketRecord, attrs: Mapping[str, str], owner: str | None = None
-) -> dict[str, str]:
-    """`attrs` with the ACL the request's x-amz-acl / x-amz-grant-* headers ask for (if any):
-    for PutObject, CopyObject and CreateMultipartUpload (whose upload carries it to the
-    completed object)."""
-    requested = acls.from_headers(ctx.req, owner or ctx.tenant, bucket.owner)
-    out = dict(attrs)
-    if requested is not None:
-        out["acl"] = acls.dumps(requested)
-    else:
-        out.pop("acl", None)
-    return out
 
 
 def _document(acl: acls.Acl, ctx: Ctx) -> bytes:

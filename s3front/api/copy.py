@@ -34,6 +34,7 @@ from s3front.checksums import COMPOSITE
 from s3front.objects import versions
 from s3front.objects.keys import shard_of
 from s3front.objects.manifest_ids import new_manifest_id
+from s3front.objects.ranges import offset
 from s3front.objects.reader import read_object
 from s3front.objects.writer import write_object_data
 from s3front.store.records import BucketRecord, ManifestEntry, ObjectRecord, PartRecord
@@ -249,11 +250,11 @@ def parse_copy_range(header: str, size: int) -> tuple[int, int]:
     for an out-of-bounds range is not documented, InvalidRange is what MinIO and Ceph send).
     """
     m = _RANGE.fullmatch(header.strip())
-    if m is None or int(m.group(1)) > int(m.group(2)):
+    if m is None or offset(m.group(1)) > offset(m.group(2)):
         raise errors.InvalidArgument(
             _RANGE_MESSAGE, ArgumentName="x-amz-copy-source-range", ArgumentValue=header
         )
-    first, last = int(m.group(1)), int(m.group(2))
+    first, last = offset(m.group(1)), offset(m.group(2))
     if last >= size:
         raise errors.InvalidRange(
             f"Range specified is not valid for source object of size: {size}",

@@ -254,7 +254,8 @@ async def _v2_query(
             "Query-string authentication requires the Signature, Expires and AWSAccessKeyId "
             "parameters"
         )
-    if not expires.isdigit() or len(expires) > 12:
+    # isascii: str.isdigit() also admits digits int() refuses ("²").
+    if not (expires.isascii() and expires.isdigit()) or len(expires) > 12:
         raise AccessDenied("Invalid date (should be seconds since epoch)")
     if now.timestamp() > int(expires):
         raise AccessDenied("Request has expired")
@@ -321,7 +322,7 @@ def _int_header(req: S3Request, name: str) -> int | None:
     if raw is None:
         return None
     raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 19:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
         raise InvalidArgument(f"The {name} header is not a valid length.")
     return int(raw)
 

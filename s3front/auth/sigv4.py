@@ -179,7 +179,7 @@ def parse_credential(value: str, error: type[Exception]) -> Credential:
     parts = value.split("/")
     if len(parts) != 5 or parts[4] != "aws4_request" or not all(parts[:4]):
         raise error("The credential is malformed; expected AKID/date/region/service/aws4_request.")
-    if len(parts[1]) != 8 or not parts[1].isdigit():
+    if len(parts[1]) != 8 or not (parts[1].isascii() and parts[1].isdigit()):
         raise error("The credential date is malformed.")
     return Credential(parts[0], parts[1], parts[2], parts[3])
 
@@ -257,7 +257,8 @@ def parse_presigned(params: dict[str, str]) -> V4Auth:
     if params["X-Amz-Algorithm"] != ALGORITHM:
         raise err('X-Amz-Algorithm only supports "AWS4-HMAC-SHA256".')
     expires_raw = params["X-Amz-Expires"]
-    if not expires_raw.isdigit() or len(expires_raw) > 10:
+    # isascii: str.isdigit() also admits digits int() refuses ("²").
+    if not (expires_raw.isascii() and expires_raw.isdigit()) or len(expires_raw) > 10:
         raise err("X-Amz-Expires should be a number.")
     expires = int(expires_raw)
     if expires > MAX_PRESIGN_EXPIRES:

@@ -13,6 +13,15 @@ import re
 from s3front.errors import InvalidRange
 
 _SPEC = re.compile(r"bytes=(\d*)-(\d*)")
+# Offsets beyond any object size; longer digit strings are not converted (int() refuses more than
+# 4300 digits, and no offset needs more than 19).
+_HUGE = 10**20
+
+
+def offset(digits: str) -> int:
+    """The value of a run of digits, capped at 10**20 (bounded work for any length)."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 20 else _HUGE
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
@@ -22,9 +31,9 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         return None
     first, last = m.group(1), m.group(2)
     if first:
-        start = int(first)
+        start = offset(first)
         if last:
-            end = int(last) + 1
+            end = offset(last) + 1
             if end <= start:
                 return None  # last < first: syntactically invalid, so ignored
         else:
@@ -34,7 +43,7 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         return start, min(end, size)
     if not last:
         return None  # "bytes=-"
-    suffix = int(last)
+    suffix = offset(last)
     if suffix == 0 or size == 0:
         raise _unsatisfiable(header, size)
     return max(size - suffix, 0), size

@@ -311,7 +311,8 @@ def _send(server: Any, req: Req, key: Key | None) -> sup.RawResponse:
 
 def _code(resp: sup.RawResponse) -> str:
     # HEAD errors carry no body: the code is in a header.
-    return resp.error_code or resp.headers.get("x-amz-error-code", "")
+    code: str = resp.error_code or resp.headers.get("x-amz-error-code", "")
+    return code
 
 
 DENIALS = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
@@ -364,3 +365,67 @@ def test_isolation_matrix(
     assert got == b"secret body"
     listed = [o["Key"] for o in s3.list_objects_v2(Bucket=shared_state.bucket)["Contents"]]
     assert listed == [OBJ]
+
+
+# -- secrets at rest -----------------------------------------------------------------------------
+
+
+def test_master_key_seals_secrets_and_is_required(tmp_path: Any) -> None:
+    workdir = tmp_path / "sealed"
+    master = {"S3FRONT_MASTER_KEY": "correct horse battery staple"}
+    srv = sup.start_server(workdir, env_extra=master)
+    try:
+        s3 = srv.client()
+        bucket = sup.unique_bucket()
+        s3.create_bucket(Bucket=bucket)
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [bucket]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("S3FRONT_", "AWS_"))}
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "s3front",
+                "keys",
+                "create",
+                "--tenant",
+                "dave",
+                "--store",
+                srv.store_url,
+            ],
+            capture_output=True,
+            text=True,
+            env={**env, **master},
+            timeout=60,
+            check=True,
+        ).stdout
+        fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+        dave = srv.client(
+            access_key=fields["access key"].strip(), secret_key=fields["secret key"].strip()
+        )
+        assert dave.list_buckets()["Buckets"] == []
+        # Neither secret is stored in the clear.
+        data = b"".join(p.read_bytes() for p in (workdir / "data").rglob("*") if p.is_file())
+        assert sup.SECRET_KEY.encode() not in data
+        assert fields["secret key"].strip().encode() not in data
+        listing = subprocess.run(
+            [sys.executable, "-m", "s3front", "keys", "list", "--store", srv.store_url],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=True,
+        ).stdout
+        assert fields["access key"].strip() in listing and "sealed" not in listing
+    finally:
+        sup.stop_server(srv)
+        log = srv.log_text()
+        assert sup.SECRET_KEY not in log and master["S3FRONT_MASTER_KEY"] not in log
+
+    for env_extra, message in (
+        ({}, "no master key is configured"),
+        ({"S3FRONT_MASTER_KEY": "wrong"}, "not the key it was sealed with"),
+    ):
+        with pytest.raises(sup.ServerStartError) as info:
+            sup.start_server(workdir, env_extra=env_extra, ready_timeout=20)
+        assert message in str(info.value)
+        assert "correct horse" not in str(info.value) and sup.SECRET_KEY not in str(info.value)
