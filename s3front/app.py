@@ -109,7 +109,9 @@ async def s3_entry(request: Request) -> Response:
     response.headers["x-amz-request-id"] = request_id
     response.headers["x-amz-id-2"] = request_id
     elapsed = time.perf_counter() - started
-    bytes_in = int(req.header("content-length") or req.header("x-amz-decoded-content-length") or 0)
+    declared = req.header("content-length") or req.header("x-amz-decoded-content-length")
+    # Any client text may be here (the request may have failed on exactly this header).
+    bytes_in = int(declared) if declared.isascii() and declared.isdigit() else 0
     metrics.observe_request(
         ep.op if ep else "",
         response.status_code,

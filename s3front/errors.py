@@ -264,6 +264,11 @@ class PreconditionFailed(S3Error):
     status, message = 412, "At least one of the pre-conditions you specified did not hold"
 
 
+class RequestHeaderSectionTooLarge(S3Error):
+    # Raised by s3front.limits: uvicorn's parser never hands an oversized head to the app.
+    status, message = 400, "Your request header section exceeds the maximum size allowed."
+
+
 class RequestTimeTooSkewed(S3Error):
     status, message = (
         403,

@@ -117,8 +117,22 @@ def sub(parent: etree._Element, tag: str, text: str | int | bool | None = None) 
     if isinstance(text, bool):
         el.text = "true" if text else "false"
     elif text is not None:
-        el.text = str(text)
+        el.text = xml_safe(str(text))
     return el
+
+
+# Characters XML 1.0 cannot carry at all, not even as character references.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """`text` with characters XML 1.0 cannot carry replaced by U+FFFD.
+
+    Keys may contain them (S3 allows any UTF-8); lxml refuses them, and a refusal while writing
+    an error document or a listing would be a 500. Clients that need such keys exactly ask for
+    `encoding-type=url`, whose percent-encoded keys never reach this.
+    """
+    return _NOT_XML.sub("\ufffd", text)
 
 
 # Text between two tags; lxml escapes "<" and ">" everywhere, so this never spans markup.

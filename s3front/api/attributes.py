@@ -47,7 +47,8 @@ def _int_header(ctx: Ctx, name: str, default: int) -> int:
     raw = ctx.req.header(name).strip()
     if not raw:
         return default
-    if not raw.isdigit():
+    # isascii: str.isdigit() admits "²", which int() refuses; the length bounds int()'s work.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise errors.InvalidArgument(
             f"{name} must be a non-negative integer", ArgumentName=name, ArgumentValue=raw
         )

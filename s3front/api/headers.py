@@ -90,5 +90,11 @@ def object_headers(rec: ObjectRecord, req: S3Request | None = None) -> dict[str,
         for param, header in OVERRIDES.items():
             override = req.param(param)
             if override is not None:
+                # Decoded from the query, so it may hold CR/LF (header injection) or non-Latin-1
+                # text, which the HTTP server refuses to send (a 500): refuse it here instead.
+                if not all(" " <= c <= "\xff" and c != "\x7f" for c in override):
+                    raise errors.InvalidArgument(
+                        f"Invalid value for {param}.", ArgumentName=param, ArgumentValue=""
+                    )
                 out[header] = override
     return out

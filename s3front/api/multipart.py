@@ -61,7 +61,12 @@ async def _upload(ctx: Ctx, bucket: BucketRecord) -> UploadRecord:
 
 def _part_number(ctx: Ctx) -> int:
     raw = ctx.req.param("partNumber") or ""
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PART_NUMBER:
+    # isascii: str.isdigit() admits "²", which int() refuses; the length bounds int()'s work.
+    if (
+        not (raw.isascii() and raw.isdigit())
+        or len(raw) > 10
+        or not 1 <= int(raw) <= MAX_PART_NUMBER
+    ):
         raise errors.InvalidArgument(
             "Part number must be an integer between 1 and 10000, inclusive",
             ArgumentName="partNumber",
@@ -154,11 +159,11 @@ def _int_param(ctx: Ctx, name: str, default: int, maximum: int) -> int:
     raw = ctx.req.param(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise errors.InvalidArgument(
             f"{name} must be a non-negative integer", ArgumentName=name, ArgumentValue=raw
         )
-    return min(int(raw), maximum)
+    return min(int(raw), maximum) if len(raw) <= 18 else maximum
 
 
 async def handle_list_parts(ctx: Ctx) -> Response:
