@@ -17,6 +17,7 @@ with a concurrent delete of the source and a GC pass -- see `_pin_source`.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote
 
@@ -59,6 +60,9 @@ class Source:
     bucket: BucketRecord
     rec: ObjectRecord
     version_id: str | None  # as named in the header, None for "the current version"
+
+
+_PIN_ATTEMPTS = 5
 
 
 def parse_copy_source(value: str) -> tuple[str, str, str | None]:
@@ -155,13 +159,10 @@ async def _pin_source(ctx: Ctx, src: Source) -> str:
     await meta.put_manifest(manifest_id, [ManifestEntry(offset=0, length=rec.size, child=child)])
     shard = shard_of(rec.key, src.bucket.shards)
     again = await meta.get_object(src.bucket.bucket_id, shard, rec.key, seq=rec.seq)
-    if (
-        again is None
-        or again.delete_marker
-        or again.manifest_id != rec.manifest_id
-        or again.version_id != rec.version_id
-    ):
+    if again is None or again.delete_marker:
         raise errors.NoSuchKey(Key=rec.key)
+    if again.manifest_id != rec.manifest_id or again.version_id != rec.version_id:
+        raise _SourceChanged()
     return manifest_id
 
 
@@ -194,8 +195,36 @@ def _version_headers(src: Source, target: BucketRecord, version_id: str) -> dict
 
 
 async def handle_copy_object(ctx: Ctx) -> Response:
+    return await _retrying(ctx, _copy_object)
+
+
+async def handle_upload_part_copy(ctx: Ctx) -> Response:
+    return await _retrying(ctx, _upload_part_copy)
+
+
+class _SourceChanged(Exception):
+    """The source row changed (was overwritten) between reading it and pinning its manifest."""
+
+
+async def _retrying(ctx: Ctx, copy: Callable[[Ctx, Source], Awaitable[Response]]) -> Response:
+    """Run a copy against a freshly read source, again if the source is overwritten meanwhile.
+
+    The copy is of the version read first; but if a concurrent PUT replaced that version
+    before its manifest was pinned, GC may no longer protect it, so the copy starts over from
+    the new version (source conditions are checked again). Every body read by the copy is the
+    copy-source, never the request body, so starting over is safe.
+    """
+    for _ in range(_PIN_ATTEMPTS):
+        src = await load_source(ctx)
+        try:
+            return await copy(ctx, src)
+        except _SourceChanged:
+            continue
+    raise errors.SlowDown("The copy source keeps changing; retry the copy.")
+
+
+async def _copy_object(ctx: Ctx, src: Source) -> Response:
     bucket = await ctx.bucket()
-    src = await load_source(ctx)
     rec = src.rec
     metadata = _directive(ctx, "x-amz-metadata-directive")
     tagging = _directive(ctx, "x-amz-tagging-directive")
@@ -264,11 +293,10 @@ def parse_copy_range(header: str, size: int) -> tuple[int, int]:
     return first, last + 1
 
 
-async def handle_upload_part_copy(ctx: Ctx) -> Response:
+async def _upload_part_copy(ctx: Ctx, src: Source) -> Response:
     bucket = await ctx.bucket()
     number = _part_number(ctx)
     upload = await _upload(ctx, bucket)
-    src = await load_source(ctx)
     rec = src.rec
     range_header = ctx.req.header("x-amz-copy-source-range")
     if range_header:
