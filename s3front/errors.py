@@ -76,7 +76,10 @@ class EntityTooSmall(S3Error):
 
 
 class ConditionalRequestConflict(S3Error):
-    status, message = 409, "A conflicting operation occurred. If using PutObject you can retry the request."
+    status, message = (
+        409,
+        "A conflicting operation occurred. If using PutObject you can retry the request.",
+    )
 
 
 class ExpiredToken(S3Error):

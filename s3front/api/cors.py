@@ -65,7 +65,9 @@ async def handle_options(ctx: Ctx) -> Response:
             if not origin
             else "Invalid Access-Control-Request-Method header."
         )
-    bucket = await ctx.store.meta.get_bucket(ctx.bucket_name)
+    if ctx.ep.bucket is None:
+        raise CORSResponse("CORSResponse: Bucket not found")
+    bucket = await ctx.store.meta.get_bucket(ctx.ep.bucket)
     if bucket is None:
         raise CORSResponse("CORSResponse: Bucket not found")
     rules = cors.rules_of(bucket.attrs)

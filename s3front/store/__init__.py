@@ -20,7 +20,9 @@ async def open_store(url: str) -> Store:
         from s3front.store import cassandra
 
         return await cassandra.open_cassandra(url)
-    raise ValueError(f"unknown store URL scheme: {url.split(':', 1)[0]!r} (use sqlite: or cassandra:)")
+    raise ValueError(
+        f"unknown store URL scheme: {url.split(':', 1)[0]!r} (use sqlite: or cassandra:)"
+    )
 
 
 __all__ = ["BlockStore", "KeyStore", "MetaStore", "Store", "open_store"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -17,6 +18,13 @@ from typing import Any
 import botocore.exceptions
 import pytest
 import s3front_e2e_support as sup
+
+
+def _verify(server: Any) -> ssl.SSLContext | bool:
+    """httpx wants an SSLContext (a CA path is deprecated)."""
+    context: ssl.SSLContext | None = server.ssl_context()
+    return context if context is not None else True
+
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 
@@ -422,6 +430,7 @@ def test_policy_is_owner_only(s3: Any, private_bucket: str, bob_s3: Any) -> None
     s3.put_object(Bucket=private_bucket, Key="k", Body=b"v")
     assert bob_s3.get_object(Bucket=private_bucket, Key="k")["Body"].read() == b"v"
     _denied(lambda: bob_s3.get_bucket_policy(Bucket=private_bucket))
+    assert s3.get_bucket_policy_status(Bucket=private_bucket)["PolicyStatus"]["IsPublic"] is True
 
 
 # -- presigned URLs ------------------------------------------------------------------------------
@@ -434,7 +443,7 @@ def test_presigned_urls_honour_acls_expiry_and_revocation(
     import httpx
 
     s3.put_object(Bucket=private_bucket, Key="k", Body=b"presigned")
-    verify = server.verify
+    verify = _verify(server)
     owner = server.client(signature_version=sig)
     url = owner.generate_presigned_url(
         "get_object", Params={"Bucket": private_bucket, "Key": "k"}, ExpiresIn=60
