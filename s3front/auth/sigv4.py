@@ -17,6 +17,7 @@ sent (no normalisation of `//`, `.` or a trailing `/`, no second encoding).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Mapping
@@ -132,7 +133,11 @@ def trailer_string_to_sign(amz_date: str, scope: str, previous: str, trailers_sh
     return f"{ALGORITHM}-TRAILER\n{amz_date}\n{scope}\n{previous}\n{trailers_sha256}"
 
 
+@functools.lru_cache(maxsize=1024)
 def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """The derived key of one day, region and service. Cached: it changes once a day per key,
+    and deriving it is four HMACs on every request otherwise. The cache holds derived keys
+    only in this process's memory, where the secrets already are."""
     key = ("AWS4" + secret).encode("utf-8")
     for part in (date, region, service, "aws4_request"):
         key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()

@@ -4,7 +4,7 @@
 
     s3front.db            the metadata tables, WAL mode (plus -wal and -shm beside it)
     blocks/ab/abcd...ef   one file per block, named by the hex SHA-256 of its bytes
-    blocks/tmp/PID/       blocks being written by process PID; cleared once PID is gone
+    blocks/tmp/PID.RAND/  blocks being written by one open store of process PID
 
 The tables mirror the Cassandra layout, with (partition, clustering) as the primary key and the
 rows stored in key order (WITHOUT ROWID), so every scan is an index range:
@@ -204,7 +204,7 @@ class SqliteStore:
         # Each process writes its half-written blocks in its own directory, so that a process
         # opening the store (another server worker, `s3front gc`) clears only dead ones' files.
         self._tmp_root = os.path.join(self.block_dir, "tmp")
-        self._tmp_dir = os.path.join(self._tmp_root, str(os.getpid()))
+        self._tmp_dir = os.path.join(self._tmp_root, f"{os.getpid()}.{uuid.uuid4().hex[:8]}")
         self._local = threading.local()
         self._closed = False
         self._conns: list[sqlite3.Connection] = []
@@ -366,6 +366,8 @@ class SqliteStore:
                 for conn in self._conns:
                     conn.close()
                 self._conns.clear()
+            # Every block write has ended: this process's scratch directory is empty.
+            shutil.rmtree(self._tmp_dir, ignore_errors=True)
 
         await asyncio.to_thread(shutdown)
 
@@ -656,16 +658,17 @@ def parse_url(url: str) -> str:
 
 
 def _clear_dead_tmp(tmp_root: str) -> None:
-    """Remove what no live process is writing: loose files, and directories named by the pid
-    of a process that is gone (or by this one: a pid reused after a crash)."""
+    """Remove what no live process is writing: loose files, and the directories (named
+    "<pid>.<random>", one per open store) of processes that are gone."""
     try:
         names = os.listdir(tmp_root)
     except FileNotFoundError:
         return
     for name in names:
         path = os.path.join(tmp_root, name)
-        if name.isdigit() and int(name) != os.getpid() and _alive(int(name)):
-            continue
+        pid = name.split(".", 1)[0]
+        if pid.isdigit() and _alive(int(pid)):
+            continue  # maybe another store open in this or another process
         if os.path.isdir(path):
             shutil.rmtree(path, ignore_errors=True)
         else:

