@@ -53,6 +53,10 @@ async def authorize_request(ctx: Ctx, bucket: BucketRecord) -> None:
     who, facts = caller(ctx), facts_of(ctx.req)
     if is_allowed(who, action, bucket, key, None, facts):
         return
+    if ctx.ep.op == "DeleteObjects" and is_allowed(who, action, bucket, "*", None, facts):
+        # The coarse check of a multi-object delete, against "any key" (a policy on
+        # "bucket/*"); the handler authorises each key (`authorize_object`).
+        return
     # Only a caller who is not otherwise allowed costs the extra read of the object's ACL.
     if key is not None and needs_object(action):
         obj = await read_object(ctx, bucket, key)
@@ -84,3 +88,9 @@ async def authorize_read(ctx: Ctx, bucket: BucketRecord, key: str, version_id: s
     if obj is not None and is_allowed(who, action, bucket, key, obj, facts):
         return
     raise errors.AccessDenied()
+
+
+def writer(ctx: Ctx, bucket: BucketRecord) -> str:
+    """Who owns what this request writes: the caller, or for an anonymous write (allowed by
+    a public-read-write ACL or a policy) the bucket's owner."""
+    return ctx.principal.tenant if ctx.principal is not None else bucket.owner

@@ -24,6 +24,8 @@ from urllib.parse import parse_qsl, unquote
 from starlette.responses import Response
 
 from s3front import errors, xmldocs
+from s3front.access.acl import attrs_with_request_acl
+from s3front.access.context_hooks import authorize_read, writer
 from s3front.api import conditions
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, now_ms
@@ -121,9 +123,9 @@ async def load_source(ctx: Ctx) -> Source:
     bucket = await ctx.store.meta.get_bucket(name)
     if bucket is None:
         raise errors.NoSuchBucket(BucketName=name)
-    # The same rule as Ctx.bucket() for the request's own bucket: a tenant reads its buckets.
-    if bucket.owner != ctx.tenant:
-        raise errors.AccessDenied()
+    # The source is another resource: the caller must be allowed to read it (owner, ACL or
+    # bucket policy), and learns nothing about it otherwise.
+    await authorize_read(ctx, bucket, key, version_id)
     rec = await _read_source_row(ctx, bucket, key, version_id)
     conditions.check(ctx.req, rec, prefix=_PREFIX)
     return Source(bucket, rec, version_id)
@@ -255,14 +257,16 @@ async def _copy_object(ctx: Ctx, src: Source) -> Response:
         size=rec.size,
         etag=rec.etag,
         last_modified_ms=now_ms(),
-        owner=ctx.tenant,
+        owner=writer(ctx, bucket),
         manifest_id=manifest_id,
         inline=rec.inline if manifest_id is None else None,
         headers=headers,
         checksums=dict(rec.checksums),
         parts=rec.parts,
         # Only the tags travel: an ACL or other per-object document is not copied (as in S3).
-        attrs=with_tags({}, tags),
+        attrs=attrs_with_request_acl(
+            ctx.req, with_tags({}, tags), writer(ctx, bucket), bucket.owner
+        ),
     )
     written = await commit_object(ctx, bucket, new)
     return xml_response(

@@ -12,6 +12,8 @@ import secrets
 from starlette.responses import Response
 
 from s3front import checksums, errors, xml, xmldocs
+from s3front.access.acl import attrs_with_request_acl
+from s3front.access.context_hooks import writer
 from s3front.api import integrity
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, now_ms, owner_names
@@ -37,9 +39,15 @@ async def handle_create_multipart_upload(ctx: Ctx) -> Response:
         # with "-", which the AWS CLI then parses as an option (`--upload-id -abc`).
         upload_id=secrets.token_hex(24),
         initiated_ms=now_ms(),
-        owner=ctx.tenant,
+        owner=writer(ctx, bucket),
         headers=stored_headers(ctx.req),
-        attrs=with_tags({}, parse_tagging_header(ctx.req.header("x-amz-tagging"))),
+        # The ACL asked for here is carried to the completed object with the other attrs.
+        attrs=attrs_with_request_acl(
+            ctx.req,
+            with_tags({}, parse_tagging_header(ctx.req.header("x-amz-tagging"))),
+            writer(ctx, bucket),
+            bucket.owner,
+        ),
         checksum_algorithm=checksums.parse_algorithm(alg) if alg else "",
     )
     await ctx.store.meta.put_upload(bucket.bucket_id, rec)

@@ -482,3 +482,102 @@ def test_presigned_urls_honour_acls_expiry_and_revocation(
     time.sleep(5.5)
     resp = httpx.get(temp_url, verify=verify)
     assert resp.status_code == 403 and b"<Code>InvalidAccessKeyId</Code>" in resp.content
+
+
+# -- ACLs on the requests that create objects ----------------------------------------------------
+
+
+def test_acl_headers_on_put_copy_and_multipart(
+    server: Any, s3: Any, private_bucket: str, bob: Key, bob_s3: Any
+) -> None:
+    s3.put_object(Bucket=private_bucket, Key="put", Body=b"put body", ACL="public-read")
+    assert anonymous_get(server, f"/{private_bucket}/put").body == b"put body"
+    # A copy does not inherit the source's ACL; it gets the one it asks for.
+    s3.copy_object(Bucket=private_bucket, Key="copy", CopySource=f"{private_bucket}/put")
+    assert anonymous_get(server, f"/{private_bucket}/copy").status == 403
+    s3.copy_object(
+        Bucket=private_bucket,
+        Key="copy-granted",
+        CopySource=f"{private_bucket}/put",
+        GrantRead=f'id="{bob.tenant}"',
+    )
+    assert (
+        bob_s3.get_object(Bucket=private_bucket, Key="copy-granted")["Body"].read() == b"put body"
+    )
+    assert anonymous_get(server, f"/{private_bucket}/copy-granted").status == 403
+
+    up = s3.create_multipart_upload(Bucket=private_bucket, Key="mp", ACL="public-read")
+    part = s3.upload_part(
+        Bucket=private_bucket, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=b"mp body"
+    )
+    s3.complete_multipart_upload(
+        Bucket=private_bucket,
+        Key="mp",
+        UploadId=up["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    assert anonymous_get(server, f"/{private_bucket}/mp").body == b"mp body"
+
+
+def test_copy_source_needs_read_access(
+    server: Any, s3: Any, private_bucket: str, bob_s3: Any
+) -> None:
+    s3.put_object(Bucket=private_bucket, Key="src", Body=b"source")
+    theirs = sup.unique_bucket()
+    bob_s3.create_bucket(Bucket=theirs)
+    try:
+        for key in ("src", "missing"):
+            _denied(
+                lambda key=key: bob_s3.copy_object(
+                    Bucket=theirs, Key="stolen", CopySource=f"{private_bucket}/{key}"
+                )
+            )
+        s3.put_object_acl(Bucket=private_bucket, Key="src", ACL="public-read")
+        bob_s3.copy_object(Bucket=theirs, Key="copied", CopySource=f"{private_bucket}/src")
+        got = bob_s3.get_object(Bucket=theirs, Key="copied")
+        assert got["Body"].read() == b"source"
+        # The copy belongs to its writer, in the writer's bucket.
+        assert (
+            bob_s3.get_object_acl(Bucket=theirs, Key="copied")["Owner"]["ID"]
+            != (s3.list_buckets()["Owner"]["ID"])
+        )
+        _denied(lambda: s3.get_object(Bucket=theirs, Key="copied"))
+    finally:
+        for obj in bob_s3.list_objects_v2(Bucket=theirs).get("Contents", []):
+            bob_s3.delete_object(Bucket=theirs, Key=obj["Key"])
+        bob_s3.delete_bucket(Bucket=theirs)
+
+
+def test_anonymous_writes_to_public_read_write_bucket(
+    server: Any, s3: Any, private_bucket: str
+) -> None:
+    s3.put_bucket_acl(Bucket=private_bucket, ACL="public-read-write")
+    put = server.raw("PUT", f"/{private_bucket}/anon", body=b"anonymous", sign=False)
+    assert put.status == 200, put
+    # Anonymous writes belong to the bucket's owner.
+    acl = s3.get_object_acl(Bucket=private_bucket, Key="anon")
+    assert acl["Owner"]["ID"] == s3.list_buckets()["Owner"]["ID"]
+    assert s3.get_object(Bucket=private_bucket, Key="anon")["Body"].read() == b"anonymous"
+    assert server.raw("DELETE", f"/{private_bucket}/anon", sign=False).status == 204
+
+
+def test_delete_objects_is_authorised_per_key(
+    s3: Any, private_bucket: str, bob: Key, bob_s3: Any
+) -> None:
+    for key in ("tmp/a", "tmp/b", "keep/c"):
+        s3.put_object(Bucket=private_bucket, Key=key, Body=b"x")
+    arn = f"arn:aws:s3:::{private_bucket}"
+    _put_policy(
+        s3,
+        private_bucket,
+        _statement("Allow", {"AWS": bob.tenant}, "s3:DeleteObject", f"{arn}/*"),
+        _statement("Deny", {"AWS": bob.tenant}, "s3:DeleteObject", f"{arn}/keep/*"),
+    )
+    result = bob_s3.delete_objects(
+        Bucket=private_bucket,
+        Delete={"Objects": [{"Key": "tmp/a"}, {"Key": "keep/c"}, {"Key": "tmp/b"}]},
+    )
+    assert sorted(d["Key"] for d in result["Deleted"]) == ["tmp/a", "tmp/b"]
+    assert [(e["Key"], e["Code"]) for e in result["Errors"]] == [("keep/c", "AccessDenied")]
+    left = [o["Key"] for o in s3.list_objects_v2(Bucket=private_bucket)["Contents"]]
+    assert left == ["keep/c"]
