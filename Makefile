@@ -26,8 +26,9 @@ serve: $(STAMP)
 test: $(STAMP)
 	@status=0; \
 	$(VENV)/bin/pytest -q || status=$$?; \
-	$(VENV)/bin/mypy || { [ $$status -ne 0 ] || status=1; }; \
+	$(VENV)/bin/mypy --cache-dir $(VENV)/.mypy_cache || { [ $$status -ne 0 ] || status=1; }; \
 	$(VENV)/bin/ruff check . || { [ $$status -ne 0 ] || status=1; }; \
+	$(VENV)/bin/ruff format --check . || { [ $$status -ne 0 ] || status=1; }; \
 	exit $$status
 
 pytest: $(STAMP)
