@@ -91,13 +91,12 @@ async def commit_object(ctx: Ctx, bucket: BucketRecord, rec: ObjectRecord) -> Ob
     `If-Match: <etag>`) are checked against the key's newest version: If-None-Match fails if
     it is a live object, If-Match compares its etag (and 404s if there is none).
 
-    In a never-versioned bucket the new row replaces the old one at seq 0, so the check is a
-    conditional row write, a lightweight transaction on Cassandra: of two racing writers at
-    most one wins; the loser gets 412 if the condition no longer holds, or 409
-    ConditionalRequestConflict if the row changed under it. In a versioned bucket each write
-    is a new row, which no single-row LWT can guard against a racing insert of another row:
-    the check is a check-then-write, and two racing conditional writers are NOT serialised
-    (both may succeed; both versions are kept, the newer seq is the latest).
+    Either way the write itself is conditional -- a lightweight transaction on Cassandra --
+    so of two racing conditional writers at most one wins; the loser gets 412 if the condition
+    no longer holds when it re-checks, or 409 ConditionalRequestConflict. In a never-versioned
+    bucket the new row replaces the one checked (compare-and-set on it); in a versioned bucket
+    every conditional writer that checked the same newest version inserts-if-absent the same
+    row, the one right after it (`versions.conditional_successor`).
     """
     meta = ctx.store.meta
     shard = shard_of(rec.key, bucket.shards)
@@ -113,8 +112,13 @@ async def commit_object(ctx: Ctx, bucket: BucketRecord, rec: ObjectRecord) -> Ob
     if conditional:
         _check_write_conditions(rec.key, current, if_none=if_none, if_match=if_match)
     if bucket.versioning:
-        rec = versions.renumbered(rec, bucket.versioning, current)
-        await versions.write_version(meta, bucket, shard, rec, current)
+        if not conditional:
+            rec = versions.renumbered(rec, bucket.versioning, current)
+            await versions.write_version(meta, bucket, shard, rec, current)
+            return rec
+        rec = versions.conditional_successor(rec, bucket.versioning, current)
+        if not await versions.write_version(meta, bucket, shard, rec, current, if_absent=True):
+            raise errors.ConditionalRequestConflict()
         return rec
     if not await meta.put_object_if(bucket.bucket_id, shard, rec, current):
         raise errors.ConditionalRequestConflict()

@@ -91,9 +91,14 @@ async def write_version(
     shard: int,
     rec: ObjectRecord,
     newest: ObjectRecord | None,
-) -> None:
+    *,
+    if_absent: bool = False,
+) -> bool:
     """Write a new version row of a versioned bucket (`rec` newer than `newest`, the key's
-    newest row read before); in a Suspended bucket, then drop the key's previous "null" row."""
+    newest row read before); in a Suspended bucket, then drop the key's previous "null" row.
+
+    With `if_absent` the row is written only if none is at its seq yet (a lightweight
+    transaction on Cassandra); False if another writer got there first."""
     previous_null: ObjectRecord | None = None
     if rec.version_id == NULL_VERSION:
         if newest is not None and newest.version_id == NULL_VERSION:
@@ -102,9 +107,29 @@ async def write_version(
             previous_null = await meta.get_object_by_version(
                 bucket.bucket_id, shard, rec.key, NULL_VERSION
             )
-    await meta.put_object(bucket.bucket_id, shard, rec)
+    if if_absent:
+        if not await meta.put_object_if(bucket.bucket_id, shard, rec, None):
+            return False
+    else:
+        await meta.put_object(bucket.bucket_id, shard, rec)
     if previous_null is not None and previous_null.seq != rec.seq:
         await meta.delete_object(bucket.bucket_id, shard, rec.key, previous_null.seq)
+    return True
+
+
+def conditional_successor(
+    rec: ObjectRecord, versioning: str, newest: ObjectRecord | None
+) -> ObjectRecord:
+    """`rec` placed at the row right after `newest` (seq + 1), for a conditional write.
+
+    Conditional writers that checked the same newest version all aim at this one row with an
+    insert-if-absent, so exactly one of them lands -- the serialisation a never-versioned
+    bucket gets from its single row. An unconditional write meanwhile takes a larger,
+    time-based seq and stays the newest, as if it came after."""
+    seq = newest.seq + 1 if newest is not None else 1
+    return replace(
+        rec, seq=seq, version_id=version_id_for(seq) if versioning == ENABLED else NULL_VERSION
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -329,3 +329,41 @@ def test_multipart_and_conditional_writes_in_versioned_bucket(
     assert _error(exc)[:2] == (404, "NoSuchKey")
     # Four versions and one marker of k; the failed writes left nothing.
     assert len(_versions(server, vbucket)) == 5
+
+
+@pytest.mark.parametrize("versioned", [True, False], ids=["versioned", "never-versioned"])
+def test_racing_conditional_writers_have_one_winner(
+    s3: Any, vbucket: str, plain: str, versioned: bool
+) -> None:
+    """Eight writers race `If-None-Match: *` on a fresh key, then on an existing one with
+    `If-Match` of its etag: each time exactly one wins; the losers get 412 or 409 and leave
+    no version behind."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bucket = vbucket if versioned else plain
+
+    def attempt(i: int, **cond: str) -> int:
+        try:
+            s3.put_object(Bucket=bucket, Key="race", Body=f"writer {i}".encode(), **cond)
+        except botocore.exceptions.ClientError as exc:
+            status = exc.response["ResponseMetadata"]["HTTPStatusCode"]
+            code = exc.response["Error"]["Code"]
+            assert (status, code) in (
+                (412, "PreconditionFailed"),
+                (409, "ConditionalRequestConflict"),
+            )
+            return 0
+        return 1
+
+    with ThreadPoolExecutor(8) as pool:
+        wins = sum(pool.map(lambda i: attempt(i, IfNoneMatch="*"), range(8)))
+    assert wins == 1
+    head = s3.head_object(Bucket=bucket, Key="race")
+    with ThreadPoolExecutor(8) as pool:
+        wins = sum(pool.map(lambda i: attempt(100 + i, IfMatch=head["ETag"]), range(8)))
+    assert wins == 1
+    body = s3.get_object(Bucket=bucket, Key="race")["Body"].read()
+    assert body.startswith(b"writer 1")
+    if versioned:
+        versions = s3.list_object_versions(Bucket=bucket, Prefix="race").get("Versions", [])
+        assert len(versions) == 2
