@@ -25,7 +25,7 @@ serve: $(STAMP)
 # first non-zero exit wins. pytest's exit 5 (nothing collected) counts as a failure too.
 test: $(STAMP)
 	@status=0; \
-	$(VENV)/bin/pytest -q || status=$$?; \
+	$(VENV)/bin/pytest -q --durations=15 || status=$$?; \
 	$(VENV)/bin/mypy --cache-dir $(VENV)/.mypy_cache || { [ $$status -ne 0 ] || status=1; }; \
 	$(VENV)/bin/ruff check . || { [ $$status -ne 0 ] || status=1; }; \
 	$(VENV)/bin/ruff format --check . || { [ $$status -ne 0 ] || status=1; }; \

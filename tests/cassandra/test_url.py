@@ -105,7 +105,7 @@ def test_schema_files_create_every_table_idempotently() -> None:
     statements = [s for f in schema_files() for s in f.statements]
     created = {s.split()[5] for s in statements if s.upper().startswith("CREATE TABLE")}
     assert created == {
-        "buckets", "owner_buckets", "objects", "manifests", "blocks", "uploads", "parts",
+        "buckets", "owner_buckets", "objects", "manifests", "blocks", "block_data", "uploads", "parts",
         "access_keys",
     }  # fmt: skip
     assert all("IF NOT EXISTS" in s for s in statements if s.upper().startswith("CREATE"))

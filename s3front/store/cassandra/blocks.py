@@ -1,7 +1,13 @@
 """BlockStore on Cassandra: one partition per block, its bytes in one cell.
 
-Table `blocks` (block_id blob PRIMARY KEY, data blob, size int, written_ms bigint). A block is at
-most 1 MiB, which stays well inside one mutation (half a commitlog segment).
+Tables `blocks` (block_id PRIMARY KEY, size, written_ms) -- what GC scans -- and `block_data`
+(block_id PRIMARY KEY, data): a GC pass over the block list never reads block bytes (with both
+in one row, a page of the scan could pull a page of 1 MiB cells into the node's heap). A block
+is at most 1 MiB, which stays well inside one mutation (half a commitlog segment).
+
+Write order: the `blocks` row first, then the data. A crash in between leaves a listed block
+with no bytes, which nothing references (its object row was never written), so GC deletes it;
+the other order could leave bytes no scan ever finds.
 
 GC safety without Paxos: every write of a block carries the write time twice, as `written_ms`
 and as the cells' own timestamp (`USING TIMESTAMP`, in microseconds). GC deletes a block it saw
@@ -22,12 +28,12 @@ import time
 from s3front.store.cassandra.session import Db
 from s3front.store.records import BlockInfo
 
-_BLOCK_PUT = (
-    "INSERT INTO blocks (block_id, data, size, written_ms) VALUES (?, ?, ?, ?) USING TIMESTAMP ?"
-)
-_BLOCK_GET = "SELECT data FROM blocks WHERE block_id = ?"
+_BLOCK_PUT = "INSERT INTO blocks (block_id, size, written_ms) VALUES (?, ?, ?) USING TIMESTAMP ?"
+_DATA_PUT = "INSERT INTO block_data (block_id, data) VALUES (?, ?) USING TIMESTAMP ?"
+_BLOCK_GET = "SELECT data FROM block_data WHERE block_id = ?"
 _BLOCK_WRITTEN = "SELECT written_ms FROM blocks WHERE block_id = ?"
 _BLOCK_DELETE_UPTO = "DELETE FROM blocks USING TIMESTAMP ? WHERE block_id = ?"
+_DATA_DELETE_UPTO = "DELETE FROM block_data USING TIMESTAMP ? WHERE block_id = ?"
 _BLOCK_SCAN_FIRST = "SELECT block_id, size, written_ms FROM blocks LIMIT ?"
 _BLOCK_SCAN_AFTER = (
     "SELECT block_id, size, written_ms FROM blocks WHERE token(block_id) > token(?) LIMIT ?"
@@ -40,6 +46,8 @@ class CassandraBlocks:
     def __init__(self, db: Db) -> None:
         self._db = db
         self._put = db.prepare(_BLOCK_PUT)
+        self._put_data = db.prepare(_DATA_PUT)
+        self._delete_data_upto = db.prepare(_DATA_DELETE_UPTO)
         self._get = db.prepare(_BLOCK_GET)
         self._written = db.prepare(_BLOCK_WRITTEN)
         self._delete_upto = db.prepare(_BLOCK_DELETE_UPTO)
@@ -48,7 +56,8 @@ class CassandraBlocks:
 
     async def put_block(self, block_id: bytes, data: bytes) -> None:
         ts_us = time.time_ns() // 1000
-        await self._db.run(self._put, (block_id, data, len(data), ts_us // 1000, ts_us))
+        await self._db.run(self._put, (block_id, len(data), ts_us // 1000, ts_us))
+        await self._db.run(self._put_data, (block_id, data, ts_us))
 
     async def get_block(self, block_id: bytes) -> bytes | None:
         rows = await self._db.rows(self._get, (block_id,))
@@ -59,7 +68,10 @@ class CassandraBlocks:
         if not rows or rows[0]["written_ms"] != written_ms:
             return False
         # Shadows the cells written up to the end of millisecond written_ms, nothing later.
-        await self._db.run(self._delete_upto, (written_ms * 1000 + 999, block_id))
+        # Data first: a crash in between leaves a listed block that the next pass deletes.
+        upto = written_ms * 1000 + 999
+        await self._db.run(self._delete_data_upto, (upto, block_id))
+        await self._db.run(self._delete_upto, (upto, block_id))
         return True
 
     async def scan_blocks(self, after: bytes, limit: int) -> list[BlockInfo]:
