@@ -64,7 +64,7 @@ class Source:
     version_id: str | None  # as named in the header, None for "the current version"
 
 
-_PIN_ATTEMPTS = 5
+_PIN_ATTEMPTS = 25  # each attempt loses only to an overwrite landing inside it
 
 
 def parse_copy_source(value: str) -> tuple[str, str, str | None]:

@@ -168,6 +168,7 @@ async def test_concurrent_uploads_and_gc_passes(store: Store, prefix: str) -> No
     common = os.urandom(4 * BLOCK)  # every upload reuses these blocks
     acknowledged: dict[str, bytes] = {}
     done = asyncio.Event()
+    two_passes = asyncio.Event()
     reports: list[GcReport] = []
 
     async def uploader(n: int) -> None:
@@ -185,10 +186,15 @@ async def test_concurrent_uploads_and_gc_passes(store: Store, prefix: str) -> No
     async def collector() -> None:
         while not done.is_set():
             reports.append(await run_gc(store, grace_seconds=RACE_GRACE))
+            if len(reports) >= 2:
+                two_passes.set()
             await asyncio.sleep(0.01)
 
     async def uploaders() -> None:
         await asyncio.gather(*(uploader(n) for n in range(4)))
+        # On a shared Cassandra keyspace a pass scans every test's buckets and may outlast the
+        # uploads: let at least two passes finish (bounded) so that more than one overlapped.
+        await asyncio.wait_for(two_passes.wait(), 120)
         done.set()
 
     await asyncio.gather(uploaders(), collector())
