@@ -1,6 +1,7 @@
 """s3front next to its peers and to the no-op ceiling, same workload, one machine, one command.
 
-    .venv/bin/python bench/compare.py [--quick] [--only NAME,...] [--workers 2]
+    .venv/bin/python bench/compare.py [--quick] [--only NAME,...] [--workers N]
+                                      [--phases small,large,multipart,complete] [--py-spy DIR]
                                       [--cassandra 127.0.0.1:9042] [--no-cassandra]
                                       [--s3front-src DIR]
 
@@ -390,6 +391,9 @@ def server_cpu(t: Target) -> float:
     return tree_cpu(t.pid) + (tree_cpu(t.store_pid) if t.store_pid else 0.0)
 
 
+PHASES = ("small", "large", "multipart", "complete")
+
+
 @dataclass
 class Config:
     small_n: int
@@ -400,6 +404,7 @@ class Config:
     small_conc: int = 16
     large_conc: int = 8
     list_n: int = 300
+    phases: frozenset[str] = frozenset(PHASES)
 
 
 def payloads(n: int, size: int) -> tuple[list[bytes], list[str]]:
@@ -462,28 +467,30 @@ async def run_target(t: Target, cfg: Config, data: Data, signer: Signer) -> dict
 
     small_conns, large_conns = conns[: cfg.small_conc], conns[: cfg.large_conc]
     ns, nl = cfg.small_n, cfg.large_n
-    out["PUT 4KiB"] = await measure(
-        t,
-        small_conns,
-        ns,
-        lambda c, i: checked_put(c, f"/{bucket}/s/{i:06d}", small_b[i], small_h[i]),
-    )
-    out["GET 4KiB"] = await measure(t, small_conns, ns, get_small)
-    out["HEAD 4KiB"] = await measure(t, small_conns, ns, head_small)
-    out["LIST 100"] = await measure(t, small_conns, min(cfg.list_n, ns), list_small)
-    out["DELETE 4KiB"] = await measure(t, small_conns, ns, delete_small)
-    out["PUT 1MiB"] = await measure(
-        t,
-        large_conns,
-        nl,
-        lambda c, i: checked_put(c, f"/{bucket}/l/{i:06d}", large_b[i], large_h[i]),
-    )
-    out["GET 1MiB"] = await measure(t, large_conns, nl, get_large)
-    if t.name != "noop":  # the no-op speaks no multipart
+    if "small" in cfg.phases:
+        out["PUT 4KiB"] = await measure(
+            t,
+            small_conns,
+            ns,
+            lambda c, i: checked_put(c, f"/{bucket}/s/{i:06d}", small_b[i], small_h[i]),
+        )
+        out["GET 4KiB"] = await measure(t, small_conns, ns, get_small)
+        out["HEAD 4KiB"] = await measure(t, small_conns, ns, head_small)
+        out["LIST 100"] = await measure(t, small_conns, min(cfg.list_n, ns), list_small)
+        out["DELETE 4KiB"] = await measure(t, small_conns, ns, delete_small)
+    if "large" in cfg.phases:
+        out["PUT 1MiB"] = await measure(
+            t,
+            large_conns,
+            nl,
+            lambda c, i: checked_put(c, f"/{bucket}/l/{i:06d}", large_b[i], large_h[i]),
+        )
+        out["GET 1MiB"] = await measure(t, large_conns, nl, get_large)
+    if t.name != "noop" and "multipart" in cfg.phases:  # the no-op speaks no multipart
         mp_up, mp_down = await multipart(t, conns, bucket, data.parts, cfg)
         out[f"MPU {cfg.mp_mib}MiB"] = mp_up
         out[f"MPU GET {cfg.mp_mib}MiB"] = mp_down
-    if t.part_copy:
+    if t.part_copy and "complete" in cfg.phases:
         out["complete"] = await complete_latency(t, conns, bucket)
     for c in conns:
         c.close()
@@ -695,17 +702,40 @@ def reset_hwm(pid: int) -> None:
             Path(f"/proc/{p}/clear_refs").write_text("5")
 
 
-async def bench_one(t: Target, cfg: Config, data: Data, signer: Signer) -> dict[str, Any]:
+async def bench_one(
+    t: Target, cfg: Config, data: Data, signer: Signer, spy_dir: str | None
+) -> dict[str, Any]:
     await wait_ready(t, signer, 120)
     reset_hwm(t.pid)
-    return await run_target(t, cfg, data, signer)
+    spy = start_py_spy(t, spy_dir) if spy_dir else None
+    try:
+        return await run_target(t, cfg, data, signer)
+    finally:
+        if spy is not None:  # SIGINT: py-spy writes what it recorded and exits
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+
+
+def start_py_spy(t: Target, spy_dir: str) -> subprocess.Popen[bytes]:
+    out = Path(spy_dir) / f"{t.name}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    args = [find_binary("py-spy") or "py-spy", "record", "--pid", str(t.pid), "--subprocesses"]
+    args += ["--format", "raw", "--rate", "200", "--nonblocking", "--output", str(out)]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small counts: a few seconds per cell")
     ap.add_argument("--only", default="", help="comma-separated target names")
-    ap.add_argument("--workers", type=int, default=2, help="s3front and no-op worker processes")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=(os.cpu_count() or 1) + 1,
+        help="s3front and no-op worker processes (default: cores + 1, which measured best: "
+        "with one per core, the kernel's uneven spread of connections over the workers' "
+        "accept() left one core idle part of the time)",
+    )
     ap.add_argument("--cassandra", default="127.0.0.1:9042", help="host:port of a local node")
     ap.add_argument("--no-cassandra", action="store_true")
     ap.add_argument(
@@ -715,12 +745,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--small-n", type=int, help="4 KiB objects (default 4000; quick 1500)")
     ap.add_argument("--large-n", type=int, help="1 MiB objects (default 400; quick 150)")
     ap.add_argument("--mp-mib", type=int, help="multipart object size (default 256)")
+    ap.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help=f"comma-separated subset of {','.join(PHASES)} (profiling one workload)",
+    )
+    ap.add_argument(
+        "--py-spy",
+        metavar="DIR",
+        help="record each server's process tree with py-spy into DIR/<name>.txt (collapsed "
+        "stacks; summarise with bench/stacks.py)",
+    )
     args = ap.parse_args(argv)
     cfg = Config(
         small_n=args.small_n or (1500 if args.quick else 4000),
         large_n=args.large_n or (150 if args.quick else 400),
         mp_mib=args.mp_mib or 256,
+        phases=frozenset(args.phases.split(",")),
     )
+    if not cfg.phases <= set(PHASES):
+        ap.error(f"--phases: choose from {','.join(PHASES)}")
     if not (200 <= cfg.small_n <= 100_000 and 8 <= cfg.large_n <= 5000):
         ap.error("--small-n must be 200..100000 and --large-n 8..5000")
     if not (8 <= cfg.mp_mib <= 4096 and cfg.mp_mib % cfg.part_mib == 0):
@@ -780,7 +824,7 @@ def main(argv: list[str] | None = None) -> int:
             t.cleanup += cleanup
             try:
                 print(f"{name}: pid {t.pid}, port {t.port}", flush=True)
-                results[name] = asyncio.run(bench_one(t, cfg, data, signer))
+                results[name] = asyncio.run(bench_one(t, cfg, data, signer, args.py_spy))
                 rss[name] = tree_hwm_mib(t.pid)
                 r = results[name]
                 print(

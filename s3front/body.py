@@ -23,6 +23,11 @@ class Body(Protocol):
     @property
     def trailers(self) -> dict[str, str]: ...
 
+    # The SHA-256 of the whole payload, once iteration has finished, if the client signed it
+    # and it matched (so the server need not hash the same bytes again); else None.
+    @property
+    def sha256(self) -> bytes | None: ...
+
     def __aiter__(self) -> AsyncIterator[bytes]: ...
 
 
@@ -30,6 +35,7 @@ class EmptyBody:
     """The body of a request that has none."""
 
     length: int | None = 0
+    sha256: bytes | None = None
 
     def __init__(self) -> None:
         self.trailers: dict[str, str] = {}

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from s3front import config
 
 if TYPE_CHECKING:
-    from starlette.applications import Starlette
+    from s3front.app import S3Front
 
 log = logging.getLogger("s3front")
 
@@ -116,7 +116,7 @@ async def _ensure_root_key(settings: config.Settings) -> None:
         print_credentials(generated.access_key, generated.secret, settings)
 
 
-def app_from_env() -> Starlette:
+def app_from_env() -> S3Front:
     """The app of one worker process (`serve --workers N`): settings from the environment."""
     from s3front.app import create_app
 

@@ -98,6 +98,7 @@ async def handle_upload_part(ctx: Ctx) -> Response:
         inline_limit=-1,  # parts are always manifests: completion points at them
         algorithms=exp.algorithms,
         expected_length=ctx.body.length,
+        payload_sha256=lambda: ctx.body.sha256,
     )
     checksums = integrity.verify(exp, result.md5, result.checksums, ctx.body.trailers)
     manifest_id = result.manifest_id or new_manifest_id()  # defensive: the writer always gives one

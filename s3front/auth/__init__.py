@@ -76,8 +76,8 @@ async def authenticate(
     del region  # deliberately not enforced, see above
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
     header = req.headers.get("authorization")
-    in_query_v4 = any(req.has_param(p) for p in _V4_QUERY_MARKERS)
-    in_query_v2 = any(req.has_param(p) for p in _V2_QUERY[:2])
+    in_query_v4 = bool(req.query) and any(req.has_param(p) for p in _V4_QUERY_MARKERS)
+    in_query_v2 = bool(req.query) and any(req.has_param(p) for p in _V2_QUERY[:2])
     if sum((header is not None, in_query_v4, in_query_v2)) > 1:
         raise InvalidArgument("Only one auth mechanism allowed.")
 
@@ -103,7 +103,9 @@ def _v4_request_time(req: S3Request) -> str:
     """The request time as an ISO 8601 basic string, from x-amz-date or else Date."""
     try:
         if "x-amz-date" in req.headers:
-            return sigv4.format_amz_date(sigv4.parse_amz_date(req.headers["x-amz-date"].strip()))
+            value = req.headers["x-amz-date"].strip()
+            sigv4.parse_amz_date(value)  # validates; the basic form is already canonical
+            return value
         if "date" in req.headers:
             return sigv4.format_amz_date(_parse_http_date(req.headers["date"]))
     except ValueError:

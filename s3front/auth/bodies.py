@@ -29,6 +29,7 @@ class PlainBody:
         self._sha256_hex = sha256_hex
         self._used = False
         self.trailers: dict[str, str] = {}
+        self.sha256: bytes | None = None
 
     @property
     def length(self) -> int | None:
@@ -63,6 +64,8 @@ class PlainBody:
             and not hmac.compare_digest(digest.hexdigest(), self._sha256_hex)
         ):
             raise XAmzContentSHA256Mismatch()
+        if digest is not None:
+            self.sha256 = digest.digest()
 
 
 class ChunkedBody:
@@ -87,6 +90,10 @@ class ChunkedBody:
     @property
     def trailers(self) -> dict[str, str]:
         return self._decoder.trailers
+
+    @property
+    def sha256(self) -> bytes | None:
+        return None  # chunk signatures cover the chunks; nothing hashed the whole payload
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._iterate()

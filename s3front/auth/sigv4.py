@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,7 +40,7 @@ STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
 MAX_PRESIGN_EXPIRES = 604800  # seven days, the AWS limit
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
-_AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9\-_.~/]*")
 
 
 # -- canonicalisation -------------------------------------------------------------------------
@@ -196,21 +197,46 @@ def _parse_signed_headers(value: str, error: type[Exception]) -> list[str]:
     return names
 
 
+_LOWER_HEX = frozenset("0123456789abcdef")
+
+
 def _parse_signature(value: str, error: type[Exception]) -> str:
-    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+    if len(value) != 64 or not _LOWER_HEX.issuperset(value):
         raise error("The signature is malformed.")
     return value
 
 
 def parse_amz_date(value: str) -> datetime:
-    """Parse an ISO 8601 basic timestamp; ValueError if it is not one."""
-    if len(value) != 16:
+    """Parse an ISO 8601 basic timestamp (20130524T000000Z); ValueError if it is not one.
+
+    By hand rather than with strptime, which costs ~25 us and runs on every signed request.
+    """
+    if (
+        len(value) != 16
+        or value[8] != "T"
+        or value[15] != "Z"
+        or not (value[:8] + value[9:15]).isdigit()
+        or not value.isascii()
+    ):
         raise ValueError("bad x-amz-date")
-    return datetime.strptime(value, _AMZ_DATE_FORMAT).replace(tzinfo=UTC)
+    return datetime(
+        int(value[0:4]),
+        int(value[4:6]),
+        int(value[6:8]),
+        int(value[9:11]),
+        int(value[11:13]),
+        int(value[13:15]),
+        tzinfo=UTC,
+    )
 
 
 def format_amz_date(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(_AMZ_DATE_FORMAT)
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return (
+        f"{moment.year:04d}{moment.month:02d}{moment.day:02d}"
+        f"T{moment.hour:02d}{moment.minute:02d}{moment.second:02d}Z"
+    )
 
 
 def parse_authorization(value: str, amz_date: str) -> V4Auth:

@@ -95,7 +95,12 @@ class _MergedScan:
         self._loaded = False
 
     async def _load(self, cursors: list[_ShardCursor]) -> None:
-        heads = await asyncio.gather(*(c.head() for c in cursors))
+        # One cursor (after each row): awaited directly; its next row is usually buffered
+        # already, and gather would wrap the call in a task every time.
+        if len(cursors) == 1:
+            heads = [await cursors[0].head()]
+        else:
+            heads = await asyncio.gather(*(c.head() for c in cursors))
         for c, rec in zip(cursors, heads, strict=True):
             if rec is not None:
                 heapq.heappush(self._heap, (rec.key, -rec.seq, c.shard))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import hashlib
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from s3front.checksums import Hasher, b64, new_hasher
@@ -102,7 +102,7 @@ class _Pipeline:
         self.entries: list[ManifestEntry] = []
         self._failed: BaseException | None = None
 
-    async def submit(self, offset: int, data: bytes) -> None:
+    async def submit(self, offset: int, data: bytes, block_id: bytes | None = None) -> None:
         await self._slots.acquire()  # backpressure: wait here, not reading the body
         if self._failed is not None:
             self._slots.release()
@@ -111,7 +111,7 @@ class _Pipeline:
         self.entries.append(ManifestEntry(offset=offset, length=len(data)))
         hash_task = asyncio.create_task(self._hash_in_order(self._last_hash, data))
         self._last_hash = hash_task
-        task = asyncio.create_task(self._store(entry_index, data, hash_task))
+        task = asyncio.create_task(self._store(entry_index, data, hash_task, block_id))
         self._tasks.add(task)
         task.add_done_callback(self._done)
 
@@ -123,9 +123,13 @@ class _Pipeline:
         else:
             await asyncio.to_thread(_update_all, self._hashers, data)
 
-    async def _store(self, index: int, data: bytes, hashed: asyncio.Task[None]) -> None:
+    async def _store(
+        self, index: int, data: bytes, hashed: asyncio.Task[None], block_id: bytes | None
+    ) -> None:
         try:
-            if len(data) < _THREAD_MIN:
+            if block_id is not None:
+                pass  # the caller knows it already (a verified payload hash)
+            elif len(data) < _THREAD_MIN:
                 block_id = _block_id(data)
             else:
                 block_id = await asyncio.to_thread(_block_id, data)
@@ -172,10 +176,13 @@ async def write_object_data(
     algorithms: Collection[str],
     expected_length: int | None,
     max_in_flight: int = 4,
+    payload_sha256: Callable[[], bytes | None] | None = None,
 ) -> WriteResult:
     """Store the bytes of `body`; return what the object (or part) row needs.
 
     `algorithms` are the additional checksums to compute (names as in checksums.ALGORITHMS).
+    `payload_sha256`, asked once the body has ended, may give the verified SHA-256 of the whole
+    body (the client signed it): a body of one block then needs no second SHA-256 for its id.
     A body shorter or longer than `expected_length` raises IncompleteBody. If the body fails
     (its iterator raises), pending block writes are cancelled and the error propagates.
     """
@@ -192,7 +199,9 @@ async def write_object_data(
             # Hold everything back while the object might still fit inline.
             if offset == 0 and buffer.size <= inline_limit:
                 continue
-            while buffer.size >= block_size:
+            # Strictly more than a block: the last block waits for the end of the body, so that
+            # a one-block body can take the payload hash (verified only at the end) as its id.
+            while buffer.size > block_size:
                 data = buffer.take(block_size)
                 await pipeline.submit(offset, data)
                 offset += len(data)
@@ -204,9 +213,10 @@ async def write_object_data(
             _update_all(hashers, data)  # small: no thread
             inline = data if total else None
             return _result(total, names, hashers, manifest_id=None, inline=inline)
+        whole = payload_sha256() if payload_sha256 is not None and offset == 0 else None
         while buffer.size:
             data = buffer.take(block_size)
-            await pipeline.submit(offset, data)
+            await pipeline.submit(offset, data, whole if len(data) == total else None)
             offset += len(data)
         await pipeline.finish()
     except BaseException:

@@ -27,20 +27,20 @@ class _Timed:
         if not inspect.iscoroutinefunction(attr):
             return attr
         fn = cast(Callable[..., Coroutine[Any, Any, Any]], attr)
-        histogram = metrics.STORE_SECONDS
-        backend = self._backend
+        # The two series of this operation, looked up once (labels() costs a locked lookup).
+        ok = metrics.STORE_SECONDS.labels(backend=self._backend, op=name, outcome="ok")
+        failed = metrics.STORE_SECONDS.labels(backend=self._backend, op=name, outcome="error")
+        clock = time.perf_counter
 
         async def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            outcome = "error"
+            started = clock()
             try:
                 result = await fn(*args, **kwargs)
-                outcome = "ok"
-                return result
-            finally:
-                histogram.labels(backend=backend, op=name, outcome=outcome).observe(
-                    time.perf_counter() - started
-                )
+            except BaseException:
+                failed.observe(clock() - started)
+                raise
+            ok.observe(clock() - started)
+            return result
 
         setattr(self, name, timed)  # later lookups skip __getattr__
         return timed

@@ -89,6 +89,43 @@ async def test_round_trip(store: Store, size: int, chunk: int) -> None:
     assert await read_all(store.meta, store.blocks, record(result)) == data
 
 
+@pytest.mark.parametrize("size", [INLINE + 1, BLOCK, BLOCK + 1])
+async def test_verified_payload_hash_names_a_one_block_body(store: Store, size: int) -> None:
+    # The body's own SHA-256 (signed by the client, verified when the body ended) is asked for
+    # only after the last byte, and used as the block id only when the body is one block.
+    data = os.urandom(size)
+    asked: list[int] = []
+    reads = 0
+
+    async def counted() -> AsyncIterator[bytes]:
+        nonlocal reads
+        async for piece in chunks(data, 1000):
+            reads += len(piece)
+            yield piece
+
+    def payload_hash() -> bytes:
+        asked.append(reads)
+        return hashlib.sha256(data).digest()
+
+    result = await write_object_data(
+        store.blocks,
+        store.meta,
+        counted(),
+        block_size=BLOCK,
+        inline_limit=INLINE,
+        algorithms=(),
+        expected_length=size,
+        payload_sha256=payload_hash,
+    )
+    assert result.manifest_id is not None
+    entries = await store.meta.get_manifest(result.manifest_id)
+    assert [e.block_id for e in entries] == [
+        hashlib.sha256(data[o : o + BLOCK]).digest() for o in range(0, size, BLOCK)
+    ]
+    assert asked == ([size] if size <= BLOCK else [])
+    assert await read_all(store.meta, store.blocks, record(result)) == data
+
+
 async def test_never_inline_always_has_a_manifest(store: Store) -> None:
     # Parts use inline_limit=-1: even an empty part gets a manifest id (with no entries).
     for data in (b"", b"x"):
