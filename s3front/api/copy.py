@@ -16,7 +16,10 @@ with a concurrent delete of the source and a GC pass -- see `_pin_source`.
 
 from __future__ import annotations
 
+import asyncio
+import random
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote
@@ -40,7 +43,13 @@ from s3front.objects.manifest_ids import new_manifest_id
 from s3front.objects.ranges import offset
 from s3front.objects.reader import read_object
 from s3front.objects.writer import write_object_data
-from s3front.store.records import BucketRecord, ManifestEntry, ObjectRecord, PartRecord
+from s3front.store.records import (
+    BucketRecord,
+    ManifestEntry,
+    ObjectRecord,
+    PartRecord,
+    UploadRecord,
+)
 
 # S3 copies at most 5 GiB in one CopyObject (or one UploadPartCopy without a range).
 MAX_COPY_SIZE = 5 * 1024**3
@@ -64,7 +73,10 @@ class Source:
     version_id: str | None  # as named in the header, None for "the current version"
 
 
-_PIN_ATTEMPTS = 25  # each attempt loses only to an overwrite landing inside it
+# A copy whose source is overwritten while it pins it starts over; it gives up (SlowDown) after
+# this long. Each attempt loses only to an overwrite landing inside one manifest write.
+_PIN_PATIENCE_SECONDS = 10.0
+_PIN_PAUSE_SECONDS = 0.005
 
 
 def parse_copy_source(value: str) -> tuple[str, str, str | None]:
@@ -140,31 +152,52 @@ async def _pin_source(ctx: Ctx, src: Source) -> str:
     GC read the row (and marked the source manifest from it) or GC had not yet read it -- and
     then GC reads the manifest table even later, when our fresh manifest already exists, is
     young, and leads to the source manifest through its child entry. Either way the source's
-    blocks survive. If the row is gone or points elsewhere, the copy fails (NoSuchKey) and the
-    fresh manifest is garbage for a later pass.
+    blocks survive. If the row is gone the copy fails (NoSuchKey); if it points elsewhere (an
+    overwrite) the copy starts over from the new version (`_retrying`). Either way the fresh
+    manifest is garbage for a later pass.
+
+    Only the manifest write lies between the source read and the re-read: a concurrent
+    overwrite that lands in that window costs an attempt, so the window is kept as short as
+    it can be (the target bucket and upload are read before the source, in the handlers).
     """
     rec = src.rec
     assert rec.manifest_id is not None
     meta = ctx.store.meta
-    child = rec.manifest_id
-    # A copy of a copy: point at what the source's one-child manifest points at, so repeated
-    # copies (e.g. metadata updates by self-copy) do not nest manifests ever deeper.
-    head = await meta.get_manifest(child, 0, limit=2)
-    if (
-        len(head) == 1
-        and head[0].child is not None
-        and head[0].offset == 0
-        and head[0].length == rec.size
-    ):
-        child = head[0].child
     manifest_id = new_manifest_id()
-    await meta.put_manifest(manifest_id, [ManifestEntry(offset=0, length=rec.size, child=child)])
+    await meta.put_manifest(
+        manifest_id, [ManifestEntry(offset=0, length=rec.size, child=rec.manifest_id)]
+    )
     shard = shard_of(rec.key, src.bucket.shards)
     again = await meta.get_object(src.bucket.bucket_id, shard, rec.key, seq=rec.seq)
     if again is None or again.delete_marker:
         raise errors.NoSuchKey(Key=rec.key)
     if again.manifest_id != rec.manifest_id or again.version_id != rec.version_id:
         raise _SourceChanged()
+    return await _flattened(ctx, manifest_id, rec)
+
+
+async def _flattened(ctx: Ctx, pinned: str, rec: ObjectRecord) -> str:
+    """A copy of a copy: a fresh manifest pointing at what the source's one-child manifest
+    points at, so repeated copies (e.g. metadata updates by self-copy) do not nest manifests
+    ever deeper; otherwise `pinned` itself.
+
+    Safe after the pin: the grandchild is reachable from the source manifest, which the pinned
+    manifest (or the source row) keeps live until the new manifest, young, takes over.
+    """
+    assert rec.manifest_id is not None
+    meta = ctx.store.meta
+    head = await meta.get_manifest(rec.manifest_id, 0, limit=2)
+    if not (
+        len(head) == 1
+        and head[0].child is not None
+        and head[0].offset == 0
+        and head[0].length == rec.size
+    ):
+        return pinned
+    manifest_id = new_manifest_id()
+    await meta.put_manifest(
+        manifest_id, [ManifestEntry(offset=0, length=rec.size, child=head[0].child)]
+    )
     return manifest_id
 
 
@@ -197,36 +230,48 @@ def _version_headers(src: Source, target: BucketRecord, version_id: str) -> dict
 
 
 async def handle_copy_object(ctx: Ctx) -> Response:
-    return await _retrying(ctx, _copy_object)
+    # The target is read once, before the source: see `_pin_source` for why the time between
+    # reading the source and pinning it must stay short.
+    bucket = await ctx.bucket()
+    return await _retrying(ctx, lambda src: _copy_object(ctx, bucket, src))
 
 
 async def handle_upload_part_copy(ctx: Ctx) -> Response:
-    return await _retrying(ctx, _upload_part_copy)
+    bucket = await ctx.bucket()
+    number = _part_number(ctx)
+    upload = await _upload(ctx, bucket)
+    return await _retrying(ctx, lambda src: _upload_part_copy(ctx, upload, number, src))
 
 
 class _SourceChanged(Exception):
     """The source row changed (was overwritten) between reading it and pinning its manifest."""
 
 
-async def _retrying(ctx: Ctx, copy: Callable[[Ctx, Source], Awaitable[Response]]) -> Response:
+async def _retrying(ctx: Ctx, copy: Callable[[Source], Awaitable[Response]]) -> Response:
     """Run a copy against a freshly read source, again if the source is overwritten meanwhile.
 
     The copy is of the version read first; but if a concurrent PUT replaced that version
     before its manifest was pinned, GC may no longer protect it, so the copy starts over from
     the new version (source conditions are checked again). Every body read by the copy is the
     copy-source, never the request body, so starting over is safe.
+
+    Attempts go on for a while rather than a fixed number of times: under a burst of
+    overwrites of the source each attempt has a fair chance, and a short random pause keeps
+    the attempts from falling into step with a writer's rhythm.
     """
-    for _ in range(_PIN_ATTEMPTS):
+    deadline = time.monotonic() + _PIN_PATIENCE_SECONDS
+    while True:
         src = await load_source(ctx)
         try:
-            return await copy(ctx, src)
+            return await copy(src)
         except _SourceChanged:
-            continue
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(random.uniform(0, _PIN_PAUSE_SECONDS))
     raise errors.SlowDown("The copy source keeps changing; retry the copy.")
 
 
-async def _copy_object(ctx: Ctx, src: Source) -> Response:
-    bucket = await ctx.bucket()
+async def _copy_object(ctx: Ctx, bucket: BucketRecord, src: Source) -> Response:
     rec = src.rec
     metadata = _directive(ctx, "x-amz-metadata-directive")
     tagging = _directive(ctx, "x-amz-tagging-directive")
@@ -297,10 +342,7 @@ def parse_copy_range(header: str, size: int) -> tuple[int, int]:
     return first, last + 1
 
 
-async def _upload_part_copy(ctx: Ctx, src: Source) -> Response:
-    bucket = await ctx.bucket()
-    number = _part_number(ctx)
-    upload = await _upload(ctx, bucket)
+async def _upload_part_copy(ctx: Ctx, upload: UploadRecord, number: int, src: Source) -> Response:
     rec = src.rec
     range_header = ctx.req.header("x-amz-copy-source-range")
     if range_header:
