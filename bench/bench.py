@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import http.client
-import importlib.util
 import os
 import queue
 import subprocess
@@ -42,23 +41,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import harness
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
-def _load_support() -> Any:
-    name = "s3front_e2e_support"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "e2e" / "support.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sup = _load_support()
+sup = harness.sup
 KiB = 1024
 MiB = 1024 * 1024
 

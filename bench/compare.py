@@ -38,7 +38,6 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
-import importlib.util
 import json
 import os
 import secrets
@@ -65,18 +64,6 @@ MiB = 1024 * 1024
 ACCESS_KEY = "S3FRONTBENCHACCESSKEY"
 SECRET_KEY = "s3front-bench-secret-key-0123456789abcdef"
 PEERS = ("rclone", "seaweedfs", "minio")
-
-
-def _load_support() -> Any:
-    name = "s3front_e2e_support"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "e2e" / "support.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 # ------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
                                     [--store cassandra://127.0.0.1:9042/ks?dc=datacenter1]
                                     [--seed N] [--min-run 0.5] [--max-run 3]
 
-Runs the workload of `tests/faults/crashkit.py` (PUTs inline and block-backed, multipart
+Runs the workload of `tests/lib/s3front_faults_crashkit.py` (PUTs inline and block-backed, multipart
 uploads, CopyObject, DeleteObject from concurrent clients; raw SigV4 requests, no retries)
 against `s3front serve`, kills the server with SIGKILL after a random 0.5-3 s of work, restarts
 it on the same store and checks every key against the history of acknowledged writes; stops
@@ -20,7 +20,6 @@ Exit status 0 when every check held and no request got a 5xx, 1 otherwise.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import shutil
 import sys
 import tempfile
@@ -28,22 +27,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import harness
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_crashkit() -> Any:
-    name = "s3front_faults_crashkit"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "faults" / "crashkit.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ck = _load_crashkit()
+ck = harness.crashkit
 
 
 def main() -> int:

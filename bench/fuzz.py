@@ -3,7 +3,7 @@
     .venv/bin/python bench/fuzz.py [--requests 100000] [--seed 1] [--workers 8] [--scheme http]
 
 Starts `s3front serve` on a fresh SQLite store (body idle timeout 1 s), seeds a bucket, sends
-the requests of `tests/fuzz/fuzzer.py` from a pool of client threads, and prints the counts by
+the requests of `tests/lib/s3front_fuzzer.py` from a pool of client threads, and prints the counts by
 status, the throughput and the slowest requests. Exits 1 on any failure: a 5xx (other than 501
 NotImplemented), a client timeout on a complete request, a dead server, seeded data changed, or
 a traceback in the server log. `tests/fuzz/test_fuzz.py` is the bounded CI form of the same.
@@ -12,7 +12,6 @@ a traceback in the server log. `tests/fuzz/test_fuzz.py` is the bounded CI form 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import random
 import sys
 import tempfile
@@ -20,25 +19,15 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import ModuleType
 from typing import Any
+
+import harness
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load(name: str, path: Path) -> ModuleType:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sup = _load("s3front_e2e_support", ROOT / "tests" / "e2e" / "support.py")
-fuzzer = _load("s3front_fuzzer", ROOT / "tests" / "fuzz" / "fuzzer.py")
+sup = harness.sup
+fuzzer = harness.fuzzer
 
 
 def seed(srv: Any, rng: random.Random) -> tuple[Any, dict[str, bytes]]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import http.client
-import importlib.util
 import random
 import sys
 import tempfile
@@ -31,24 +30,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import harness
+
 ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
 PIECE = 64 * 1024
 
 
-def _load_support() -> Any:
-    name = "s3front_e2e_support"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "e2e" / "support.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sup = _load_support()
+sup = harness.sup
 
 
 def proc_status_kib(pid: int, field: str) -> int:

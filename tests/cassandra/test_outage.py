@@ -7,13 +7,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
-import subprocess
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import pytest
+import s3front_cassandra_node as cassandra_node
 
 from s3front.schema import apply_schema_sync
 from s3front.store.cassandra import CassandraStore, open_cassandra
@@ -22,53 +20,8 @@ from s3front.store.records import BucketRecord
 
 pytestmark = pytest.mark.cassandra
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "local-cassandra"
-# Short timeouts so the failures show quickly; the bound below is what "no hang" means.
-TIMEOUTS = "connect_timeout=2&request_timeout=2"
-BOUND = 15.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Node:
-    """A private local-cassandra node, driven through the script's environment overrides."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.port = _free_port()
-        self.dir = tmp / "node"
-        self.env = {
-            **os.environ,
-            "S3FRONT_CASSANDRA_PORT": str(self.port),
-            "S3FRONT_CASSANDRA_STORAGE_PORT": str(_free_port()),
-            "S3FRONT_CASSANDRA_DIR": str(self.dir),
-            "S3FRONT_CASSANDRA_HEAP": "512m",
-        }
-
-    def run(self, command: str) -> None:
-        done = subprocess.run(
-            [str(SCRIPT), command], env=self.env, capture_output=True, text=True, timeout=600
-        )
-        assert done.returncode == 0, f"local-cassandra {command}:\n{done.stdout}{done.stderr}"
-
-    def pid(self) -> int:
-        return int((self.dir / "cassandra.pid").read_text())
-
-
-@pytest.fixture
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    if os.environ.get("S3FRONT_TEST_CASSANDRA"):
-        pytest.skip("uses scripts/local-cassandra; S3FRONT_TEST_CASSANDRA names another cluster")
-    # A short path: Cassandra's file names under the data dir are long already.
-    n = Node(tmp_path_factory.mktemp("outage"))
-    n.run("start")
-    try:
-        yield n
-    finally:
-        n.run("stop")
+node = cassandra_node.node  # the private node fixture
+BOUND = cassandra_node.BOUND
 
 
 async def _fails_fast(op: Callable[[], Awaitable[object]]) -> None:
@@ -92,8 +45,8 @@ async def _recovers(store: CassandraStore, name: str, within: float = 90.0) -> N
         return
 
 
-def test_outage_maps_to_store_errors_and_recovers(node: Node) -> None:
-    url = f"cassandra://127.0.0.1:{node.port}/outage?dc=datacenter1&{TIMEOUTS}"
+def test_outage_maps_to_store_errors_and_recovers(node: cassandra_node.Node) -> None:
+    url = f"cassandra://127.0.0.1:{node.port}/outage?dc=datacenter1&{cassandra_node.TIMEOUTS}"
     apply_schema_sync(url)
 
     async def scenario() -> None:

@@ -9,31 +9,11 @@ On a failing test the server's log lines written during that test are attached t
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-_SUPPORT = "s3front_e2e_support"
-
-
-def _load_support() -> Any:
-    # Loaded under a unique name instead of `import support`: without __init__.py files every
-    # test directory lands on sys.path, and a second `support.py` elsewhere would shadow ours.
-    if _SUPPORT in sys.modules:
-        return sys.modules[_SUPPORT]
-    spec = importlib.util.spec_from_file_location(_SUPPORT, Path(__file__).with_name("support.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[_SUPPORT] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sup = _load_support()
+import s3front_e2e_support as sup
 
 _VARIANTS = [
     pytest.param(("http", "sqlite"), id="http-sqlite"),

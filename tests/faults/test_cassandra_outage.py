@@ -18,15 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import s3front_cassandra_outage as outage
+import s3front_cassandra_node as cassandra_node
 import s3front_e2e_support as sup
 
 from s3front.schema import apply_schema_sync
 
 pytestmark = pytest.mark.cassandra
 
-node = outage.node  # the private node fixture (skips when S3FRONT_TEST_CASSANDRA names a cluster)
-BOUND = outage.BOUND  # seconds a failing request may take: "fast", not "eventually"
+node = (
+    cassandra_node.node
+)  # the private node fixture (skips when S3FRONT_TEST_CASSANDRA names a cluster)
+BOUND = cassandra_node.BOUND  # seconds a failing request may take: "fast", not "eventually"
 RECOVERY = 90.0
 OUTAGE_ERRORS = {"ServiceUnavailable", "SlowDown"}
 
@@ -116,7 +118,7 @@ def _recovers(srv: Any, bucket: str, objects: dict[str, bytes]) -> float:
 
 
 def test_server_rides_out_cassandra_outages(node: Any, tmp_path: Path) -> None:
-    url = f"cassandra://127.0.0.1:{node.port}/faults?dc=datacenter1&{outage.TIMEOUTS}"
+    url = f"cassandra://127.0.0.1:{node.port}/faults?dc=datacenter1&{cassandra_node.TIMEOUTS}"
     apply_schema_sync(url)
     srv = sup.start_server(tmp_path / "srv", store_url=url, ready_timeout=60)
     try:

@@ -2,7 +2,7 @@
 store, and check that every key holds a version that could be the latest acknowledged one --
 byte for byte, never a mix -- then that `s3front gc --grace 0` frees only garbage.
 
-The workload and the checker are in `crashkit.py`; `bench/crash.py` runs the long form.
+The workload and the checker are in `tests/lib/s3front_faults_crashkit.py`; `bench/crash.py` runs the long form.
 """
 
 from __future__ import annotations

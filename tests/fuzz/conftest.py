@@ -1,35 +1,17 @@
 """Fixtures of the fuzz tests: a live server with a seeded bucket, and the fuzzer module.
 
-The e2e harness (`tests/e2e/support.py`) starts the server; it is loaded under the module name
-the e2e conftest uses, so both share one copy.
+The e2e harness (`tests/lib/s3front_e2e_support.py`) starts the server.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+import s3front_e2e_support as sup
 
 HERE = Path(__file__).resolve().parent
-
-
-def load(name: str, path: Path) -> ModuleType:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sup = load("s3front_e2e_support", HERE.parent / "e2e" / "support.py")
-fuzzer = load("s3front_fuzzer", HERE / "fuzzer.py")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from conftest import fuzzer, sup
+import s3front_e2e_support as sup
+import s3front_fuzzer as fuzzer
 
 REQUESTS = int(os.environ.get("S3FRONT_FUZZ_REQUESTS", "5000"))
 SEED = int(os.environ.get("S3FRONT_FUZZ_SEED", "20260101"))

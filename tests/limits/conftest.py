@@ -1,38 +1,20 @@
 """Fixtures of the limits tests: a live server with small timeouts and a low connection limit.
 
-The e2e harness (`tests/e2e/support.py`) starts the server; it is loaded under the module name
-the e2e conftest uses, so both share one copy.
+The e2e harness (`tests/lib/s3front_e2e_support.py`) starts the server.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+import s3front_e2e_support as sup
 
 HERE = Path(__file__).resolve().parent
 HEADER_TIMEOUT = 2.0
 BODY_IDLE_TIMEOUT = 2.0
 LIMIT_CONCURRENCY = 20
-
-
-def _load_support() -> ModuleType:
-    name = "s3front_e2e_support"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE.parent / "e2e" / "support.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sup = _load_support()
 
 
 @pytest.fixture(scope="module")

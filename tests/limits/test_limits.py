@@ -17,7 +17,8 @@ import time
 from typing import Any
 
 import pytest
-from conftest import BODY_IDLE_TIMEOUT, HEADER_TIMEOUT, LIMIT_CONCURRENCY, sup
+import s3front_e2e_support as sup
+from conftest import BODY_IDLE_TIMEOUT, HEADER_TIMEOUT, LIMIT_CONCURRENCY
 
 
 def healthy(srv: Any) -> None:

@@ -6,7 +6,9 @@ out (rather than borrowed from botocore) because the bad-input tests need the si
 the seed signature to frame aws-chunked bodies byte by byte; `test_harness.py` checks it
 against botocore so a broken signer cannot make a negative test pass vacuously.
 
-Loaded by `conftest.py` under the unique module name `s3front_e2e_support` (see there).
+Its module name is unique because test directories have no __init__.py, so each lands on
+sys.path and a plain `support.py` could be shadowed by another; tests/lib is on pytest's
+`pythonpath`, and bench scripts reach it through `bench/harness.py`.
 """
 
 from __future__ import annotations

@@ -2,8 +2,7 @@
 random moments and restarted on the same store, with a history checker for what must survive.
 
 Used by `tests/faults/test_crash.py` (bounded, a handful of kills) and `bench/crash.py` (the long
-form). Loaded under the unique module name `s3front_faults_crashkit` (see `load()` below and
-`tests/faults/conftest.py`), like the e2e harness it builds on.
+form). Lives in tests/lib (on pytest's `pythonpath`) beside the e2e harness it builds on.
 
 The workload. `clients` threads loop over operations on a fixed set of keys in one bucket:
   put-small   1 B..24 KiB (inline in the object row)
@@ -36,7 +35,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import importlib.util
 import os
 import random
 import re
@@ -50,26 +48,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import s3front_e2e_support as sup
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 KiB = 1024
 MiB = 1024 * 1024
 ABSENT = "<absent>"  # the "value" of a deleted key
-
-
-def _load_support() -> Any:
-    name = "s3front_e2e_support"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "e2e" / "support.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sup = _load_support()
 
 
 # --------------------------------------------------------------------------------------------
