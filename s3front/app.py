@@ -38,6 +38,7 @@ from s3front.limits import idle_limited
 from s3front.request import S3Request, from_scope
 from s3front.requestlog import RequestLog
 from s3front.store import open_store
+from s3front.store.bucket_cache import BucketCachingStore
 from s3front.store.metered import metered
 from s3front.store.protocols import Store
 
@@ -201,7 +202,10 @@ class S3Front:
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         settings = self.settings
-        store = metered(await open_store(settings.store), settings.store)
+        store = BucketCachingStore(
+            metered(await open_store(settings.store), settings.store),
+            settings.bucket_cache_seconds,
+        )
         try:
             generated = await ensure_root_key(
                 store.keys,

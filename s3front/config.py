@@ -33,6 +33,9 @@ class Settings:
     block_size: int = MiB
     inline_limit: int = 32 * 1024
     bucket_shards: int = 8
+    # Object requests reuse a bucket's record read this many seconds ago at most (0: read it
+    # every time); bucket changes made by other processes apply after that long.
+    bucket_cache_seconds: float = 1.0
     max_xml_body: int = 2 * MiB
     # Periodic GC inside the server: seconds between passes (0: off; run `s3front gc` instead)
     # and the grace period, which must exceed the longest upload.
@@ -123,6 +126,8 @@ def load(
         raise ValueError("max_header_bytes must be between 1 KiB and 1 MiB")
     if settings.limit_concurrency < 0:
         raise ValueError("limit_concurrency must be 0 (no limit) or positive")
+    if not 0 <= settings.bucket_cache_seconds <= 60:
+        raise ValueError("bucket_cache_seconds must be between 0 and 60")
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise ValueError("--tls-cert and --tls-key go together")
     return settings

@@ -12,8 +12,15 @@ from s3front.body import Body
 from s3front.config import Settings
 from s3front.request import S3Request
 from s3front.routing import Endpoint
+from s3front.store.bucket_cache import bucket_for_objects
 from s3front.store.protocols import Store
 from s3front.store.records import BucketRecord, ObjectRecord
+
+# Bucket-level operations that only read objects: like object operations, they may use a
+# recent bucket record.
+_OBJECT_LISTINGS = frozenset(
+    {"ListObjects", "ListObjectsV2", "ListObjectVersions", "ListMultipartUploads", "DeleteObjects"}
+)
 
 
 @dataclass(slots=True)
@@ -46,11 +53,15 @@ class Ctx:
         """The request's bucket, if it exists and the caller may perform the request's
         operation on it (and on the object it names): see `s3front.access.authorize`.
 
+        Object operations and listings may see a record a moment old (`store.bucket_cache`).
         A missing bucket is NoSuchBucket; anything not allowed is AccessDenied, as S3 answers.
         For reads governed by an object's ACL, the object is read to decide; a caller without
         access gets AccessDenied whether or not the key exists.
         """
-        rec = await self.store.meta.get_bucket(self.bucket_name)
+        if self.ep.key is not None or self.ep.op in _OBJECT_LISTINGS:
+            rec = await bucket_for_objects(self.store, self.bucket_name)
+        else:  # a bucket operation: it may change the bucket, so it reads the record afresh
+            rec = await self.store.meta.get_bucket(self.bucket_name)
         if rec is None:
             raise errors.NoSuchBucket(BucketName=self.bucket_name)
         await self.authorize(rec)
