@@ -26,6 +26,8 @@ def etag_matches(header: str, etag: str) -> bool:
 
 
 def _parse_ms(value: str) -> int | None:
+    if not value:  # the usual case: no such header (and parsing "" fails slowly, by exception)
+        return None
     try:
         return int(parsedate_to_datetime(value).timestamp() * 1000)
     except (TypeError, ValueError, IndexError, OverflowError):

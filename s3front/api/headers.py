@@ -6,8 +6,7 @@ verbatim. The `response-*` query parameters of a GET override some of them on th
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from email.utils import format_datetime
+import time
 
 from s3front import errors
 from s3front.request import S3Request
@@ -61,9 +60,17 @@ def stored_headers(req: S3Request) -> dict[str, str]:
     return out
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def http_date(ms: int) -> str:
-    return format_datetime(
-        datetime.fromtimestamp(ms / 1000, UTC).replace(microsecond=0), usegmt=True
+    """RFC 7231 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT" (what email.utils'
+    format_datetime(usegmt=True) gives, written out: every GET and HEAD sends one)."""
+    t = time.gmtime(ms // 1000)
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
     )
 
 
