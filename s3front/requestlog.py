@@ -14,6 +14,7 @@ The line is enabled when the `s3front.access` logger is enabled for INFO at star
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -67,8 +68,7 @@ class RequestLog:
             f'"duration_ms": {round(seconds * 1000, 3)}}}\n'
         )
         data = line.encode("utf-8", "backslashreplace")
-        try:
+        # A full or closed stderr must not fail the request: the line is dropped.
+        with contextlib.suppress(OSError):
             while data:
                 data = data[os.write(self._fd, data) :]
-        except OSError:
-            pass  # a full or closed stderr must not fail the request

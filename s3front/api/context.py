@@ -16,9 +16,9 @@ from s3front.store.bucket_cache import bucket_for_objects
 from s3front.store.protocols import Store
 from s3front.store.records import BucketRecord, ObjectRecord
 
-# Bucket-level operations that only read objects: like object operations, they may use a
-# recent bucket record.
-_OBJECT_LISTINGS = frozenset(
+# Bucket-level operations that read or delete objects but never change the bucket: like object
+# operations, they may use a recent bucket record.
+_BUCKET_OPS_ON_OBJECTS = frozenset(
     {"ListObjects", "ListObjectsV2", "ListObjectVersions", "ListMultipartUploads", "DeleteObjects"}
 )
 
@@ -58,7 +58,7 @@ class Ctx:
         For reads governed by an object's ACL, the object is read to decide; a caller without
         access gets AccessDenied whether or not the key exists.
         """
-        if self.ep.key is not None or self.ep.op in _OBJECT_LISTINGS:
+        if self.ep.key is not None or self.ep.op in _BUCKET_OPS_ON_OBJECTS:
             rec = await bucket_for_objects(self.store, self.bucket_name)
         else:  # a bucket operation: it may change the bucket, so it reads the record afresh
             rec = await self.store.meta.get_bucket(self.bucket_name)

@@ -163,10 +163,7 @@ async def _pin_source(ctx: Ctx, src: Source) -> str:
     rec = src.rec
     assert rec.manifest_id is not None
     meta = ctx.store.meta
-    manifest_id = new_manifest_id()
-    await meta.put_manifest(
-        manifest_id, [ManifestEntry(offset=0, length=rec.size, child=rec.manifest_id)]
-    )
+    manifest_id = await _one_child_manifest(ctx, rec.manifest_id, rec.size)
     shard = shard_of(rec.key, src.bucket.shards)
     again = await meta.get_object(src.bucket.bucket_id, shard, rec.key, seq=rec.seq)
     if again is None or again.delete_marker:
@@ -182,11 +179,12 @@ async def _flattened(ctx: Ctx, pinned: str, rec: ObjectRecord) -> str:
     ever deeper; otherwise `pinned` itself.
 
     Safe after the pin: the grandchild is reachable from the source manifest, which the pinned
-    manifest (or the source row) keeps live until the new manifest, young, takes over.
+    manifest (or the source row) keeps live until the new manifest, young, takes over. The
+    cost: a copy of a copy writes two manifests (the pinned one becomes garbage), so that the
+    pin's window holds one write only.
     """
     assert rec.manifest_id is not None
-    meta = ctx.store.meta
-    head = await meta.get_manifest(rec.manifest_id, 0, limit=2)
+    head = await ctx.store.meta.get_manifest(rec.manifest_id, 0, limit=2)
     if not (
         len(head) == 1
         and head[0].child is not None
@@ -194,9 +192,14 @@ async def _flattened(ctx: Ctx, pinned: str, rec: ObjectRecord) -> str:
         and head[0].length == rec.size
     ):
         return pinned
+    return await _one_child_manifest(ctx, head[0].child, rec.size)
+
+
+async def _one_child_manifest(ctx: Ctx, child: str, size: int) -> str:
+    """A fresh manifest whose one entry stands for all `size` bytes of manifest `child`."""
     manifest_id = new_manifest_id()
-    await meta.put_manifest(
-        manifest_id, [ManifestEntry(offset=0, length=rec.size, child=head[0].child)]
+    await ctx.store.meta.put_manifest(
+        manifest_id, [ManifestEntry(offset=0, length=size, child=child)]
     )
     return manifest_id
 

@@ -127,12 +127,10 @@ class _Pipeline:
         self, index: int, data: bytes, hashed: asyncio.Task[None], block_id: bytes | None
     ) -> None:
         try:
-            if block_id is not None:
-                pass  # the caller knows it already (a verified payload hash)
-            elif len(data) < _THREAD_MIN:
-                block_id = _block_id(data)
-            else:
-                block_id = await asyncio.to_thread(_block_id, data)
+            # A block_id given by the caller is a verified payload hash: no need to hash again.
+            if block_id is None:
+                small = len(data) < _THREAD_MIN
+                block_id = _block_id(data) if small else await asyncio.to_thread(_block_id, data)
             await self._blocks.put_block(block_id, data)
             e = self.entries[index]
             self.entries[index] = ManifestEntry(offset=e.offset, length=e.length, block_id=block_id)

@@ -54,19 +54,21 @@ class BucketCachingMeta:
             self._recent[name] = (now, rec)
         return rec
 
+    # Writes drop the entry once they are done (a read racing the write may have cached the
+    # record it replaces), whether or not they succeeded.
     async def insert_bucket(self, rec: BucketRecord) -> bool:
-        self._recent.pop(rec.name, None)
-        return await self._meta.insert_bucket(rec)
+        try:
+            return await self._meta.insert_bucket(rec)
+        finally:
+            self._recent.pop(rec.name, None)
 
     async def update_bucket(self, rec: BucketRecord) -> None:
-        self._recent.pop(rec.name, None)
         try:
             await self._meta.update_bucket(rec)
         finally:
-            self._recent.pop(rec.name, None)  # a read racing the write may have cached the old
+            self._recent.pop(rec.name, None)
 
     async def delete_bucket(self, name: str) -> None:
-        self._recent.pop(name, None)
         try:
             await self._meta.delete_bucket(name)
         finally:

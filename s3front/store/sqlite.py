@@ -256,14 +256,17 @@ class SqliteStore:
         """This thread's connection (threads belong to one store, so one attribute suffices)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            # isolation_level=None: autocommit; multi-statement writes say BEGIN themselves.
-            # check_same_thread=False only so that close() can close it from another thread.
-            conn = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-            with self._conns_lock:
-                self._conns.append(conn)
+            conn = self._local.conn = self._connect(self._busy_timeout_ms)
+        return conn
+
+    def _connect(self, busy_timeout_ms: int, *pragmas: str) -> sqlite3.Connection:
+        # isolation_level=None: autocommit; multi-statement writes say BEGIN themselves.
+        # check_same_thread=False only so that close() can close it from another thread.
+        conn = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
+        for pragma in (f"busy_timeout={busy_timeout_ms}", "synchronous=NORMAL", *pragmas):
+            conn.execute(f"PRAGMA {pragma}")
+        with self._conns_lock:
+            self._conns.append(conn)
         return conn
 
     async def _run(self, pool: ThreadPoolExecutor, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -313,13 +316,16 @@ class SqliteStore:
         """A point read (a few rows by primary key), on the event loop thread (`_quick`)."""
         return await self._quick(lambda c: c.execute(sql, params).fetchall())
 
-    async def _quick(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _quick(
+        self, fn: Callable[[sqlite3.Connection], T], fallback: ThreadPoolExecutor | None = None
+    ) -> T:
         """A short read (a point read, a scan of a few dozen rows) on the calling thread.
 
         Such a read takes ~10-100 us, less than the hand-off to a reader thread and back costs,
         and a WAL reader never waits for a writer. The loop-thread connection has no busy
         timeout: in the rare case that it would have to wait (another process recovering the
-        WAL), the read goes to a reader thread instead, so the loop never blocks on a lock.
+        WAL), the read goes to a reader thread instead (or to `fallback`: the writer thread for
+        `_exec_quick`'s writes), so the loop never blocks on a lock.
         """
         if self._closed:
             raise StoreUnavailable("sqlite store is closed")
@@ -330,18 +336,13 @@ class SqliteStore:
                 raise _map_error(e) from e
         except sqlite3.Error as e:
             raise _map_error(e) from e
-        return await self._read(fn)
+        return await self._run(self._readers if fallback is None else fallback, fn)
 
     def _loop_conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "loop_conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout=0")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA wal_autocheckpoint=0")  # see _exec_quick
-            self._local.loop_conn = conn
-            with self._conns_lock:
-                self._conns.append(conn)
+            # No busy timeout (see _quick) and no checkpoints on commit (see _exec_quick).
+            conn = self._local.loop_conn = self._connect(0, "wal_autocheckpoint=0")
         return conn
 
     async def _exec(self, sql: str, params: Sequence[Any]) -> int:
@@ -360,16 +361,7 @@ class SqliteStore:
         commit (that fsyncs, and would stall the loop); every `_CHECKPOINT_EVERY` writes a
         checkpoint runs on the writer thread instead (`_restart_checkpoint`).
         """
-        if self._closed:
-            raise StoreUnavailable("sqlite store is closed")
-        try:
-            changed = self._loop_conn().execute(sql, params).rowcount
-        except sqlite3.OperationalError as e:
-            if getattr(e, "sqlite_errorcode", 0) & 0xFF not in _TIMEOUT_CODES:
-                raise _map_error(e) from e
-            return await self._exec(sql, params)
-        except sqlite3.Error as e:
-            raise _map_error(e) from e
+        changed = await self._quick(lambda c: c.execute(sql, params).rowcount, self._writer)
         self._loop_writes += 1
         if self._loop_writes % _CHECKPOINT_EVERY == 0:
             self._checkpoint_soon()

@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import s3front_e2e_support as sup
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,71 +99,12 @@ class LiveServer:
     log: Path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def http_status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            return int(resp.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-
-
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A real `python -m s3front serve` on a free loopback port with a temporary SQLite store."""
-    work = tmp_path_factory.mktemp("deploy-server")
-    port = free_port()
-    log = work / "server.log"
-    env = {
-        **os.environ,
-        # Fixed test keys: the server then prints no generated credentials.
-        "S3FRONT_ROOT_ACCESS_KEY": "DEPLOYTESTACCESSKEY0",
-        "S3FRONT_ROOT_SECRET_KEY": "deploy-test-secret-not-a-real-key",
-    }
-    env.pop("S3FRONT_CONFIG", None)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "s3front",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--store",
-                f"sqlite://{work / 'data'}",
-            ],
-            cwd=work,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
+    """A real `python -m s3front serve` on a free loopback port with a temporary SQLite store
+    (started by the e2e harness)."""
+    srv = sup.start_server(tmp_path_factory.mktemp("deploy-server"))
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"server exited {proc.returncode}:\n{log.read_text()}")
-            try:
-                if http_status(f"{base}/-/healthz") == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"server not up after 30 s:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield LiveServer(base, port, log)
+        yield LiveServer(f"http://127.0.0.1:{srv.port}", srv.port, srv.log_path)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        sup.stop_server(srv)

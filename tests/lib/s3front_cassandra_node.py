@@ -52,7 +52,10 @@ class Node:
 @pytest.fixture
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     if os.environ.get("S3FRONT_TEST_CASSANDRA"):
-        pytest.skip("uses scripts/local-cassandra; S3FRONT_TEST_CASSANDRA names another cluster")
+        pytest.skip(
+            "stops and restarts a private local Cassandra node; with S3FRONT_TEST_CASSANDRA the"
+            " suite uses an external cluster instead, which no test may stop"
+        )
     # A short path: Cassandra's file names under the data dir are long already.
     n = Node(tmp_path_factory.mktemp("outage"))
     n.run("start")

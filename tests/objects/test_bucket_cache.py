@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -21,14 +22,22 @@ pytestmark = pytest.mark.anyio
 TTL = 0.3
 
 
-@pytest.fixture
-async def pair(anyio_backend: str, tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
+@asynccontextmanager
+async def _two_stores(tmp_path: Path, seconds: float) -> AsyncIterator[tuple[Store, Store]]:
     """(this process's caching store, another process's plain store) on one directory."""
     url = f"sqlite://{tmp_path / 'store'}"
     here, other = await open_store(url), await open_store(url)
-    yield BucketCachingStore(here, TTL), other
-    await here.close()
-    await other.close()
+    try:
+        yield BucketCachingStore(here, seconds), other
+    finally:
+        await here.close()
+        await other.close()
+
+
+@pytest.fixture
+async def pair(anyio_backend: str, tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
+    async with _two_stores(tmp_path, TTL) as stores:
+        yield stores
 
 
 async def _after_ttl() -> None:
@@ -95,15 +104,9 @@ async def test_a_bucket_deleted_elsewhere_goes_within_the_ttl(
 async def test_zero_seconds_reads_every_time(
     anyio_backend: str, tmp_path: Path, bucket: BucketRecord
 ) -> None:
-    url = f"sqlite://{tmp_path / 'store'}"
-    plain, other = await open_store(url), await open_store(url)
-    here = BucketCachingStore(plain, 0)
-    try:
+    async with _two_stores(tmp_path, 0) as (here, other):
         await other.meta.insert_bucket(dataclasses.replace(bucket, versioning=""))
         assert await bucket_for_objects(here, bucket.name) is not None
         await other.meta.update_bucket(dataclasses.replace(bucket, versioning="Enabled"))
         seen = await bucket_for_objects(here, bucket.name)
         assert seen is not None and seen.versioning == "Enabled"
-    finally:
-        await plain.close()
-        await other.close()
