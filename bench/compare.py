@@ -129,6 +129,7 @@ class Target:
     log_path: Path
     cleanup: list[Callable[[], None]] = field(default_factory=list)
     part_copy: bool = False  # run the CompleteMultipartUpload-latency test
+    workers: int = 1  # uvicorn worker processes, each logging its own startup
     store_pid: int | None = None  # a backend process outside the tree (the Cassandra JVM)
 
     @property
@@ -165,6 +166,15 @@ def spawn(name: str, args: list[str], workdir: Path, env: dict[str, str], port: 
     return Target(name, port, proc, log_path)
 
 
+def _workers_started(t: Target) -> int:
+    """uvicorn workers that have finished startup. The first one to answer is not enough: the
+    16 connections of the first phase would all go to it while the others were still starting
+    (one worker would then serve the whole run and the rest idle)."""
+    if t.workers <= 1:
+        return 1
+    return t.log_path.read_text(errors="replace").count("Application startup complete")
+
+
 async def wait_ready(t: Target, signer: Signer, limit_s: float) -> None:
     deadline = time.monotonic() + limit_s
     last = ""
@@ -174,9 +184,10 @@ async def wait_ready(t: Target, signer: Signer, limit_s: float) -> None:
         conn = Conn(t.port, signer)
         try:
             resp = await conn.request("GET", "/")
-            if resp.status == 200:
+            started = _workers_started(t)
+            if resp.status == 200 and started >= t.workers:
                 return
-            last = f"HTTP {resp.status} {resp.body[:200]!r}"
+            last = f"HTTP {resp.status} {resp.body[:200]!r}, {started} of {t.workers} workers up"
         except OSError as exc:
             last = repr(exc)
         finally:
@@ -207,6 +218,7 @@ def start_s3front(
     args += ["--store", store] + (["--workers", str(workers)] if workers > 1 else [])
     t = spawn(name, args, workdir, env, port)
     t.part_copy = True
+    t.workers = workers
     return t
 
 
@@ -214,9 +226,10 @@ def start_noop(workdir: Path, workers: int) -> Target:
     port = free_port()
     args = [sys.executable, "-m", "uvicorn", "--app-dir", str(HERE), "noop_app:app"]
     args += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    args += ["--log-level", "warning", "--no-access-log"]
+    args += ["--log-level", "info", "--no-access-log"]  # info: the workers' startup lines
     shared = Path(tempfile.mkdtemp(prefix="s3front-noop-", dir=_shm()))
     t = spawn("noop", args, workdir, base_env() | {"NOOP_DIR": str(shared)}, port)
+    t.workers = workers
     t.cleanup.append(lambda: shutil.rmtree(shared, ignore_errors=True))
     return t
 
