@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import secrets
 import sys
@@ -53,8 +54,14 @@ class ServerState:
     request_log: RequestLog
 
 
+# 16 hex digits like S3's: a random prefix per worker process and a counter, unique without
+# a getrandom() call per request.
+_REQUEST_ID_PREFIX = secrets.token_hex(4).upper()
+_request_numbers = itertools.count(1)
+
+
 def new_request_id() -> str:
-    return secrets.token_hex(8).upper()
+    return f"{_REQUEST_ID_PREFIX}{next(_request_numbers) & 0xFFFFFFFF:08X}"
 
 
 def error_response(err: errors.S3Error, req: S3Request, request_id: str) -> Response:

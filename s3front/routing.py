@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -304,6 +305,8 @@ _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 def _decode(raw: str, what: str) -> str:
     """Percent-decode part of a path as UTF-8; "+" stays "+" (in paths it is not a space)."""
+    if "%" not in raw and raw.isascii():
+        return raw  # nothing to decode (most keys): skip the round trip through bytes
     if _BAD_PERCENT.search(raw):
         raise InvalidArgument(f"Invalid percent-encoding in the {what}.", ArgumentName=what)
     # The ASGI raw path arrives as latin-1 text of the bytes sent; a client that sent raw UTF-8
@@ -318,11 +321,18 @@ def _decode(raw: str, what: str) -> str:
         raise InvalidArgument(f"The {what} is not valid UTF-8.", ArgumentName=what) from None
 
 
+@functools.lru_cache(maxsize=8)
+def _suffixes(domains: tuple[str, ...]) -> tuple[str, ...]:
+    """ ".domain" for each domain, longest first, so "s3.example.com" wins over "example.com"
+    for "b.s3.example.com". Cached: the settings' list is the same object on every request."""
+    names = {d.lower().strip(".") for d in domains} - {""}
+    return tuple("." + d for d in sorted(names, key=len, reverse=True))
+
+
 def _vhost_bucket(host: str, domains: Sequence[str]) -> str | None:
-    # Longest domain first, so "s3.example.com" wins over "example.com" for "b.s3.example.com".
-    for domain in sorted((d.lower().strip(".") for d in domains), key=len, reverse=True):
-        if domain and host.endswith("." + domain) and len(host) > len(domain) + 1:
-            return host[: -len(domain) - 1]
+    for suffix in _suffixes(tuple(domains)):
+        if host.endswith(suffix) and len(host) > len(suffix):
+            return host[: -len(suffix)]
     return None
 
 

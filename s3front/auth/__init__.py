@@ -99,15 +99,15 @@ async def authenticate(
 # -- SigV4 --------------------------------------------------------------------------------------
 
 
-def _v4_request_time(req: S3Request) -> str:
-    """The request time as an ISO 8601 basic string, from x-amz-date or else Date."""
+def _v4_request_time(req: S3Request) -> tuple[str, datetime]:
+    """The request time, from x-amz-date or else Date: as signed (ISO 8601 basic) and parsed."""
     try:
         if "x-amz-date" in req.headers:
             value = req.headers["x-amz-date"].strip()
-            sigv4.parse_amz_date(value)  # validates; the basic form is already canonical
-            return value
+            return value, sigv4.parse_amz_date(value)  # the basic form is already canonical
         if "date" in req.headers:
-            return sigv4.format_amz_date(_parse_http_date(req.headers["date"]))
+            moment = _parse_http_date(req.headers["date"])
+            return sigv4.format_amz_date(moment), moment
     except ValueError:
         pass
     raise AccessDenied("AWS authentication requires a valid Date or x-amz-date header.")
@@ -165,10 +165,10 @@ async def _v4_verify(
 async def _v4_header(
     req: S3Request, stream: AsyncIterator[bytes], header: str, lookup: KeyLookup, now: datetime
 ) -> AuthResult:
-    amz_date = _v4_request_time(req)
+    amz_date, sent_at = _v4_request_time(req)
     auth = sigv4.parse_authorization(header, amz_date)
     _check_scope(auth, AuthorizationHeaderMalformed)
-    _check_skew(sigv4.parse_amz_date(amz_date), now)
+    _check_skew(sent_at, now)
     payload = req.headers.get("x-amz-content-sha256")
     if payload is None:
         raise InvalidRequest("Missing required header for this request: x-amz-content-sha256")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,8 +38,9 @@ STREAMING_SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
 STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
 MAX_PRESIGN_EXPIRES = 604800  # seven days, the AWS limit
 
-_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
-_PLAIN_PATH = re.compile(r"[A-Za-z0-9\-_.~/]*")
+_UNRESERVED_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
+_UNRESERVED = frozenset(_UNRESERVED_BYTES)
+_UNRESERVED_PATH = _UNRESERVED_BYTES.decode() + "/"
 
 
 # -- canonicalisation -------------------------------------------------------------------------
@@ -49,6 +49,8 @@ _PLAIN_PATH = re.compile(r"[A-Za-z0-9\-_.~/]*")
 def uri_encode(value: str | bytes) -> str:
     """Percent-encode every byte (of the UTF-8 form) except RFC 3986 unreserved characters."""
     raw = value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
+    if not raw.strip(_UNRESERVED_BYTES):  # nothing to encode: the usual key or query value
+        return raw.decode("ascii")
     return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in raw)
 
 
@@ -60,6 +62,8 @@ def canonical_uris(raw_path: str) -> list[str]:
     `test$file.text` and signs `/test%24file.text`) or use lower-case hex. Both candidates
     decode to the same key, so accepting either cannot make a signature cover another object.
     """
+    if not raw_path.strip(_UNRESERVED_PATH):
+        return [raw_path]  # nothing encoded and nothing to encode: the one candidate
     try:
         decoded = unquote(raw_path, encoding="utf-8", errors="strict")
     except UnicodeDecodeError:
@@ -146,7 +150,7 @@ def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
 
 
 def sign(key: bytes, text: str) -> str:
-    return hmac.new(key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, text.encode("utf-8", "surrogatepass"), "sha256").hex()
 
 
 def signatures_equal(expected: str, given: str) -> bool:

@@ -13,7 +13,7 @@ import itertools
 import json
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 import pytest
 from hypothesis import example, given
@@ -62,6 +62,44 @@ def test_query_round_trip(pairs: list[tuple[str, str]]) -> None:
     # Canonicalisation is idempotent, sorted, and decodes to the same pairs.
     assert sigv4.canonical_query(canonical) == canonical
     assert sorted(parse_query(canonical)) == sorted(pairs)
+
+
+# Plain ASCII with and without the characters that need encoding: the fast paths (nothing to
+# encode or decode) and the general ones must not be told apart by their results.
+PATHISH = st.one_of(WIRE, st.text(st.sampled_from("abcXYZ019-_.~/%+ &é"), max_size=40))
+
+
+@given(value=st.one_of(ANY_TEXT, PATHISH))
+@example(value="plain-key_1.txt~")
+@example(value="a b/c")
+def test_uri_encode_is_rfc3986_unreserved_encoding(value: str) -> None:
+    raw = value.encode("utf-8", "surrogatepass")
+    assert sigv4.uri_encode(value) == quote(raw, safe="-_.~")
+    assert sigv4.uri_encode(raw) == quote(raw, safe="-_.~")
+
+
+@given(raw_path=PATHISH)
+@example(raw_path="/bucket/plain/key.txt")
+@example(raw_path="/bucket/test$file.text")
+def test_canonical_uris_start_with_the_path_as_sent(raw_path: str) -> None:
+    uris = sigv4.canonical_uris(raw_path)
+    assert uris[0] == raw_path
+    with contextlib.suppress(UnicodeDecodeError):
+        decoded = unquote_to_bytes(raw_path).decode("utf-8")
+        reencoded = "/".join(quote(s.encode(), safe="-_.~") for s in decoded.split("/"))
+        assert uris == ([raw_path] if reencoded == raw_path else [raw_path, reencoded])
+
+
+@given(raw=PATHISH)
+@example(raw="plain/key.txt")
+def test_path_decoding_fast_path_agrees(raw: str) -> None:
+    try:
+        decoded = routing._decode(raw, "object key")
+    except S3Error:
+        assert "%" in raw or not raw.isascii()
+        return
+    data = raw.encode("latin-1")
+    assert decoded == unquote_to_bytes(data).decode("utf-8")
 
 
 @given(raw=WIRE, plus=st.booleans())
