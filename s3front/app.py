@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
-import secrets
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -36,7 +34,7 @@ from s3front.config import Settings
 from s3front.gc import gc_loop
 from s3front.keys import KeyCache, ensure_root_key
 from s3front.limits import idle_limited
-from s3front.request import S3Request, from_scope
+from s3front.request import S3Request, from_scope, new_request_id
 from s3front.requestlog import RequestLog
 from s3front.store import open_store
 from s3front.store.bucket_cache import BucketCachingStore
@@ -52,16 +50,6 @@ class ServerState:
     store: Store
     keys: KeyCache
     request_log: RequestLog
-
-
-# 16 hex digits like S3's: a random prefix per worker process and a counter, unique without
-# a getrandom() call per request.
-_REQUEST_ID_PREFIX = secrets.token_hex(4).upper()
-_request_numbers = itertools.count(1)
-
-
-def new_request_id() -> str:
-    return f"{_REQUEST_ID_PREFIX}{next(_request_numbers) & 0xFFFFFFFF:08X}"
 
 
 def error_response(err: errors.S3Error, req: S3Request, request_id: str) -> Response:

@@ -15,6 +15,11 @@ forever. `GuardedHttpToolsProtocol` is uvicorn's httptools protocol plus two gua
   the previous request starting to be parsed); else the connection is closed, with
   `400 RequestTimeout` if any byte of the request had arrived.
 
+uvicorn's `limit_concurrency` (connections or requests in flight per worker) answers a request
+over the limit with a plain-text 503; S3 clients expect an error document there, and `SlowDown`
+is the one their retry logic knows (botocore and the AWS CLI back off and retry on it). The
+protocol makes that choice itself and hands uvicorn `slow_down` as the request's app.
+
 The body is guarded in the application (`idle_limited`): a body that stalls for
 `body_idle_timeout` seconds between chunks ends the request with `400 RequestTimeout`.
 
@@ -29,10 +34,12 @@ import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
+from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from s3front import xml
-from s3front.errors import RequestHeaderSectionTooLarge, RequestTimeout, S3Error
+from s3front.errors import RequestHeaderSectionTooLarge, RequestTimeout, S3Error, SlowDown
+from s3front.request import new_request_id
 
 __all__ = [
     "GuardedHttpToolsProtocol",
@@ -62,6 +69,23 @@ async def idle_limited(stream: AsyncIterator[bytes], seconds: float) -> AsyncIte
 _REASONS = {400: b"Bad Request"}
 
 
+async def slow_down(scope: Scope, receive: Receive, send: Send) -> None:
+    """The answer to a request over `limit_concurrency`: 503 SlowDown, and the connection closed
+    (as uvicorn's own answer does: a worker that is over its limit sheds the connection too)."""
+    err, request_id = SlowDown(), new_request_id()
+    headers = [(b"x-amz-request-id", request_id.encode()), (b"connection", b"close")]
+    if scope["method"] == "HEAD":  # no body: the code goes in a header, as for other errors
+        body = b""
+        headers.append((b"x-amz-error-code", err.code.encode()))
+    else:
+        raw_path: bytes = scope.get("raw_path") or b""
+        body = xml.error_document(err, resource=raw_path.decode("latin-1"), request_id=request_id)
+        headers.append((b"content-type", b"application/xml"))
+    headers.append((b"content-length", b"%d" % len(body)))
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
 def _error_bytes(err: S3Error) -> bytes:
     body = xml.error_document(err, resource="", request_id="")
     return b"".join(
@@ -80,6 +104,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self, *args: Any, max_header_bytes: int, header_timeout: float, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
+        # The limit is checked here (on_headers_complete), so that the answer is S3's.
+        self._limit = self.limit_concurrency
+        self.limit_concurrency = None
         self._max_head = max_header_bytes
         self._head_timeout = header_timeout
         self._in_head = True
@@ -134,7 +161,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_raw = 0
         self._head_seen = False
         self._cancel_head_timer()
-        super().on_headers_complete()
+        limit = self._limit
+        if limit is None or (len(self.connections) < limit and len(self.tasks) < limit):
+            super().on_headers_complete()
+            return
+        self.logger.warning("over limit_concurrency (%d): 503 SlowDown", limit)
+        app, self.app = self.app, slow_down  # uvicorn starts (or queues) the request's app
+        try:
+            super().on_headers_complete()
+        finally:
+            self.app = app
 
     # -- internals
     def _count(self, n: int) -> None:

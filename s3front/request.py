@@ -6,10 +6,21 @@ Signatures are computed over what the client sent, so the path is kept exactly a
 
 from __future__ import annotations
 
+import itertools
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, unquote_plus
+
+# 16 hex digits like S3's: a random prefix per worker process and a counter, unique without
+# a getrandom() call per request.
+_REQUEST_ID_PREFIX = secrets.token_hex(4).upper()
+_request_numbers = itertools.count(1)
+
+
+def new_request_id() -> str:
+    return f"{_REQUEST_ID_PREFIX}{next(_request_numbers) & 0xFFFFFFFF:08X}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from s3front.app import new_request_id
+from s3front.request import new_request_id
 
 
 def test_ids_look_like_s3s_and_do_not_repeat() -> None:
@@ -17,7 +17,7 @@ def test_ids_look_like_s3s_and_do_not_repeat() -> None:
 
 def test_each_worker_process_has_its_own_prefix() -> None:
     # Workers are separate processes: the random half keeps their counters from colliding.
-    code = "from s3front.app import new_request_id as n; print(n())"
+    code = "from s3front.request import new_request_id as n; print(n())"
     firsts = {
         subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
