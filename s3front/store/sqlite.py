@@ -53,6 +53,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import operator
 import os
 import shutil
 import sqlite3
@@ -166,10 +167,15 @@ class _Rows(Generic[R]):
         self.select = f"SELECT {self.cols} FROM {table}"
         self._json_at = [i for i, f in enumerate(fields) if f in JSON_FIELDS]
         self._bool_at = [i for i, f in enumerate(fields) if f in BOOL_FIELDS]
+        assert len(fields) > 1  # attrgetter of several names returns a tuple
+        self._values = operator.attrgetter(*fields)
 
     def params(self, rec: R, *keys: Any) -> tuple[Any, ...]:
-        values = (getattr(rec, f) for f in self.fields)
-        return (*keys, *(_js(v) if isinstance(v, Mapping) else v for v in values))
+        # The converted columns by index, as in `load`: every small PUT writes a row.
+        values = list(self._values(rec))
+        for i in self._json_at:
+            values[i] = _js(values[i]) if values[i] else "{}"
+        return (*keys, *values)
 
     def load(self, row: Sequence[Any]) -> R:
         # Positional, with the few converted columns known by index: a listing loads
