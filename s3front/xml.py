@@ -155,6 +155,59 @@ def to_bytes(root: etree._Element) -> bytes:
     return DECLARATION + body
 
 
+# What lxml escapes in text ("\r" too, which a parser would otherwise read back as "\n"), plus
+# the quote that `to_bytes` escapes after it.
+_TEXT_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;"}
+)
+
+
+# Anything `escape_text` has to change: a character to escape or one XML cannot carry.
+_SPECIAL = re.compile('[&<>"\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
+
+
+def escape_text(value: str | int | bool) -> str:
+    """`value` as element text in a TextDocument: what `sub` would store, escaped as written."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    if _SPECIAL.search(text) is None:  # most keys and every number: nothing to change
+        return text
+    return xml_safe(text).translate(_TEXT_ESCAPES)
+
+
+class TextDocument:
+    """A document in the S3 namespace written straight to text, for the large ones (listings).
+
+    Building an lxml tree costs ~3 us per element, 2 ms for a 100-key listing page, more than
+    the rest of the request; this writes the same bytes as `element`/`sub` and `to_bytes`
+    would (a property test holds the two equal) at a fraction of the cost. Elements are
+    written in order: `leaf` for an element with text, `open`/`close` around children,
+    `markup` for a run of elements formatted in one string (a listing entry).
+    """
+
+    def __init__(self, root: str) -> None:
+        self._root = root
+        self._parts: list[str] = [f'<{root} xmlns="{NS}">']
+
+    def leaf(self, tag: str, text: str | int | bool) -> None:
+        self._parts.append(f"<{tag}>{escape_text(text)}</{tag}>")
+
+    def markup(self, text: str) -> None:
+        """Elements already written out, their text passed through `escape_text`."""
+        self._parts.append(text)
+
+    def open(self, tag: str) -> None:
+        self._parts.append(f"<{tag}>")
+
+    def close(self, tag: str) -> None:
+        self._parts.append(f"</{tag}>")
+
+    def to_bytes(self) -> bytes:
+        self._parts.append(f"</{self._root}>")
+        return DECLARATION + "".join(self._parts).encode("utf-8")
+
+
 def timestamp(ms: int) -> str:
     """ISO-8601 UTC with milliseconds, as S3 writes times in XML: 2009-10-12T17:50:30.000Z."""
     seconds, millis = divmod(ms, 1000)

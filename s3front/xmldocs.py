@@ -21,7 +21,9 @@ from s3front.xml import (
     NS,
     XSI,
     Grant,
+    TextDocument,
     element,
+    escape_text,
     quoted_etag,
     sub,
     timestamp,
@@ -45,6 +47,13 @@ def _owner(parent: etree._Element, tag: str, owner_id: str, owner_name: OwnerNam
     el = sub(parent, tag)
     sub(el, "ID", owner_id)
     sub(el, "DisplayName", display_name(owner_id, owner_name))
+
+
+def _owner_text(doc: TextDocument, tag: str, owner_id: str, owner_name: OwnerName) -> None:
+    doc.open(tag)
+    doc.leaf("ID", owner_id)
+    doc.leaf("DisplayName", display_name(owner_id, owner_name))
+    doc.close(tag)
 
 
 def _checksum_elements(parent: etree._Element, checksums: Mapping[str, str]) -> None:
@@ -89,26 +98,38 @@ def location_constraint(region: str) -> bytes:
     return to_bytes(root)
 
 
+# The listings below are TextDocuments: a page holds up to 1000 entries of 5-9 elements each.
+
+
 def _contents(
-    root: etree._Element,
+    doc: TextDocument,
     records: Iterable[ObjectRecord],
     enc: _Encoder,
     owner_name: OwnerName | None,
 ) -> None:
-    for record in records:
-        el = sub(root, "Contents")
-        sub(el, "Key", enc(record.key))
-        sub(el, "LastModified", timestamp(record.last_modified_ms))
-        sub(el, "ETag", quoted_etag(record.etag))
-        sub(el, "Size", record.size)
-        sub(el, "StorageClass", STORAGE_CLASS)
+    # One string per entry: up to 1000 of them per page. The ETag's quotes are written as
+    # to_bytes writes quotes in text.
+    for r in records:
+        owner = ""
         if owner_name is not None:
-            _owner(el, "Owner", record.owner, owner_name)
+            name = display_name(r.owner, owner_name)
+            owner = (
+                f"<Owner><ID>{escape_text(r.owner)}</ID>"
+                f"<DisplayName>{escape_text(name)}</DisplayName></Owner>"
+            )
+        doc.markup(
+            f"<Contents><Key>{escape_text(enc(r.key))}</Key>"
+            f"<LastModified>{timestamp(r.last_modified_ms)}</LastModified>"
+            f"<ETag>&quot;{escape_text(r.etag)}&quot;</ETag><Size>{r.size}</Size>"
+            f"<StorageClass>{STORAGE_CLASS}</StorageClass>{owner}</Contents>"
+        )
 
 
-def _common_prefixes(root: etree._Element, prefixes: Iterable[str], enc: _Encoder) -> None:
+def _common_prefixes(doc: TextDocument, prefixes: Iterable[str], enc: _Encoder) -> None:
     for prefix in prefixes:
-        sub(sub(root, "CommonPrefixes"), "Prefix", enc(prefix))
+        doc.open("CommonPrefixes")
+        doc.leaf("Prefix", enc(prefix))
+        doc.close("CommonPrefixes")
 
 
 def list_objects_v1(
@@ -123,22 +144,22 @@ def list_objects_v1(
     owner_name: OwnerName,
 ) -> bytes:
     enc = _Encoder(encoding_type)
-    root = element("ListBucketResult")
-    sub(root, "Name", bucket)
-    sub(root, "Prefix", enc(prefix))
-    sub(root, "Marker", enc(marker))
+    doc = TextDocument("ListBucketResult")
+    doc.leaf("Name", bucket)
+    doc.leaf("Prefix", enc(prefix))
+    doc.leaf("Marker", enc(marker))
     # S3 sends NextMarker only with a delimiter; without one, clients use the last Key.
     if delimiter and page.is_truncated and page.next_marker is not None:
-        sub(root, "NextMarker", enc(page.next_marker))
-    sub(root, "MaxKeys", max_keys)
+        doc.leaf("NextMarker", enc(page.next_marker))
+    doc.leaf("MaxKeys", max_keys)
     if delimiter:
-        sub(root, "Delimiter", enc(delimiter))
+        doc.leaf("Delimiter", enc(delimiter))
     if encoding_type:
-        sub(root, "EncodingType", encoding_type)
-    sub(root, "IsTruncated", page.is_truncated)
-    _contents(root, page.contents, enc, owner_name)
-    _common_prefixes(root, page.common_prefixes, enc)
-    return to_bytes(root)
+        doc.leaf("EncodingType", encoding_type)
+    doc.leaf("IsTruncated", page.is_truncated)
+    _contents(doc, page.contents, enc, owner_name)
+    _common_prefixes(doc, page.common_prefixes, enc)
+    return doc.to_bytes()
 
 
 def list_objects_v2(
@@ -157,25 +178,25 @@ def list_objects_v2(
 ) -> bytes:
     """The continuation tokens are opaque here: the listing layer makes and reads them."""
     enc = _Encoder(encoding_type)
-    root = element("ListBucketResult")
-    sub(root, "Name", bucket)
-    sub(root, "Prefix", enc(prefix))
+    doc = TextDocument("ListBucketResult")
+    doc.leaf("Name", bucket)
+    doc.leaf("Prefix", enc(prefix))
     if continuation_token is not None:
-        sub(root, "ContinuationToken", continuation_token)
+        doc.leaf("ContinuationToken", continuation_token)
     if start_after is not None:
-        sub(root, "StartAfter", enc(start_after))
-    sub(root, "KeyCount", len(page.contents) + len(page.common_prefixes))
-    sub(root, "MaxKeys", max_keys)
+        doc.leaf("StartAfter", enc(start_after))
+    doc.leaf("KeyCount", len(page.contents) + len(page.common_prefixes))
+    doc.leaf("MaxKeys", max_keys)
     if delimiter:
-        sub(root, "Delimiter", enc(delimiter))
+        doc.leaf("Delimiter", enc(delimiter))
     if encoding_type:
-        sub(root, "EncodingType", encoding_type)
-    sub(root, "IsTruncated", page.is_truncated)
+        doc.leaf("EncodingType", encoding_type)
+    doc.leaf("IsTruncated", page.is_truncated)
     if page.is_truncated and next_continuation_token is not None:
-        sub(root, "NextContinuationToken", next_continuation_token)
-    _contents(root, page.contents, enc, owner_name if fetch_owner else None)
-    _common_prefixes(root, page.common_prefixes, enc)
-    return to_bytes(root)
+        doc.leaf("NextContinuationToken", next_continuation_token)
+    _contents(doc, page.contents, enc, owner_name if fetch_owner else None)
+    _common_prefixes(doc, page.common_prefixes, enc)
+    return doc.to_bytes()
 
 
 def list_object_versions(
@@ -191,36 +212,38 @@ def list_object_versions(
     owner_name: OwnerName,
 ) -> bytes:
     enc = _Encoder(encoding_type)
-    root = element("ListVersionsResult")
-    sub(root, "Name", bucket)
-    sub(root, "Prefix", enc(prefix))
-    sub(root, "KeyMarker", enc(key_marker))
-    sub(root, "VersionIdMarker", version_id_marker)
+    doc = TextDocument("ListVersionsResult")
+    doc.leaf("Name", bucket)
+    doc.leaf("Prefix", enc(prefix))
+    doc.leaf("KeyMarker", enc(key_marker))
+    doc.leaf("VersionIdMarker", version_id_marker)
     if page.is_truncated:
         if page.next_key_marker is not None:
-            sub(root, "NextKeyMarker", enc(page.next_key_marker))
+            doc.leaf("NextKeyMarker", enc(page.next_key_marker))
         if page.next_version_id_marker is not None:
-            sub(root, "NextVersionIdMarker", page.next_version_id_marker)
-    sub(root, "MaxKeys", max_keys)
+            doc.leaf("NextVersionIdMarker", page.next_version_id_marker)
+    doc.leaf("MaxKeys", max_keys)
     if delimiter:
-        sub(root, "Delimiter", enc(delimiter))
+        doc.leaf("Delimiter", enc(delimiter))
     if encoding_type:
-        sub(root, "EncodingType", encoding_type)
-    sub(root, "IsTruncated", page.is_truncated)
+        doc.leaf("EncodingType", encoding_type)
+    doc.leaf("IsTruncated", page.is_truncated)
     # Versions and delete markers interleaved, in the page's order (key, then newest first).
     for record in page.versions:
-        el = sub(root, "DeleteMarker" if record.delete_marker else "Version")
-        sub(el, "Key", enc(record.key))
-        sub(el, "VersionId", record.version_id)
-        sub(el, "IsLatest", (record.key, record.version_id) in page.latest)
-        sub(el, "LastModified", timestamp(record.last_modified_ms))
+        tag = "DeleteMarker" if record.delete_marker else "Version"
+        doc.open(tag)
+        doc.leaf("Key", enc(record.key))
+        doc.leaf("VersionId", record.version_id)
+        doc.leaf("IsLatest", (record.key, record.version_id) in page.latest)
+        doc.leaf("LastModified", timestamp(record.last_modified_ms))
         if not record.delete_marker:
-            sub(el, "ETag", quoted_etag(record.etag))
-            sub(el, "Size", record.size)
-            sub(el, "StorageClass", STORAGE_CLASS)
-        _owner(el, "Owner", record.owner, owner_name)
-    _common_prefixes(root, page.common_prefixes, enc)
-    return to_bytes(root)
+            doc.leaf("ETag", quoted_etag(record.etag))
+            doc.leaf("Size", record.size)
+            doc.leaf("StorageClass", STORAGE_CLASS)
+        _owner_text(doc, "Owner", record.owner, owner_name)
+        doc.close(tag)
+    _common_prefixes(doc, page.common_prefixes, enc)
+    return doc.to_bytes()
 
 
 def list_multipart_uploads(
@@ -236,34 +259,35 @@ def list_multipart_uploads(
     owner_name: OwnerName,
 ) -> bytes:
     enc = _Encoder(encoding_type)
-    root = element("ListMultipartUploadsResult")
-    sub(root, "Bucket", bucket)
-    sub(root, "KeyMarker", enc(key_marker))
-    sub(root, "UploadIdMarker", upload_id_marker)
+    doc = TextDocument("ListMultipartUploadsResult")
+    doc.leaf("Bucket", bucket)
+    doc.leaf("KeyMarker", enc(key_marker))
+    doc.leaf("UploadIdMarker", upload_id_marker)
     if page.is_truncated:
         if page.next_key_marker is not None:
-            sub(root, "NextKeyMarker", enc(page.next_key_marker))
+            doc.leaf("NextKeyMarker", enc(page.next_key_marker))
         if page.next_upload_id_marker is not None:
-            sub(root, "NextUploadIdMarker", page.next_upload_id_marker)
-    sub(root, "Prefix", enc(prefix))
+            doc.leaf("NextUploadIdMarker", page.next_upload_id_marker)
+    doc.leaf("Prefix", enc(prefix))
     if delimiter:
-        sub(root, "Delimiter", enc(delimiter))
-    sub(root, "MaxUploads", max_uploads)
+        doc.leaf("Delimiter", enc(delimiter))
+    doc.leaf("MaxUploads", max_uploads)
     if encoding_type:
-        sub(root, "EncodingType", encoding_type)
-    sub(root, "IsTruncated", page.is_truncated)
+        doc.leaf("EncodingType", encoding_type)
+    doc.leaf("IsTruncated", page.is_truncated)
     for upload in page.uploads:
-        el = sub(root, "Upload")
-        sub(el, "Key", enc(upload.key))
-        sub(el, "UploadId", upload.upload_id)
-        _owner(el, "Initiator", upload.owner, owner_name)
-        _owner(el, "Owner", upload.owner, owner_name)
-        sub(el, "StorageClass", STORAGE_CLASS)
-        sub(el, "Initiated", timestamp(upload.initiated_ms))
+        doc.open("Upload")
+        doc.leaf("Key", enc(upload.key))
+        doc.leaf("UploadId", upload.upload_id)
+        _owner_text(doc, "Initiator", upload.owner, owner_name)
+        _owner_text(doc, "Owner", upload.owner, owner_name)
+        doc.leaf("StorageClass", STORAGE_CLASS)
+        doc.leaf("Initiated", timestamp(upload.initiated_ms))
         if upload.checksum_algorithm:
-            sub(el, "ChecksumAlgorithm", upload.checksum_algorithm)
-    _common_prefixes(root, page.common_prefixes, enc)
-    return to_bytes(root)
+            doc.leaf("ChecksumAlgorithm", upload.checksum_algorithm)
+        doc.close("Upload")
+    _common_prefixes(doc, page.common_prefixes, enc)
+    return doc.to_bytes()
 
 
 def initiate_multipart_upload(bucket: str, key: str, upload_id: str) -> bytes:
