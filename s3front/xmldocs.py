@@ -1,9 +1,11 @@
 """S3 response documents, built from plain values and store records.
 
-Each function returns the whole body as bytes (see `s3front.xml.to_bytes`). Element order follows
-the AWS API reference examples; clients parse by name, but the golden tests pin the bytes so that
-a change is always deliberate. Owner display names come from `owner_name`, which maps a canonical
-id to a name; an empty name falls back to the id, because an empty DisplayName broke s3cmd.
+Each function returns the whole body as bytes (see `s3front.xml.to_bytes`; the listings, with
+up to 1000 entries, are written as text by `s3front.xml.TextDocument`, same bytes). Element
+order follows the AWS API reference examples; clients parse by name, but the golden tests pin
+the bytes so that a change is always deliberate. Owner display names come from `owner_name`,
+which maps a canonical id to a name; an empty name falls back to the id, because an empty
+DisplayName broke s3cmd.
 """
 
 from __future__ import annotations
