@@ -126,7 +126,8 @@ def sub(parent: etree._Element, tag: str, text: str | int | bool | None = None) 
 
 
 # Characters XML 1.0 cannot carry at all, not even as character references.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_NOT_XML_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff"
+_NOT_XML = re.compile(f"[{_NOT_XML_CHARS}]")
 
 
 def xml_safe(text: str) -> str:
@@ -163,7 +164,7 @@ _TEXT_ESCAPES = str.maketrans(
 
 
 # Anything `escape_text` has to change: a character to escape or one XML cannot carry.
-_SPECIAL = re.compile('[&<>"\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
+_SPECIAL = re.compile(f'[&<>"\r{_NOT_XML_CHARS}]')
 
 
 def escape_text(value: str | int | bool) -> str:

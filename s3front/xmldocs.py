@@ -51,11 +51,13 @@ def _owner(parent: etree._Element, tag: str, owner_id: str, owner_name: OwnerNam
     sub(el, "DisplayName", display_name(owner_id, owner_name))
 
 
-def _owner_text(doc: TextDocument, tag: str, owner_id: str, owner_name: OwnerName) -> None:
-    doc.open(tag)
-    doc.leaf("ID", owner_id)
-    doc.leaf("DisplayName", display_name(owner_id, owner_name))
-    doc.close(tag)
+def _owner_markup(tag: str, owner_id: str, owner_name: OwnerName) -> str:
+    """`_owner` for a TextDocument."""
+    name = display_name(owner_id, owner_name)
+    return (
+        f"<{tag}><ID>{escape_text(owner_id)}</ID>"
+        f"<DisplayName>{escape_text(name)}</DisplayName></{tag}>"
+    )
 
 
 def _checksum_elements(parent: etree._Element, checksums: Mapping[str, str]) -> None:
@@ -112,13 +114,7 @@ def _contents(
     # One string per entry: up to 1000 of them per page. The ETag's quotes are written as
     # to_bytes writes quotes in text.
     for r in records:
-        owner = ""
-        if owner_name is not None:
-            name = display_name(r.owner, owner_name)
-            owner = (
-                f"<Owner><ID>{escape_text(r.owner)}</ID>"
-                f"<DisplayName>{escape_text(name)}</DisplayName></Owner>"
-            )
+        owner = "" if owner_name is None else _owner_markup("Owner", r.owner, owner_name)
         doc.markup(
             f"<Contents><Key>{escape_text(enc(r.key))}</Key>"
             f"<LastModified>{timestamp(r.last_modified_ms)}</LastModified>"
@@ -242,7 +238,7 @@ def list_object_versions(
             doc.leaf("ETag", quoted_etag(record.etag))
             doc.leaf("Size", record.size)
             doc.leaf("StorageClass", STORAGE_CLASS)
-        _owner_text(doc, "Owner", record.owner, owner_name)
+        doc.markup(_owner_markup("Owner", record.owner, owner_name))
         doc.close(tag)
     _common_prefixes(doc, page.common_prefixes, enc)
     return doc.to_bytes()
@@ -281,8 +277,8 @@ def list_multipart_uploads(
         doc.open("Upload")
         doc.leaf("Key", enc(upload.key))
         doc.leaf("UploadId", upload.upload_id)
-        _owner_text(doc, "Initiator", upload.owner, owner_name)
-        _owner_text(doc, "Owner", upload.owner, owner_name)
+        doc.markup(_owner_markup("Initiator", upload.owner, owner_name))
+        doc.markup(_owner_markup("Owner", upload.owner, owner_name))
         doc.leaf("StorageClass", STORAGE_CLASS)
         doc.leaf("Initiated", timestamp(upload.initiated_ms))
         if upload.checksum_algorithm:

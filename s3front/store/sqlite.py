@@ -37,12 +37,12 @@ Concurrency: sqlite3 calls block, so they run in threads. Writes go through one 
 and connection (SQLite allows one writer at a time anyway; queueing them in-process avoids
 busy-waiting on the file lock) -- except the one-row writes of small PUTs and DELETEs, which
 are tried on the event loop thread first (`_exec_quick`) -- and reads through a small pool of
-threads, each with its own connection (WAL readers do not wait for the writer). Block file I/O runs on threads of its own
-(a write waits in fsync; on the readers' threads, uploads starved metadata reads): with 4 threads
-1 MiB puts took ~2.5 ms and gets ~0.45 ms, against ~3.6-4 ms and ~0.7-1.5 ms with everything on
-one thread. Point reads by primary key run on the event loop thread itself (`_point`): ~20 us
-there, less than a hand-off to a thread and back. Several server processes (`serve --workers`)
-may share the directory.
+threads, each with its own connection (WAL readers do not wait for the writer). Block file I/O
+runs on threads of its own (a write waits in fsync; on the readers' threads, uploads starved
+metadata reads): with 4 threads 1 MiB puts took ~2.5 ms and gets ~0.45 ms, against ~3.6-4 ms
+and ~0.7-1.5 ms with everything on one thread. Point reads by primary key run on the event loop
+thread itself (`_point`): ~20 us there, less than a hand-off to a thread and back. Several server
+processes (`serve --workers`) may share the directory.
 Another process (`s3front gc`) may open the same directory; busy_timeout makes the writers take
 turns, and waiting longer raises StoreTimeout.
 """
