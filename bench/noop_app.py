@@ -1,21 +1,33 @@
-"""The baseline for bench.py: a Starlette app under uvicorn doing the least an object store can.
+"""The baselines for the benchmarks: a Starlette app under uvicorn doing the least an S3 server can.
 
-PUT keeps the body in a dict, GET returns it (so the benchmark can verify bytes against it too),
-anything else is 200. No auth, no hashing, no storage: what is left is the cost of uvicorn,
-Starlette and the HTTP exchange, i.e. the floor under any S3 server written on this stack.
+PUT keeps the body, GET returns it (so the benchmark verifies bytes against it too), multipart
+uploads keep their parts and a completed upload is read back part after part; anything else is
+200. No auth, no storage engine: what is left is the cost of uvicorn, Starlette and the HTTP
+exchange, i.e. the ceiling of any S3 server written on this stack.
 
-Run: python bench/noop_app.py PORT
+With NOOP_HASH=1 (compare.py's `noop-hash`) a PUT or UploadPart also does the hashing no S3
+server can skip: the SHA-256 of the body, checked against the signed x-amz-content-sha256, and
+its MD5, which is the ETag every S3 client expects. That is the floor under s3front's PUT:
+s3front hashes the same way (hashlib in a thread, off the event loop) and on top of it
+authenticates, stores the blocks and their ids (one more SHA-256) and writes the object row.
+
+Run: python bench/noop_app.py PORT   (compare.py runs it under `uvicorn --workers N`)
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import os
+import re
+import secrets
 import sys
+from collections.abc import AsyncIterator
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 _objects: dict[str, bytes] = {}
@@ -25,15 +37,17 @@ _EMPTY_LIST = (
     b"<Owner><ID>noop</ID><DisplayName>noop</DisplayName></Owner><Buckets/>"
     b"</ListAllMyBucketsResult>"
 )
-
-
+_HASH = os.environ.get("NOOP_HASH") == "1"
 # With several worker processes (compare.py), bodies go to files in a shared directory
 # (on tmpfs) so that any worker can answer the GET; with one, a dict will do.
 _DIR = os.environ.get("NOOP_DIR", "")
+# A completed multipart upload is a file listing its part files (they are not copied).
+_PARTS_MAGIC = b"noop-parts\n"
+_PART_NUMBER = re.compile(r"<PartNumber>(\d+)</PartNumber>")
 
 
-def _file(path: str) -> str:
-    return os.path.join(_DIR, path.strip("/").replace("/", "_"))
+def _file(name: str) -> str:
+    return os.path.join(_DIR, name.strip("/").replace("/", "_"))
 
 
 def _get(path: str) -> bytes | None:  # tmpfs: a read takes microseconds
@@ -46,16 +60,71 @@ def _get(path: str) -> bytes | None:  # tmpfs: a read takes microseconds
         return None
 
 
+def _put(name: str, chunks: list[bytes]) -> None:
+    if _DIR:
+        with open(_file(name), "wb") as f:
+            f.writelines(chunks)
+    else:
+        _objects[name] = b"".join(chunks)
+
+
+def _exists(name: str) -> bool:
+    return os.path.exists(_file(name)) if _DIR else name in _objects
+
+
+def _size(name: str) -> int:
+    return os.path.getsize(_file(name)) if _DIR else len(_objects[name])
+
+
+def _digests(chunks: list[bytes]) -> tuple[str, str]:
+    md5, sha = hashlib.md5(), hashlib.sha256()
+    for c in chunks:
+        md5.update(c)
+        sha.update(c)
+    return md5.hexdigest(), sha.hexdigest()
+
+
+async def _store(request: Request, name: str) -> Response:
+    chunks = [chunk async for chunk in request.stream()]
+    etag = "noop"
+    if _HASH:  # hashlib lets go of the GIL on large buffers: the loop runs on meanwhile
+        etag, sha = await asyncio.to_thread(_digests, chunks)
+        if sha != request.headers.get("x-amz-content-sha256"):
+            return Response(b"XAmzContentSHA256Mismatch", status_code=400)
+    _put(name, chunks)
+    return Response(status_code=200, headers={"etag": f'"{etag}"'})
+
+
+async def _read_parts(names: list[str]) -> AsyncIterator[bytes]:
+    for name in names:
+        if not _DIR:
+            yield _objects[name]
+            continue
+        with open(_file(name), "rb") as f:  # noqa: ASYNC230 - tmpfs: takes microseconds
+            while piece := f.read(1 << 20):
+                yield piece
+
+
 async def handle(request: Request) -> Response:
     path = request.url.path
+    params = request.query_params
+    if request.method == "POST" and "uploads" in params:
+        upload_id = secrets.token_hex(8)
+        started = f"<InitiateMultipartUploadResult><UploadId>{upload_id}</UploadId>"
+        return Response((started + "</InitiateMultipartUploadResult>").encode())
+    if request.method == "POST" and "uploadId" in params:
+        # The parts the document names, in its order (trusted: a baseline, not a server).
+        numbers = _PART_NUMBER.findall((await request.body()).decode())
+        names = [f"{params['uploadId']}.{n}" for n in numbers]
+        if not all(_exists(n) for n in names):
+            return Response(b"InvalidPart", status_code=400)
+        _put(path, [_PARTS_MAGIC, "\n".join(names).encode()])
+        done = b"<CompleteMultipartUploadResult><ETag>noop</ETag></CompleteMultipartUploadResult>"
+        return Response(done, media_type="application/xml")
     if request.method == "PUT":
-        chunks = [chunk async for chunk in request.stream()]
-        if _DIR:
-            with open(_file(path), "wb") as f:  # noqa: ASYNC230 - tmpfs: takes microseconds
-                f.writelines(chunks)
-        else:
-            _objects[path] = b"".join(chunks)
-        return Response(status_code=200, headers={"etag": '"noop"'})
+        if "uploadId" in params:
+            return await _store(request, f"{params['uploadId']}.{params['partNumber']}")
+        return await _store(request, path)
     if request.method in ("GET", "HEAD"):
         if path in ("/-/readyz", "/-/healthz"):
             return Response(b"ok")
@@ -66,6 +135,14 @@ async def handle(request: Request) -> Response:
         body = _get(path)
         if body is None:
             return Response(status_code=404)
+        if body.startswith(_PARTS_MAGIC):
+            names = body[len(_PARTS_MAGIC) :].decode().split("\n")
+            size = sum(_size(n) for n in names)  # a length, not chunked framing: as S3 sends
+            return StreamingResponse(
+                _read_parts(names),
+                media_type="application/octet-stream",
+                headers={"content-length": str(size)},
+            )
         return Response(body, media_type="application/octet-stream")
     return Response(status_code=200)
 
