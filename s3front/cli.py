@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from s3front import config
+from s3front.memory import keep_freed_memory
 
 if TYPE_CHECKING:
     from s3front.app import S3Front
@@ -45,6 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = config.load(overrides, config_file=args.config)
     _setup_logging(settings.log_level)
     log.info("starting with configuration %s", json.dumps(settings.describe()))
+    keep_freed_memory()
     options: dict[str, object] = {
         "host": settings.host,
         "port": settings.port,
@@ -122,6 +124,7 @@ def app_from_env() -> S3Front:
 
     settings = config.load()
     _setup_logging(settings.log_level)
+    keep_freed_memory()  # a spawned worker is a new process: its malloc starts afresh
     return create_app(settings)
 
 
