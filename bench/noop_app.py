@@ -87,8 +87,13 @@ def _digests(chunks: list[bytes]) -> tuple[str, str]:
 async def _store(request: Request, name: str) -> Response:
     chunks = [chunk async for chunk in request.stream()]
     etag = "noop"
-    if _HASH:  # hashlib lets go of the GIL on large buffers: the loop runs on meanwhile
-        etag, sha = await asyncio.to_thread(_digests, chunks)
+    if _HASH:
+        # As s3front does: small bodies on the loop (a thread hop costs more than hashing
+        # 4 KiB), large ones in a thread (hashlib lets go of the GIL; the loop runs on).
+        if sum(map(len, chunks)) < 64 * 1024:
+            etag, sha = _digests(chunks)
+        else:
+            etag, sha = await asyncio.to_thread(_digests, chunks)
         if sha != request.headers.get("x-amz-content-sha256"):
             return Response(b"XAmzContentSHA256Mismatch", status_code=400)
     _put(name, chunks)
