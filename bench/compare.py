@@ -809,8 +809,9 @@ def run_one(
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One result per workload over several rounds: the cell with the median headline number
-    (the whole cell, so its latencies and CPU belong to the same run), its spread kept in
-    `spread`; the CompleteMultipartUpload latencies as medians."""
+    (the lower middle one for an even count; the whole cell, so that its latencies and CPU
+    belong to the same run), the lowest and highest in `spread`; the CompleteMultipartUpload
+    latencies as medians."""
     out: dict[str, Any] = {}
     spread: dict[str, tuple[float, float]] = {}
     for row in dict.fromkeys(k for r in runs for k in r):
