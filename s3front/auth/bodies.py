@@ -53,6 +53,9 @@ class PlainBody:
                 # is not what the client declared, so refuse it rather than store it.
                 raise IncompleteBody("The body is longer than Content-Length.")
             if digest is not None:
+                # On the loop, piece by piece (~50 us per 64 KiB piece, the GIL let go meanwhile).
+                # Hashing in a thread in 512 KiB batches was measured: more CPU per upload (+14-16%
+                # for 1 MiB PUTs and 8 MiB parts, from the hand-offs), no faster for one stream.
                 digest.update(piece)
             yield piece
         if self._length is not None and seen < self._length:
