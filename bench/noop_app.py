@@ -8,8 +8,9 @@ exchange, i.e. the ceiling of any S3 server written on this stack.
 With NOOP_HASH=1 (compare.py's `noop-hash`) a PUT or UploadPart also does the hashing no S3
 server can skip: the SHA-256 of the body, checked against the signed x-amz-content-sha256, and
 its MD5, which is the ETag every S3 client expects. That is the floor under s3front's PUT:
-s3front hashes the same way (hashlib in a thread, off the event loop) and on top of it
-authenticates, stores the blocks and their ids (one more SHA-256) and writes the object row.
+s3front computes the same two digests with the same hashlib (the MD5 in a thread, the SHA-256
+as the pieces arrive) and on top of that authenticates, stores the blocks and their ids (one
+more SHA-256) and writes the object row.
 
 Run: python bench/noop_app.py PORT   (compare.py runs it under `uvicorn --workers N`)
 """
