@@ -378,6 +378,9 @@ class Cell:
         return self.nbytes / MiB / self.seconds
 
 
+Spread = dict[str, tuple[float, float]]  # workload -> lowest and highest headline of the rounds
+
+
 async def measure(
     t: Target, conns: list[Conn], n: int, job: Callable[[Conn, int], Awaitable[int]]
 ) -> Cell:
@@ -676,7 +679,11 @@ def headline(row: str, cell: Cell) -> float:
 
 
 def report(
-    results: dict[str, dict[str, Any]], rss: dict[str, float], cfg: Config, rounds: int
+    results: dict[str, dict[str, Any]],
+    spreads: dict[str, Spread],
+    rss: dict[str, float],
+    cfg: Config,
+    rounds: int,
 ) -> None:
     names = list(results)
     rows = [*ROWS, f"MPU {cfg.mp_mib}MiB", f"MPU GET {cfg.mp_mib}MiB"]
@@ -686,7 +693,7 @@ def report(
         print(f"each row: the run with the median headline number of {rounds} rounds")
     hdr = f"{'workload':<15}{'target':<19}{'ops/s':>9}{'MB/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
     hdr += f"{'srv CPU ms/op':>14}{'cli CPU ms/op':>14}{'vs best peer':>13}"
-    ranged = any(lo != hi for r in results.values() for lo, hi in r.get("spread", {}).values())
+    ranged = any(lo != hi for s in spreads.values() for lo, hi in s.values())
     if ranged:
         hdr += f"{'range of rounds':>18}"
     print(hdr)
@@ -707,8 +714,8 @@ def report(
                 f"{cell.pct(0.99):8.1f}{cell.server_cpu / cell.ops * 1000:14.2f}"
                 f"{cell.client_cpu / cell.ops * 1000:14.2f}{ratio:>13}"
             )
-            lo, hi = results[n].get("spread", {}).get(row, (0.0, 0.0))
             if ranged:
+                lo, hi = spreads[n].get(row, (0.0, 0.0))
                 line += f"{lo:>11.0f} - {hi:<5.0f}"
             print(line)
         print()
@@ -807,13 +814,12 @@ def run_one(
         t.stop()
 
 
-def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+def median_run(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], Spread]:
     """One result per workload over several rounds: the cell with the median headline number
     (the lower middle one for an even count; the whole cell, so that its latencies and CPU
-    belong to the same run), the lowest and highest in `spread`; the CompleteMultipartUpload
-    latencies as medians."""
+    belong to the same run) and the range; the CompleteMultipartUpload latencies as medians."""
     out: dict[str, Any] = {}
-    spread: dict[str, tuple[float, float]] = {}
+    spread: Spread = {}
     for row in dict.fromkeys(k for r in runs for k in r):
         got = [r[row] for r in runs if row in r]
         if isinstance(got[0], Cell):
@@ -822,8 +828,7 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
             spread[row] = (headline(row, cells[0]), headline(row, cells[-1]))
         else:  # {"1 GiB complete ms": ...}
             out[row] = {k: statistics.median(g[k] for g in got) for k in got[0]}
-    out["spread"] = spread
-    return out
+    return out, spread
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -920,8 +925,9 @@ def main(argv: list[str] | None = None) -> int:
                 if got is not None:
                     runs.setdefault(name, []).append(got[0])
                     rss[name] = max(rss.get(name, 0.0), got[1])
-    results = {n: median_run(runs[n]) for n in names if n in runs}
-    report(results, rss, cfg, args.rounds)
+    medians = {n: median_run(runs[n]) for n in names if n in runs}
+    results = {n: m[0] for n, m in medians.items()}
+    report(results, {n: m[1] for n, m in medians.items()}, rss, cfg, args.rounds)
     print("\nEvery GET verified byte for byte; client and servers share the machine's cores.")
     return 0
 

@@ -46,7 +46,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = config.load(overrides, config_file=args.config)
     _setup_logging(settings.log_level)
     log.info("starting with configuration %s", json.dumps(settings.describe()))
-    keep_freed_memory()
     options: dict[str, object] = {
         "host": settings.host,
         "port": settings.port,
@@ -69,6 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.workers <= 1:
         from s3front.app import create_app
 
+        keep_freed_memory()  # this process serves (with workers, each does: app_from_env)
         uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
         return 0
     # Several worker processes share the listening socket; each builds its app from the
