@@ -114,13 +114,15 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
             response.headers.update(await cors_headers(state.store, req, ep.bucket, ep.op))
         except Exception as exc:  # the bucket's CORS rules could not be read
             response = failure_response(exc, req, request_id)
-    response.headers["x-amz-request-id"] = request_id
-    response.headers["x-amz-id-2"] = request_id
+    # Appended to the raw list: no handler sets these, and `response.headers[...] = ...`
+    # builds a MutableHeaders view and rescans the list on every use (~3 us of a small GET).
+    rid = request_id.encode()
+    response.raw_headers += ((b"x-amz-request-id", rid), (b"x-amz-id-2", rid))
     elapsed = time.perf_counter() - started
     declared = req.header("content-length") or req.header("x-amz-decoded-content-length")
     # Any client text may be here (the request may have failed on exactly this header).
     bytes_in = int(declared) if declared.isascii() and declared.isdigit() else 0
-    bytes_out = int(response.headers.get("content-length") or 0)
+    bytes_out = _content_length(response.raw_headers)
     op = ep.op if ep else ""
     metrics.observe_request(op, response.status_code, elapsed, bytes_in, bytes_out)
     state.request_log.write(
@@ -142,6 +144,13 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
         # seeing the exception) so the client sees a short body, not a wrong one.
         log.exception("request %s: sending the response failed", request_id)
         raise
+
+
+def _content_length(raw_headers: list[tuple[bytes, bytes]]) -> int:
+    for name, value in raw_headers:
+        if name == b"content-length":
+            return int(value)
+    return 0
 
 
 def failure_response(exc: Exception, req: S3Request, request_id: str) -> Response:

@@ -362,6 +362,22 @@ def _level(bucket: str | None, key: str | None) -> Level:
     return "service" if bucket is None else ("bucket" if key is None else "object")
 
 
+def _plain_operations() -> dict[tuple[Level, str, bool], str]:
+    """The operation of each (level, method, has x-amz-copy-source) for a request without a
+    query string: the first rule that needs no sub-resource, as `_operation` would find it."""
+    table: dict[tuple[Level, str, bool], str] = {}
+    for (level, method), rules in _RULES.items():
+        for copy in (False, True):
+            for rule in rules:
+                if not rule.params and rule.copy_source in (None, copy):
+                    table[(level, method, copy)] = rule.op
+                    break
+    return table
+
+
+_PLAIN_OPERATIONS = _plain_operations()
+
+
 def _operation(req: S3Request, level: Level) -> str:
     method = req.method
     if method == "OPTIONS":
@@ -369,11 +385,15 @@ def _operation(req: S3Request, level: Level) -> str:
     if method == "HEAD" and level != "service":
         # HEAD has no body to get wrong; ignore sub-resources rather than fail a probe.
         return "HeadBucket" if level == "bucket" else "HeadObject"
+    copy = "x-amz-copy-source" in req.headers
+    if not req.query:  # most object requests: no sub-resource to look for
+        op = _PLAIN_OPERATIONS.get((level, method, copy))
+        if op is not None:
+            return op
     rules = _RULES.get((level, method))
     if rules is None:
         raise MethodNotAllowed(Method=method, ResourceType=level.upper())
     present = {name for name, _ in req.query}
-    copy = "x-amz-copy-source" in req.headers
     defaults: list[_Rule] = []
     for rule in rules:
         if rule.copy_source is not None and rule.copy_source != copy:

@@ -94,7 +94,7 @@ def object_headers(rec: ObjectRecord, req: S3Request | None = None) -> dict[str,
                     out["x-amz-checksum-type"] = value
                 else:
                     out[f"x-amz-checksum-{alg.lower()}"] = value
-        for param, header in OVERRIDES.items():
+        for param, header in OVERRIDES.items() if req.query else ():
             override = req.param(param)
             if override is not None:
                 # Decoded from the query, so it may hold CR/LF (header injection) or non-Latin-1

@@ -142,7 +142,7 @@ async def _v4_verify(
     record = await _lookup(lookup, auth.credential.access_key)
     cred = auth.credential
     key = sigv4.signing_key(record.secret, cred.date, cred.region, cred.service)
-    headers = dict(req.headers)
+    headers = req.headers
     found = False
     # A literal "+" in a query is a plus to RFC 3986 signers, a space to form encoders; S3
     # accepts either reading, so both are tried when (and only when) the query has a "+".

@@ -81,6 +81,8 @@ def canonical_query(
     drops one parameter by name (X-Amz-Signature in a presigned URL). A `+` is a literal plus
     unless `plus_is_space` (clients that form-encode spaces sign them as `%20`).
     """
+    if not raw_query:
+        return ""  # most object requests
     pairs: list[tuple[str, str]] = []
     for part in raw_query.split("&"):
         if not part:

@@ -380,3 +380,25 @@ def test_route_permissions(op: str, permission: str, level: str) -> None:
 def test_required_permission(line: str, permission: str) -> None:
     req = request(line, host="localhost")
     assert required_permission(ROUTES[resolve(req, DOMAINS).op], req) == permission
+
+
+@pytest.mark.parametrize("path", ["/", "/bucket", "/bucket/key"])
+@pytest.mark.parametrize("method", ["GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "OPTIONS"])
+@pytest.mark.parametrize("copy", [False, True])
+def test_requests_without_a_query_route_as_the_rule_scan_does(
+    path: str, method: str, copy: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a query string, routing looks the operation up in a precomputed table; the
+    answer (or the error) must be the one the full rule scan gives."""
+    from s3front import routing
+
+    def outcome() -> str:
+        req = request(f"{method} {path}", host="localhost", headers=COPY if copy else None)
+        try:
+            return resolve(req, DOMAINS).op
+        except errors.S3Error as exc:
+            return type(exc).__name__
+
+    fast = outcome()
+    monkeypatch.setattr(routing, "_PLAIN_OPERATIONS", {})
+    assert fast == outcome()
