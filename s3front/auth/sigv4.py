@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -245,12 +246,34 @@ def format_amz_date(moment: datetime) -> str:
     )
 
 
+# The header as SDKs write it, components in the usual order, nothing unusual in any of them.
+# What it matches, the general parser would read the same way; anything else goes to that one.
+_USUAL_AUTHORIZATION = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=([A-Za-z0-9]+)/([0-9]{8})/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request,"
+    r" ?SignedHeaders=((?:[a-z0-9-]+;)*[a-z0-9-]+), ?Signature=([0-9a-f]{64})"
+)
+
+
 def parse_authorization(value: str, amz_date: str) -> V4Auth:
     """Parse `AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`.
 
     Components may be separated by "," with or without spaces (the AWS examples have none,
     botocore puts one). Each must appear exactly once.
     """
+    usual = _USUAL_AUTHORIZATION.fullmatch(value)
+    if usual is None:
+        return parse_authorization_general(value, amz_date)
+    access_key, date, region, service, signed, signature = usual.groups()
+    return V4Auth(
+        credential=Credential(access_key, date, region, service),
+        signed_headers=signed.split(";"),
+        signature=signature,
+        amz_date=amz_date,
+    )
+
+
+def parse_authorization_general(value: str, amz_date: str) -> V4Auth:
+    """The general parser: any order and spacing of the components (what the regex leaves)."""
     err = AuthorizationHeaderMalformed
     algorithm, _, rest = value.strip().partition(" ")
     if algorithm != ALGORITHM:

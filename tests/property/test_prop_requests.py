@@ -108,6 +108,74 @@ def test_canonical_query_never_fails(raw: str, plus: bool) -> None:
     assert canonical.isascii()
 
 
+# -- the SigV4 Authorization header ----------------------------------------------------------------
+
+_AUTH_PART = st.one_of(
+    st.sampled_from(["AKIDEXAMPLE", "20261202", "us-east-1", "s3", "aws4_request", "", "=", " "]),
+    st.text(st.sampled_from("Aa0/-_=;, \t.é٣"), max_size=12),
+)
+
+
+def _usual(pattern: str) -> st.SearchStrategy[str]:
+    return st.from_regex(pattern, fullmatch=True)
+
+
+def _agree(header: str) -> None:
+    def outcome(parse: Any) -> object:
+        try:
+            return parse(header, "20261202T000000Z")
+        except S3Error as exc:
+            return (type(exc), str(exc))
+
+    assert outcome(sigv4.parse_authorization) == outcome(sigv4.parse_authorization_general)
+
+
+@given(
+    parts=st.tuples(
+        _usual(r"[A-Za-z0-9]{1,20}"),
+        _usual(r"[0-9]{8}"),
+        _usual(r"[a-z0-9-]{1,12}"),
+        _usual(r"[a-z0-9-]{1,5}"),
+    ),
+    signed=st.lists(_usual(r"[a-z0-9-]{1,12}"), min_size=1, max_size=5),
+    signature=_usual(r"[0-9a-f]{64}"),
+    spaces=st.tuples(st.sampled_from(["", " "]), st.sampled_from(["", " "])),
+)
+def test_authorization_usual_shape_reads_as_the_general_parser_reads_it(
+    parts: tuple[str, str, str, str], signed: list[str], signature: str, spaces: tuple[str, str]
+) -> None:
+    """Headers of the shape SDKs send take the regex path; it must give the general parser's
+    answer (also for what both refuse, such as an all-digit service name)."""
+    header = (
+        f"AWS4-HMAC-SHA256 Credential={'/'.join(parts)}/aws4_request,{spaces[0]}"
+        f"SignedHeaders={';'.join(signed)},{spaces[1]}Signature={signature}"
+    )
+    assert sigv4._USUAL_AUTHORIZATION.fullmatch(header)
+    _agree(header)
+
+
+@given(
+    parts=st.tuples(_AUTH_PART, _AUTH_PART, _AUTH_PART, _AUTH_PART),
+    terminal=st.sampled_from(["aws4_request", "aws4_request/x", ""]),
+    signed=st.lists(st.sampled_from(["host", "x-amz-date", "X-Amz-Date", "", " host", "a_b"])),
+    signature=st.one_of(st.just("AB" * 32), st.text("0123456789abcdefg", max_size=66)),
+    separators=st.tuples(st.sampled_from([",", ", ", " ,", ",  "]), st.sampled_from([",", ";"])),
+)
+def test_authorization_any_shape_reads_as_the_general_parser_reads_it(
+    parts: tuple[str, str, str, str],
+    terminal: str,
+    signed: list[str],
+    signature: str,
+    separators: tuple[str, str],
+) -> None:
+    """Anything else: the regex path must leave it to the general parser, or agree with it."""
+    header = (
+        f"AWS4-HMAC-SHA256 Credential={'/'.join([*parts, terminal])}{separators[0]}"
+        f"SignedHeaders={';'.join(signed)}{separators[1]}Signature={signature}"
+    )
+    _agree(header)
+
+
 # -- routing ------------------------------------------------------------------------------------
 
 
