@@ -16,21 +16,17 @@ fixed set, never from bucket names or keys (which would grow the series without 
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from bisect import bisect_left
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -39,35 +35,91 @@ _REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 # One store call is one Cassandra/SQLite round trip or a small batch of them.
 _STORE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5)
 
-REQUESTS = Counter(
-    "s3front_requests",
-    "S3 requests handled, by operation and HTTP status.",
-    ["op", "status"],
-    registry=REGISTRY,
+
+class _Counters:
+    """Counters by label values, kept as plain floats and read by `_Collector` at scrape time.
+
+    prometheus-client's `Counter.inc` and `Histogram.observe` take a lock and check the metric's
+    state on every call: 3.3 us per request for the four request series and a store timing,
+    against ~1.5 us here. Every update happens on the event loop's thread (request handling and
+    the store's timing proxy), so no lock is needed; a scrape reads each value whole.
+    """
+
+    def __init__(self, name: str, doc: str, labels: tuple[str, ...]) -> None:
+        self.name, self.doc, self.labels = name, doc, labels
+        self.values: dict[tuple[str, ...], float] = {}
+
+    def inc(self, key: tuple[str, ...], amount: float = 1.0) -> None:
+        self.values[key] = self.values.get(key, 0.0) + amount
+
+    def family(self) -> CounterMetricFamily:
+        fam = CounterMetricFamily(self.name, self.doc, labels=self.labels)
+        for key, value in sorted(self.values.items()):
+            fam.add_metric(list(key), value)
+        return fam
+
+
+class _Histograms:
+    """Histograms by label values: per series a count per bucket (not yet cumulative), then the
+    +Inf bucket and the sum; the exposition's cumulative `le` buckets are summed at scrape time."""
+
+    def __init__(
+        self, name: str, doc: str, labels: tuple[str, ...], buckets: tuple[float, ...]
+    ) -> None:
+        self.name, self.doc, self.labels = name, doc, labels
+        self.bounds = buckets
+        self.les: list[str] = [
+            floatToGoString(b)  # type: ignore[no-untyped-call]  # the library's own `le` text
+            for b in (*buckets, float("inf"))
+        ]
+        self.series: dict[tuple[str, ...], list[float]] = {}
+
+    def observe(self, key: tuple[str, ...], value: float) -> None:
+        row = self.series.get(key)
+        if row is None:
+            row = self.series[key] = [0.0] * (len(self.bounds) + 2)
+        row[bisect_left(self.bounds, value)] += 1  # `le` is inclusive: bisect_left
+        row[-1] += value
+
+    def family(self) -> HistogramMetricFamily:
+        fam = HistogramMetricFamily(self.name, self.doc, labels=self.labels)
+        for key, row in sorted(self.series.items()):
+            running, buckets = 0.0, []
+            for le, n in zip(self.les, row[:-1], strict=True):
+                running += n
+                buckets.append((le, running))
+            fam.add_metric(list(key), buckets, row[-1])
+        return fam
+
+
+REQUESTS = _Counters(
+    "s3front_requests", "S3 requests handled, by operation and HTTP status.", ("op", "status")
 )
-REQUEST_SECONDS = Histogram(
+REQUEST_SECONDS = _Histograms(
     "s3front_request_duration_seconds",
     "Time from request line to response, by operation.",
-    ["op"],
-    buckets=_REQUEST_BUCKETS,
-    registry=REGISTRY,
+    ("op",),
+    _REQUEST_BUCKETS,
 )
-BYTES_IN = Counter(
-    "s3front_received_bytes",
-    "Request body bytes received, by operation.",
-    ["op"],
-    registry=REGISTRY,
+BYTES_IN = _Counters(
+    "s3front_received_bytes", "Request body bytes received, by operation.", ("op",)
 )
-BYTES_OUT = Counter(
-    "s3front_sent_bytes", "Response body bytes sent, by operation.", ["op"], registry=REGISTRY
-)
-STORE_SECONDS = Histogram(
+BYTES_OUT = _Counters("s3front_sent_bytes", "Response body bytes sent, by operation.", ("op",))
+STORE_SECONDS = _Histograms(
     "s3front_store_operation_duration_seconds",
     "Latency of store calls, by backend and operation; outcome is ok or error.",
-    ["backend", "op", "outcome"],
-    buckets=_STORE_BUCKETS,
-    registry=REGISTRY,
+    ("backend", "op", "outcome"),
+    _STORE_BUCKETS,
 )
+
+
+class _Collector(Collector):
+    def collect(self) -> Iterator[Metric]:
+        for metric in (REQUESTS, REQUEST_SECONDS, BYTES_IN, BYTES_OUT, STORE_SECONDS):
+            yield metric.family()
+
+
+REGISTRY.register(_Collector())
 
 GC_FREED_BLOCKS = Gauge(
     "s3front_gc_freed_blocks", "Blocks freed by the last garbage-collection run.", registry=REGISTRY
@@ -92,33 +144,18 @@ STORED_BYTES = Gauge(
 _KNOWN_STATUSES = frozenset(
     {200, 204, 206, 301, 304, 307, 400, 403, 404, 405, 409, 411, 412, 416, 500, 501, 503}
 )
-
-
-def _status_label(status: int) -> str:
-    return str(status) if status in _KNOWN_STATUSES else f"{status // 100}xx"
-
-
-@functools.lru_cache(maxsize=4096)  # bounded anyway: ops come from a table, statuses from a set
-def _request_series(op: str, status: int) -> tuple[Counter, Histogram, Counter, Counter]:
-    # `labels()` hashes and looks the series up under a lock; per request, that was a
-    # noticeable share of a small GET. The series objects themselves never change.
-    return (
-        REQUESTS.labels(op=op, status=_status_label(status)),
-        REQUEST_SECONDS.labels(op=op),
-        BYTES_IN.labels(op=op),
-        BYTES_OUT.labels(op=op),
-    )
+_STATUS_LABELS = {status: str(status) for status in _KNOWN_STATUSES}
 
 
 def observe_request(op: str, status: int, seconds: float, bytes_in: int, bytes_out: int) -> None:
     """Record one finished S3 request (`op` is the routing table's operation name, or "")."""
-    requests, latency, received, sent = _request_series(op or "unknown", status)
-    requests.inc()
-    latency.observe(max(seconds, 0.0))
+    op = op or "unknown"
+    REQUESTS.inc((op, _STATUS_LABELS.get(status) or f"{status // 100}xx"))
+    REQUEST_SECONDS.observe((op,), max(seconds, 0.0))
     if bytes_in > 0:
-        received.inc(bytes_in)
+        BYTES_IN.inc((op,), bytes_in)
     if bytes_out > 0:
-        sent.inc(bytes_out)
+        BYTES_OUT.inc((op,), bytes_out)
 
 
 @asynccontextmanager
@@ -133,9 +170,7 @@ async def time_store(backend: str, op: str) -> AsyncIterator[None]:
         yield
         outcome = "ok"
     finally:
-        STORE_SECONDS.labels(backend=backend, op=op, outcome=outcome).observe(
-            time.perf_counter() - started
-        )
+        STORE_SECONDS.observe((backend, op, outcome), time.perf_counter() - started)
 
 
 P = ParamSpec("P")

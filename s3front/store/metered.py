@@ -27,19 +27,17 @@ class _Timed:
         if not inspect.iscoroutinefunction(attr):
             return attr
         fn = cast(Callable[..., Coroutine[Any, Any, Any]], attr)
-        # The two series of this operation, looked up once (labels() costs a locked lookup).
-        ok = metrics.STORE_SECONDS.labels(backend=self._backend, op=name, outcome="ok")
-        failed = metrics.STORE_SECONDS.labels(backend=self._backend, op=name, outcome="error")
-        clock = time.perf_counter
+        ok, failed = (self._backend, name, "ok"), (self._backend, name, "error")
+        observe, clock = metrics.STORE_SECONDS.observe, time.perf_counter
 
         async def timed(*args: Any, **kwargs: Any) -> Any:
             started = clock()
             try:
                 result = await fn(*args, **kwargs)
             except BaseException:
-                failed.observe(clock() - started)
+                observe(failed, clock() - started)
                 raise
-            ok.observe(clock() - started)
+            observe(ok, clock() - started)
             return result
 
         setattr(self, name, timed)  # later lookups skip __getattr__

@@ -92,3 +92,24 @@ def test_gauges_and_exposition_document() -> None:
     assert values["s3front_stored_bytes"] == 1000
     # A dedicated registry: no process_* or python_* collectors from the default one.
     assert all(name.startswith("s3front_") for name in families)
+
+
+def test_histogram_buckets_are_cumulative_and_inclusive() -> None:
+    """`le` buckets count observations <= the bound (Prometheus' rule), +Inf counts all."""
+    op = {"op": "HeadBucket"}
+
+    def bucket(le: str) -> float:
+        return sample("s3front_request_duration_seconds_bucket", {**op, "le": le})
+
+    before = {le: bucket(le) for le in ("0.01", "0.05", "300.0", "+Inf")}
+    before_sum = sample("s3front_request_duration_seconds_sum", op)
+    for seconds in (0.01, 0.05, 0.0500001, 301.0):
+        metrics.observe_request("HeadBucket", 200, seconds, bytes_in=0, bytes_out=0)
+    assert bucket("0.01") == before["0.01"] + 1  # exactly on the bound counts
+    assert bucket("0.05") == before["0.05"] + 2
+    assert bucket("300.0") == before["300.0"] + 3
+    assert bucket("+Inf") == before["+Inf"] + 4
+    assert sample("s3front_request_duration_seconds_count", op) == bucket("+Inf")
+    assert sample("s3front_request_duration_seconds_sum", op) == pytest.approx(
+        before_sum + 0.01 + 0.05 + 0.0500001 + 301.0
+    )
