@@ -6,6 +6,7 @@ verbatim. The `response-*` query parameters of a GET override some of them on th
 
 from __future__ import annotations
 
+import functools
 import time
 
 from s3front import errors
@@ -67,7 +68,12 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 def http_date(ms: int) -> str:
     """RFC 7231 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT" (what email.utils'
     format_datetime(usegmt=True) gives, written out: every GET and HEAD sends one)."""
-    t = time.gmtime(ms // 1000)
+    return _http_date_of_second(ms // 1000)
+
+
+@functools.lru_cache(maxsize=4096)  # objects written in the same second share the text
+def _http_date_of_second(second: int) -> str:
+    t = time.gmtime(second)
     return (
         f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
         f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
