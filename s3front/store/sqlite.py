@@ -135,6 +135,10 @@ _QUICK_SCAN = 64
 # (the loop-thread connection never checkpoints itself: a checkpoint fsyncs).
 _CHECKPOINT_EVERY = 200
 _CHECKPOINT_WAIT_MS = 1000
+# A checkpoint lets the next write start the WAL over, but the file keeps the length it reached;
+# beyond this, the write that starts it over truncates it (after a burst, or a checkpoint that
+# had to wait), so the WAL on disk does not stay at its longest.
+_WAL_KEEP_BYTES = 8 * 1024 * 1024
 
 # Primary SQLite result codes (the low byte of an extended code).
 _TIMEOUT_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
@@ -245,6 +249,7 @@ class SqliteStore:
         self._local = threading.local()
         self._closed = False
         self._loop_writes = 0
+        self._checkpointed_at = 0  # _loop_writes when the last checkpoint started
         self._checkpoint: asyncio.Future[list[Any]] | None = None
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
@@ -269,7 +274,8 @@ class SqliteStore:
         # isolation_level=None: autocommit; multi-statement writes say BEGIN themselves.
         # check_same_thread=False only so that close() can close it from another thread.
         conn = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
-        for pragma in (f"busy_timeout={busy_timeout_ms}", "synchronous=NORMAL", *pragmas):
+        settings = ("synchronous=NORMAL", f"journal_size_limit={_WAL_KEEP_BYTES}")
+        for pragma in (f"busy_timeout={busy_timeout_ms}", *settings, *pragmas):
             conn.execute(f"PRAGMA {pragma}")
         with self._conns_lock:
             self._conns.append(conn)
@@ -369,13 +375,17 @@ class SqliteStore:
         """
         changed = await self._quick(lambda c: c.execute(sql, params).rowcount, self._writer)
         self._loop_writes += 1
-        if self._loop_writes % _CHECKPOINT_EVERY == 0:
+        if self._loop_writes - self._checkpointed_at >= _CHECKPOINT_EVERY:
             self._checkpoint_soon()
         return changed
 
     def _checkpoint_soon(self) -> None:
+        """Start a checkpoint unless one is running. Called on every write once enough have
+        accumulated, so a checkpoint that took long (slow fsyncs) is followed by the next one at
+        once, instead of at the next multiple of `_CHECKPOINT_EVERY` with the WAL grown twice."""
         if self._checkpoint is not None and not self._checkpoint.done():
             return
+        self._checkpointed_at = self._loop_writes
         task = asyncio.ensure_future(self._run(self._writer, _restart_checkpoint))
         # A failed checkpoint only leaves the WAL longer; the next one catches up. Retrieve the
         # error so it is not reported as never retrieved.
