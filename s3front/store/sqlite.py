@@ -64,6 +64,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
+from s3front.config import MiB
 from s3front.store.errors import StoreTimeout, StoreUnavailable
 from s3front.store.records import (
     AccessKeyRecord,
@@ -138,7 +139,7 @@ _CHECKPOINT_WAIT_MS = 1000
 # A checkpoint lets the next write start the WAL over, but the file keeps the length it reached;
 # beyond this, the write that starts it over truncates it (after a burst, or a checkpoint that
 # had to wait), so the WAL on disk does not stay at its longest.
-_WAL_KEEP_BYTES = 8 * 1024 * 1024
+_WAL_KEEP_BYTES = 8 * MiB
 
 # Primary SQLite result codes (the low byte of an extended code).
 _TIMEOUT_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
