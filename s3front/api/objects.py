@@ -28,7 +28,7 @@ from s3front.body import read_all
 from s3front.objects import versions
 from s3front.objects.listing import shard_of
 from s3front.objects.ranges import parse_range
-from s3front.objects.reader import read_object
+from s3front.objects.reader import first_piece, read_object
 from s3front.objects.writer import write_object_data
 from s3front.store.records import BucketRecord, ObjectRecord
 
@@ -208,8 +208,13 @@ async def _get_or_head(ctx: Ctx, *, head: bool) -> Response:
         # Small objects live in their row: a plain response avoids the task group a
         # StreamingResponse starts per request (a fifth of a small GET's CPU in profiles).
         return Response(rec.inline[start:end], status_code=status, headers=headers)
-    stream = read_object(ctx.store.meta, ctx.store.blocks, rec, start, end)
-    return BodyStream(stream, length=end - start, status_code=status, headers=headers)
+    stream = read_object(
+        ctx.store.meta, ctx.store.blocks, rec, start, end, request_id=ctx.request_id
+    )
+    # Before the status line: an object whose first block is lost gets a 500 error document,
+    # not a 200 with a short body (a later lost block can only cut the connection short).
+    first = await first_piece(stream)
+    return BodyStream(stream, length=end - start, status_code=status, headers=headers, first=first)
 
 
 async def delete_key(

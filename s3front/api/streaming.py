@@ -7,6 +7,11 @@ server would read gigabytes from the store for nobody: uvicorn's `send` silently
 for a closed connection); for a body of a few blocks the waste is bounded by its size. So the
 watcher is a plain task, started only for bodies longer than `WATCH_ABOVE`, and the loop checks
 it between chunks.
+
+A body that fails after the status line is out (a block lost from the store) raises out of
+`__call__`; uvicorn then closes the connection without completing the body, so the client
+gets fewer bytes than Content-Length and reports a broken transfer, never a short object that
+looks whole. (The handler reads the first piece before the status line: see `first_piece`.)
 """
 
 from __future__ import annotations
@@ -34,10 +39,12 @@ class BodyStream(Response):
         length: int,
         status_code: int,
         headers: Mapping[str, str],
+        first: bytes = b"",
     ) -> None:
         super().__init__(status_code=status_code, headers=headers)
         self.body_iterator = body
         self.length = length
+        self.first = first  # already read from the store, sent before body_iterator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         watcher = (
@@ -51,6 +58,8 @@ class BodyStream(Response):
                     "headers": self.raw_headers,
                 }
             )
+            if self.first:
+                await send({"type": "http.response.body", "body": self.first, "more_body": True})
             async for chunk in self.body_iterator:
                 if watcher is not None and watcher.done():
                     return  # the client is gone: stop reading the store

@@ -10,7 +10,10 @@ Block fetches run a few blocks ahead of the consumer (bounded prefetch), so the 
 trip for the next block overlaps sending the current one.
 
 A block or manifest that is missing, or a block of the wrong length, means data loss or a bug:
-it is logged with the object and raised as InternalError (500), never served as short data.
+it is logged with the object, the block id and the request id and raised as InternalError.
+A GET awaits the first piece before it sends its status line (`first_piece`), so a loss there
+is a 500 error document; a loss further on can only end the connection before the declared
+length (`s3front.api.streaming`), which every HTTP client reports as a broken transfer.
 """
 
 from __future__ import annotations
@@ -102,14 +105,18 @@ async def read_object(
     end: int,
     *,
     prefetch: int = PREFETCH,
+    request_id: str = "",
 ) -> AsyncGenerator[bytes, None]:
-    """The bytes [start, end) of one object version (end exclusive, within rec.size)."""
+    """The bytes [start, end) of one object version (end exclusive, within rec.size).
+    `request_id` goes into the log line of a loss."""
     if end <= start:
         return
     if rec.inline is not None:
         yield rec.inline[start:end]
         return
     obj = f"{rec.key!r} version {rec.version_id}"
+    if request_id:
+        obj += f", request {request_id}"
     if rec.manifest_id is None:
         raise _lost("non-empty object has neither inline data nor a manifest", obj)
     spans = _spans(meta, rec.manifest_id, start, end, obj)
@@ -132,6 +139,17 @@ async def read_object(
             task.cancel()
         await asyncio.gather(*ahead, return_exceptions=True)
         await spans.aclose()
+
+
+async def first_piece(stream: AsyncGenerator[bytes, None]) -> bytes:
+    """The first piece of a non-empty `read_object` stream, awaited before a response starts:
+    a loss there raises here, while an error document can still be sent. The stream is closed
+    if it fails."""
+    try:
+        return await anext(stream)
+    except BaseException:
+        await stream.aclose()
+        raise
 
 
 async def read_all(meta: MetaStore, blocks: BlockStore, rec: ObjectRecord) -> bytes:

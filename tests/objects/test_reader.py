@@ -13,7 +13,7 @@ import pytest
 
 from s3front.errors import InternalError
 from s3front.objects.multipart import assemble, write_assembly
-from s3front.objects.reader import read_object
+from s3front.objects.reader import first_piece, read_object
 from s3front.objects.writer import write_object_data
 from s3front.store.protocols import MetaStore, Store
 from s3front.store.records import ManifestEntry, ObjectRecord, PartRecord
@@ -145,6 +145,32 @@ async def test_missing_block_is_internal_error(
         await read(store.meta, store, rec(len(data), manifest_id=mid), 0, BLOCK * 2)
         == data[: BLOCK * 2]
     )
+
+
+async def test_first_piece_raises_for_a_lost_first_block(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a GET awaits before its status line: a lost first block (of the range) raises there,
+    logged with the block id and the request id; a later lost block only once streaming."""
+    data = os.urandom(BLOCK * 4)
+    mid = await put_manifest_object(store, data)
+    entries = await store.meta.get_manifest(mid)
+    info = {b.block_id: b for b in await store.blocks.scan_blocks(b"", 10)}
+    victim = entries[1].block_id
+    assert victim is not None
+    assert await store.blocks.delete_block(victim, info[victim].written_ms)
+    r = rec(len(data), manifest_id=mid)
+    stream = read_object(store.meta, store.blocks, r, BLOCK + 3, len(data), request_id="RID42")
+    with caplog.at_level(logging.ERROR, "s3front.objects"), pytest.raises(InternalError):
+        await first_piece(stream)
+    lines = [rec.getMessage() for rec in caplog.records]
+    assert any(victim.hex() in m and "RID42" in m for m in lines), lines
+    # From the start: the first piece is fine, the loss surfaces on the next one.
+    stream = read_object(store.meta, store.blocks, r, 0, len(data))
+    assert await first_piece(stream) == data[:BLOCK]
+    with pytest.raises(InternalError):
+        await anext(stream)
+    await stream.aclose()
 
 
 @pytest.mark.parametrize("manifest_id", ["no-such-manifest", None])
