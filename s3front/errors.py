@@ -243,6 +243,14 @@ class ObjectLockConfigurationNotFoundError(S3Error):
     status, message = 404, "Object Lock configuration does not exist for this bucket"
 
 
+class OperationAborted(S3Error):
+    status, message = (
+        409,
+        "A conflicting conditional operation is currently in progress against this resource. "
+        "Try again.",
+    )
+
+
 class OwnershipControlsNotFoundError(S3Error):
     status, message = 404, "The bucket ownership controls were not found"
 

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from s3front import errors, xml, xmldocs
 from s3front.api.context import Ctx, now_ms, owner_names
 from s3front.body import read_all
+from s3front.objects import bucket_deletion
 from s3front.store.records import BucketRecord, OwnerBucket
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -71,18 +72,8 @@ async def handle_create_bucket(ctx: Ctx) -> Response:
 
 
 async def handle_delete_bucket(ctx: Ctx) -> Response:
-    bucket = await ctx.bucket()
-    meta = ctx.store.meta
-    for shard in range(bucket.shards):
-        if await meta.scan_objects(bucket.bucket_id, shard, limit=1):
-            raise errors.BucketNotEmpty(BucketName=bucket.name)
-    # Uploads in progress die with the bucket; their parts become garbage for the GC.
-    while uploads := await meta.scan_uploads(bucket.bucket_id, limit=1000):
-        for up in uploads:
-            await meta.delete_parts(up.upload_id)
-            await meta.delete_upload(bucket.bucket_id, up.key, up.upload_id)
-    await meta.delete_owner_bucket(bucket.owner, bucket.name)
-    await meta.delete_bucket(bucket.name)
+    # Race-free against object writes in flight: see s3front.objects.bucket_deletion.
+    await bucket_deletion.delete_bucket(ctx.store.meta, await ctx.bucket())
     return Response(status_code=204)
 
 

@@ -25,7 +25,7 @@ from s3front.api.versioning import (
     version_headers,
 )
 from s3front.body import read_all
-from s3front.objects import versions
+from s3front.objects import bucket_deletion, versions
 from s3front.objects.listing import shard_of
 from s3front.objects.ranges import parse_range
 from s3front.objects.reader import first_piece, read_object
@@ -98,7 +98,19 @@ async def commit_object(ctx: Ctx, bucket: BucketRecord, rec: ObjectRecord) -> Ob
     bucket the new row replaces the one checked (compare-and-set on it); in a versioned bucket
     every conditional writer that checked the same newest version inserts-if-absent the same
     row, the one right after it (`versions.conditional_successor`).
+
+    Once written, the row stands only if its bucket still does and is not being deleted:
+    a write racing DeleteBucket answers NoSuchBucket or the delete BucketNotEmpty, never both
+    succeed (`s3front.objects.bucket_deletion`).
     """
+    rec = await _write_row(ctx, bucket, rec)
+    await bucket_deletion.confirm_write(
+        ctx.store.meta, bucket, shard_of(rec.key, bucket.shards), rec
+    )
+    return rec
+
+
+async def _write_row(ctx: Ctx, bucket: BucketRecord, rec: ObjectRecord) -> ObjectRecord:
     meta = ctx.store.meta
     shard = shard_of(rec.key, bucket.shards)
     if_none = ctx.req.header("if-none-match").strip()

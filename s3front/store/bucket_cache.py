@@ -74,6 +74,12 @@ class BucketCachingMeta:
         finally:
             self._recent.pop(name, None)
 
+    async def delete_bucket_marked(self, name: str, mark: str) -> bool:
+        try:
+            return await self._meta.delete_bucket_marked(name, mark)
+        finally:
+            self._recent.pop(name, None)
+
 
 class BucketCachingStore:
     """A Store whose `meta` is a `BucketCachingMeta`."""

@@ -46,6 +46,24 @@ class MetaStore(Protocol):
 
     async def delete_bucket(self, name: str) -> None: ...
 
+    # The deletion mark (a column of the bucket row outside BucketRecord, which update_bucket
+    # leaves alone): how DeleteBucket and object writes exclude each other, see
+    # `s3front.objects.bucket_deletion`. Always read from the store, never from a cache.
+    async def get_bucket_mark(self, name: str) -> tuple[str, str] | None:
+        """(bucket_id, deletion mark) of bucket `name` now -- the mark "" when there is none --
+        or None if there is no such bucket."""
+        ...
+
+    async def set_bucket_mark(self, name: str, bucket_id: str, mark: str, expected: str) -> bool:
+        """Set the deletion mark to `mark` ("" clears it) only if bucket `name` exists with this
+        bucket_id and its mark is `expected` now (a lightweight transaction). True if set."""
+        ...
+
+    async def delete_bucket_marked(self, name: str, mark: str) -> bool:
+        """Delete bucket `name` only if its deletion mark is `mark` (non-empty; a lightweight
+        transaction). True if deleted."""
+        ...
+
     async def list_buckets(self, after: str, limit: int) -> list[BucketRecord]:
         """Buckets after `after` in the backend's scan order (name order on SQLite, token order
         on Cassandra); paging passes the last name returned. Admin and GC use, not a hot path."""

@@ -90,7 +90,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS buckets (
     name TEXT PRIMARY KEY, bucket_id TEXT NOT NULL, owner TEXT NOT NULL,
     created_ms INTEGER NOT NULL, region TEXT NOT NULL, shards INTEGER NOT NULL,
-    versioning TEXT NOT NULL, attrs TEXT NOT NULL
+    versioning TEXT NOT NULL, attrs TEXT NOT NULL, deleting TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS owner_buckets (
     owner TEXT NOT NULL, name TEXT NOT NULL, created_ms INTEGER NOT NULL,
@@ -199,6 +199,11 @@ def _names(cls: type) -> tuple[str, ...]:
 
 
 BUCKETS = _Rows("buckets", BucketRecord, _names(BucketRecord))
+_BUCKET_UPDATE = (
+    "UPDATE buckets SET "
+    + ", ".join(f"{f} = ?" for f in BUCKETS.fields if f != "name")
+    + " WHERE name = ?"
+)
 OWNER_BUCKETS = _Rows("owner_buckets", OwnerBucket, _names(OwnerBucket))
 OBJECTS = _Rows("objects", ObjectRecord, _names(ObjectRecord), "bucket_id, shard")
 # Listings never need the bytes: select NULL in the inline column's place.
@@ -421,6 +426,10 @@ class SqliteStore:
                 f"{self.db_path} has schema version {version}; this server knows {SCHEMA_VERSION}"
             )
         conn.executescript(SCHEMA)
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(buckets)").fetchall()}
+        if "deleting" not in columns:  # a database made before bucket deletion marks
+            with contextlib.suppress(sqlite3.OperationalError):  # another process was first
+                conn.execute("ALTER TABLE buckets ADD COLUMN deleting TEXT NOT NULL DEFAULT ''")
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # -- Store ------------------------------------------------------------------------------------
@@ -466,10 +475,24 @@ class SqliteStore:
         return self._first(BUCKETS, await self._point(BUCKETS.select + " WHERE name = ?", (name,)))
 
     async def update_bucket(self, rec: BucketRecord) -> None:
-        await self._exec(BUCKETS.replace, BUCKETS.params(rec))
+        # UPDATE, not REPLACE: a REPLACE would reset the deletion mark, which is not a field.
+        name, *rest = BUCKETS.params(rec)
+        await self._exec(_BUCKET_UPDATE, (*rest, name))
 
     async def delete_bucket(self, name: str) -> None:
         await self._exec("DELETE FROM buckets WHERE name = ?", (name,))
+
+    async def get_bucket_mark(self, name: str) -> tuple[str, str] | None:
+        rows = await self._point("SELECT bucket_id, deleting FROM buckets WHERE name = ?", (name,))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    async def set_bucket_mark(self, name: str, bucket_id: str, mark: str, expected: str) -> bool:
+        sql = "UPDATE buckets SET deleting = ? WHERE name = ? AND bucket_id = ? AND deleting = ?"
+        return await self._exec(sql, (mark, name, bucket_id, expected)) == 1
+
+    async def delete_bucket_marked(self, name: str, mark: str) -> bool:
+        sql = "DELETE FROM buckets WHERE name = ? AND deleting = ? AND deleting != ''"
+        return await self._exec(sql, (name, mark)) == 1
 
     async def list_buckets(self, after: str, limit: int) -> list[BucketRecord]:
         sql = BUCKETS.select + " WHERE name > ? ORDER BY name LIMIT ?"

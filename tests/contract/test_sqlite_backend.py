@@ -13,7 +13,7 @@ import pytest
 
 from s3front.store import open_store
 from s3front.store.errors import StoreTimeout, StoreUnavailable
-from s3front.store.records import ObjectRecord, OwnerBucket
+from s3front.store.records import BucketRecord, ObjectRecord, OwnerBucket
 from s3front.store.sqlite import DB_NAME, open_sqlite, parse_url
 
 pytestmark = pytest.mark.anyio
@@ -141,3 +141,25 @@ async def test_small_writes_keep_the_wal_bounded(tmp_path: Path) -> None:
     size = wal.stat().st_size
     await store.close()
     assert size < 24 * 1024 * 1024, f"WAL of {size} bytes after 3000 small writes"
+
+
+async def test_a_database_from_before_bucket_marks_gains_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "old"
+    path.mkdir()
+    conn = sqlite3.connect(path / "s3front.db")
+    conn.execute(
+        "CREATE TABLE buckets (name TEXT PRIMARY KEY, bucket_id TEXT NOT NULL, owner TEXT NOT"
+        " NULL, created_ms INTEGER NOT NULL, region TEXT NOT NULL, shards INTEGER NOT NULL,"
+        " versioning TEXT NOT NULL, attrs TEXT NOT NULL) WITHOUT ROWID"
+    )
+    conn.execute("INSERT INTO buckets VALUES ('b', 'id', 'o', 1, 'r', 4, '', '{}')")
+    conn.commit()
+    conn.close()
+    store = await open_store(f"sqlite://{path}")
+    try:
+        assert await store.meta.get_bucket_mark("b") == ("id", "")
+        assert await store.meta.set_bucket_mark("b", "id", "m", "")
+        rec = await store.meta.get_bucket("b")
+        assert rec == BucketRecord("b", "id", "o", 1, "r", 4)
+    finally:
+        await store.close()

@@ -42,6 +42,12 @@ _BUCKET_UPDATE = (
 )
 _BUCKET_GET = f"SELECT {_BUCKET_COLS} FROM buckets WHERE name = ?"
 _BUCKET_DELETE = "DELETE FROM buckets WHERE name = ? IF EXISTS"
+# The deletion mark (schema version 2): null when there is none, never "".
+_BUCKET_MARK_GET = "SELECT bucket_id, deleting FROM buckets WHERE name = ?"
+_BUCKET_MARK_SET = (
+    "UPDATE buckets SET deleting = ? WHERE name = ? IF bucket_id = ? AND deleting = ?"
+)
+_BUCKET_DELETE_MARKED = "DELETE FROM buckets WHERE name = ? IF deleting = ?"
 _BUCKET_FIRST = f"SELECT {_BUCKET_COLS} FROM buckets LIMIT ?"
 _BUCKET_AFTER = f"SELECT {_BUCKET_COLS} FROM buckets WHERE token(name) > token(?) LIMIT ?"
 
@@ -133,6 +139,10 @@ class CassandraMeta:
         self._bucket_get = p(_BUCKET_GET)
         self._bucket_get_serial = p(_BUCKET_GET, serial=True)
         self._bucket_delete = p(_BUCKET_DELETE)
+        self._bucket_mark_get = p(_BUCKET_MARK_GET)
+        self._bucket_mark_get_serial = p(_BUCKET_MARK_GET, serial=True)
+        self._bucket_mark_set = p(_BUCKET_MARK_SET)
+        self._bucket_delete_marked = p(_BUCKET_DELETE_MARKED)
         self._bucket_first = p(_BUCKET_FIRST)
         self._bucket_after = p(_BUCKET_AFTER)
         self._owner_put = p(_OWNER_PUT)
@@ -206,6 +216,35 @@ class CassandraMeta:
 
     async def delete_bucket(self, name: str) -> None:
         await self._db.run(self._bucket_delete, (name,))
+
+    async def get_bucket_mark(self, name: str) -> tuple[str, str] | None:
+        rows = await self._db.rows(self._bucket_mark_get, (name,))
+        return (rows[0]["bucket_id"], rows[0]["deleting"] or "") if rows else None
+
+    async def _bucket_mark_serial(self, name: str) -> tuple[str, str] | None:
+        rows = await self._db.rows(self._bucket_mark_get_serial, (name,))
+        return (rows[0]["bucket_id"], rows[0]["deleting"] or "") if rows else None
+
+    async def set_bucket_mark(self, name: str, bucket_id: str, mark: str, expected: str) -> bool:
+        async def won() -> bool | None:
+            now = await self._bucket_mark_serial(name)
+            if now == (bucket_id, mark):
+                return True
+            return None if now == (bucket_id, expected) else False
+
+        params = (mark or None, name, bucket_id, expected or None)
+        return await self._lwt(self._bucket_mark_set, params, won)
+
+    async def delete_bucket_marked(self, name: str, mark: str) -> bool:
+        if not mark:
+            return False
+
+        async def won() -> bool | None:
+            now = await self._bucket_mark_serial(name)
+            # Gone: this call's delete (only the holder of the mark deletes the row).
+            return True if now is None else (None if now[1] == mark else False)
+
+        return await self._lwt(self._bucket_delete_marked, (name, mark), won)
 
     async def list_buckets(self, after: str, limit: int) -> list[BucketRecord]:
         if limit <= 0:
