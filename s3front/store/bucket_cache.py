@@ -10,8 +10,9 @@ a configuration older than its own last change.
 
 What another process (another worker, another server) changes is seen here within `seconds`:
 versioning, policy, ACL and CORS changes apply after that long, and a deleted bucket may still
-take requests for that long. S3 documents the same propagation delays for bucket configuration
-and deletion. Misses are not remembered, so a bucket created anywhere is usable at once.
+take requests for that long -- except writes of objects, which read the bucket from the store
+again once their row is written (`s3front.objects.bucket_deletion`), so none lands in a
+deleted bucket. S3 documents the same propagation delays for bucket configuration and deletion. Misses are not remembered, so a bucket created anywhere is usable at once.
 `bucket_cache_seconds = 0` turns the cache off.
 """
 
