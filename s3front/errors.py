@@ -142,6 +142,13 @@ class InvalidPartOrder(S3Error):
     )
 
 
+class InvalidPolicyDocument(S3Error):
+    status, message = (
+        400,
+        "The content of the form does not meet the conditions specified in the policy document.",
+    )
+
+
 class InvalidRange(S3Error):
     status, message = 416, "The requested range is not satisfiable"
 

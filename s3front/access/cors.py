@@ -56,9 +56,13 @@ def parse_configuration(body: bytes) -> list[Rule]:
         raw_age = xml.child_text(el, "MaxAgeSeconds")
         max_age: int | None = None
         if raw_age is not None:
-            if not raw_age.strip().lstrip("-").isdigit():
+            # A non-negative int32 (S3's type for it); "--5" or 5,000 digits is malformed.
+            text = raw_age.strip()
+            if not (text.isascii() and text.isdigit() and len(text) <= 10):
                 raise errors.MalformedXML()
-            max_age = int(raw_age.strip())
+            max_age = int(text)
+            if max_age > 2**31 - 1:
+                raise errors.MalformedXML()
         rules.append(
             Rule(origins, methods, headers, expose, max_age, (xml.child_text(el, "ID") or ""))
         )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -179,6 +180,36 @@ def _parse_expiration(value: object) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# Far above any object size; bounds the digits a policy may send (int() of a very long string
+# is slow, and Python refuses past 4,300 digits).
+_MAX_LENGTH_DIGITS = 19
+
+
+def _length_bound(value: object) -> int | None:
+    """A content-length-range bound: a non-negative integer, as a JSON number (`1000000.0`
+    from a generator that writes floats is fine) or a string of digits; None for anything
+    else (fractions, Infinity, NaN, booleans, signs, huge numbers)."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 <= value < 10**_MAX_LENGTH_DIGITS else None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit() and len(text) <= _MAX_LENGTH_DIGITS:
+            return int(text)
+    return None
+
+
+def _length_range(low: object, high: object) -> PolicyResult:
+    minimum, maximum = _length_bound(low), _length_bound(high)
+    if minimum is None or maximum is None or minimum > maximum:
+        raise errors.InvalidPolicyDocument(
+            "Invalid Policy: Invalid content-length-range: both bounds must be non-negative "
+            "integers, the first not greater than the second."
+        )
+    return PolicyResult(minimum, maximum)
+
+
 def check_policy(doc: dict[str, object], values: dict[str, str], now: datetime) -> PolicyResult:
     """`values`: the form fields (lower-case names) plus "bucket"; the key already has
     ${filename} substituted."""
@@ -205,12 +236,7 @@ def check_policy(doc: dict[str, object], values: dict[str, str], now: datetime) 
         elif isinstance(cond, list) and len(cond) == 3:
             op = str(cond[0]).lower()
             if op == "content-length-range":
-                try:
-                    result = PolicyResult(int(cond[1]), int(cond[2]))
-                except (TypeError, ValueError):
-                    raise errors.InvalidArgument(
-                        "Invalid Policy: Invalid content-length-range.", ArgumentName="policy"
-                    ) from None
+                result = _length_range(cond[1], cond[2])
                 continue
             target = str(cond[1])
             if op not in ("eq", "starts-with") or not target.startswith("$"):

@@ -7,6 +7,7 @@ that carry an Origin header, and only for those: a request without Origin costs 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from starlette.responses import Response
@@ -15,6 +16,7 @@ from s3front import errors
 from s3front.access import cors
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx
+from s3front.api.headers import header_value_ok
 from s3front.body import read_all
 from s3front.request import S3Request
 from s3front.store.protocols import Store
@@ -29,10 +31,27 @@ class CORSResponse(errors.S3Error):
     )
 
 
+# Longest AllowedOrigin, AllowedHeader or ExposeHeader accepted: far beyond any real origin
+# or header name, and it bounds the work of matching each browser request against the rules.
+MAX_VALUE_LENGTH = 1024
+
+
+def check_rules(rules: Sequence[cors.Rule]) -> None:
+    """Refuse (400 MalformedXML) values with control characters (CR, LF, TAB, DEL), beyond
+    Latin-1 or absurdly long. ExposeHeader is sent back verbatim, so one with CR/LF would make
+    every answer to a browser request fail; an origin or allowed header with them could never
+    match what a browser sends."""
+    for rule in rules:
+        for text in (*rule.origins, *rule.headers, *rule.expose):
+            if len(text) > MAX_VALUE_LENGTH or "\t" in text or not header_value_ok(text):
+                raise errors.MalformedXML()
+
+
 async def handle_put_bucket_cors(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
     body = await read_all(ctx.body, ctx.settings.max_xml_body)
     rules = cors.parse_configuration(body)
+    check_rules(rules)
     attrs = dict(bucket.attrs)
     attrs["cors"] = cors.dumps(rules)
     await ctx.store.meta.update_bucket(replace(bucket, attrs=attrs))
@@ -85,7 +104,7 @@ async def handle_options(ctx: Ctx) -> Response:
     if requested:
         headers["access-control-allow-headers"] = ", ".join(requested)
     if rule.expose:
-        headers["access-control-expose-headers"] = ", ".join(rule.expose)
+        headers["access-control-expose-headers"] = _expose(rule)
     if rule.max_age is not None:
         headers["access-control-max-age"] = str(rule.max_age)
     if "*" not in rule.origins:
@@ -114,9 +133,15 @@ async def cors_headers(store: Store, req: S3Request, bucket: str | None, op: str
         "vary": "Origin, Access-Control-Request-Headers, Access-Control-Request-Method",
     }
     if rule.expose:
-        headers["access-control-expose-headers"] = ", ".join(rule.expose)
+        headers["access-control-expose-headers"] = _expose(rule)
     if rule.max_age is not None:
         headers["access-control-max-age"] = str(rule.max_age)
     if "*" not in rule.origins:
         headers["access-control-allow-credentials"] = "true"
     return headers
+
+
+def _expose(rule: cors.Rule) -> str:
+    # Rules stored before ExposeHeader was checked may hold a value that cannot be sent; drop
+    # it rather than fail every browser request to the bucket.
+    return ", ".join(h for h in rule.expose if header_value_ok(h))

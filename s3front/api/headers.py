@@ -2,12 +2,23 @@
 
 S3 keeps a fixed set of standard headers plus `x-amz-meta-*` user metadata and returns them
 verbatim. The `response-*` query parameters of a GET override some of them on the way out.
+
+Every value stored as a header passes `check_stored_headers` first (PUT, CopyObject with
+REPLACE, CreateMultipartUpload, POST form fields): a value the HTTP layer cannot send back
+would make every later GET and HEAD of the object fail (a 500 or a dropped connection). The
+rule is RFC 9110's field value as Latin-1 text: HTAB, visible ASCII, SP and obs-text
+(U+0080-U+00FF, which is how a PUT header's raw non-ASCII bytes arrive and are sent back byte
+for byte). Control characters (CR, LF, NUL, ...) and anything above U+00FF are refused with
+400 InvalidArgument. AWS instead RFC 2047-encodes non-ASCII metadata; we refuse rather than
+rewrite what the client sent.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import time
+from collections.abc import Mapping
 
 from s3front import errors
 from s3front.request import S3Request
@@ -34,6 +45,37 @@ OVERRIDES = {
 }
 
 
+# Characters outside an HTTP field value (RFC 9110 5.5: HTAB, SP, VCHAR, obs-text).
+_NOT_FIELD_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+# An HTTP field name (RFC 9110 5.1: a token).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def header_value_ok(value: str) -> bool:
+    """Whether `value` can be sent as an HTTP header value exactly as stored."""
+    return _NOT_FIELD_VALUE.search(value) is None
+
+
+def header_name_ok(name: str) -> bool:
+    return _TOKEN.fullmatch(name) is not None
+
+
+def check_stored_headers(headers: Mapping[str, str]) -> None:
+    """Refuse (400 InvalidArgument) headers that could not be sent back on a GET or HEAD."""
+    for name, value in headers.items():
+        if not header_name_ok(name):
+            raise errors.InvalidArgument(
+                "Invalid header name.", ArgumentName="header", ArgumentValue=""
+            )
+        if not header_value_ok(value):
+            # The value itself is not echoed: it is what could not be sent.
+            raise errors.InvalidArgument(
+                f"Header value for {name} contains characters that are not allowed.",
+                ArgumentName=name,
+                ArgumentValue="",
+            )
+
+
 def stored_headers(req: S3Request) -> dict[str, str]:
     """The headers of a PUT (or CreateMultipartUpload) that become part of the object."""
     out: dict[str, str] = {}
@@ -58,6 +100,9 @@ def stored_headers(req: S3Request) -> dict[str, str]:
         raise errors.MetadataTooLarge(
             f"Your metadata headers exceed the maximum allowed metadata size of {MAX_USER_METADATA} bytes."
         )
+    # The HTTP server already refuses CR/LF in a request header; this also covers what its
+    # parser lets through and what the header decoding could produce.
+    check_stored_headers(out)
     return out
 
 
@@ -88,7 +133,17 @@ def object_headers(rec: ObjectRecord, req: S3Request | None = None) -> dict[str,
         "accept-ranges": "bytes",
         "content-type": "binary/octet-stream",
     }
-    out.update(rec.headers)
+    missing = 0
+    for name, value in rec.headers.items():
+        # Objects stored before values were checked may hold one the server cannot send: leave
+        # it out rather than fail the whole response (S3 likewise omits unprintable metadata
+        # and counts it in x-amz-missing-meta).
+        if header_name_ok(name) and header_value_ok(value):
+            out[name] = value
+        elif name.startswith("x-amz-meta-"):
+            missing += 1
+    if missing:
+        out["x-amz-missing-meta"] = str(missing)
     if rec.version_id != "null":
         out["x-amz-version-id"] = rec.version_id
     if rec.parts:
@@ -105,7 +160,7 @@ def object_headers(rec: ObjectRecord, req: S3Request | None = None) -> dict[str,
             if override is not None:
                 # Decoded from the query, so it may hold CR/LF (header injection) or non-Latin-1
                 # text, which the HTTP server refuses to send (a 500): refuse it here instead.
-                if not all(" " <= c <= "\xff" and c != "\x7f" for c in override):
+                if not header_value_ok(override):
                     raise errors.InvalidArgument(
                         f"Invalid value for {param}.", ArgumentName=param, ArgumentValue=""
                     )

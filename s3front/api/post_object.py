@@ -26,6 +26,7 @@ from s3front import errors, xml
 from s3front.access import acl as acls
 from s3front.access import post_form
 from s3front.api.context import Ctx, now_ms
+from s3front.api.headers import check_stored_headers, header_value_ok
 from s3front.api.objects import MAX_PUT_SIZE, commit_object, new_version
 from s3front.auth import Principal, sigv2, sigv4
 from s3front.keys import lookup_key
@@ -130,10 +131,8 @@ async def handle_post_object(ctx: Ctx) -> Response:
     attrs: dict[str, str] = {}
     if fields.get("acl"):
         attrs = acls.with_acl({}, acls.canned(fields["acl"], owner, bucket.owner))
-    headers = {n: fields[n] for n in _STORED if fields.get(n)}
-    if "content-type" not in headers and reader.file_content_type:
-        headers["content-type"] = reader.file_content_type
-    headers.update({n: v for n, v in fields.items() if n.startswith("x-amz-meta-")})
+    headers = _stored_headers(fields, reader.file_content_type)
+    redirect = _redirect(fields)
 
     maximum = MAX_PUT_SIZE if limits.max_length is None else min(limits.max_length, MAX_PUT_SIZE)
 
@@ -186,10 +185,37 @@ async def handle_post_object(ctx: Ctx) -> Response:
         attrs=attrs,
     )
     rec = await commit_object(signed, bucket, rec)
-    return _success(ctx, fields, bucket.name, rec)
+    return _success(ctx, fields, redirect, bucket.name, rec)
 
 
-def _success(ctx: Ctx, fields: dict[str, str], bucket: str, rec: ObjectRecord) -> Response:
+def _stored_headers(fields: dict[str, str], file_content_type: str) -> dict[str, str]:
+    """The form fields that become object headers, checked before any byte is stored: a value
+    the server cannot send back would make every GET and HEAD of the object fail."""
+    headers = {n: fields[n] for n in _STORED if fields.get(n)}
+    if "content-type" not in headers and file_content_type:
+        headers["content-type"] = file_content_type
+    headers.update({n: v for n, v in fields.items() if n.startswith("x-amz-meta-")})
+    check_stored_headers(headers)
+    return headers
+
+
+def _redirect(fields: dict[str, str]) -> str:
+    """The success redirect, checked before the object is stored: it becomes the Location
+    header of the answer, and a value that cannot be sent would abort that answer after the
+    object was committed."""
+    name = "success_action_redirect" if fields.get("success_action_redirect") else "redirect"
+    redirect = fields.get(name, "")
+    # The query appended to it is percent-encoded; the URL itself must be plain ASCII text.
+    if redirect and not (redirect.isascii() and header_value_ok(redirect)):
+        raise errors.InvalidArgument(
+            f"Invalid value for {name}.", ArgumentName=name, ArgumentValue=""
+        )
+    return redirect
+
+
+def _success(
+    ctx: Ctx, fields: dict[str, str], redirect: str, bucket: str, rec: ObjectRecord
+) -> Response:
     etag = f'"{rec.etag}"'
     scheme = ctx.req.scheme
     host = ctx.req.headers.get("host", "")
@@ -198,7 +224,6 @@ def _success(ctx: Ctx, fields: dict[str, str], bucket: str, rec: ObjectRecord) -
     headers = {"etag": etag, "location": location}
     if rec.version_id != "null":
         headers["x-amz-version-id"] = rec.version_id
-    redirect = fields.get("success_action_redirect") or fields.get("redirect")
     if redirect:
         sep = "&" if "?" in redirect else "?"
         query = urlencode({"bucket": bucket, "key": rec.key, "etag": etag})

@@ -10,18 +10,31 @@ Data safety rule, so that "stored data intact" is checkable: signed requests tha
 (anything but GET/HEAD) always address the playground bucket; the seed bucket is only ever
 read with valid credentials. Unsigned and tampered requests go anywhere: they must never change
 anything.
+
+Hostile documents (`hostile_request`, when the target has a `hostile_bucket`): browser POST
+forms with hostile field values (CR/LF, NUL, non-Latin-1, long values, bad names, bad
+content-length-range bounds) under a validly signed policy; CORS configurations and bucket
+policies with many-wildcard patterns, control characters and huge numbers; then browser and
+anonymous requests that make the server match against whatever was stored. They all address
+the hostile bucket, so its stored patterns never slow the rest of the run. Wildcard patterns
+and the strings matched against them have bounded sizes (a backtracking matcher is
+polynomial in them), so a run stays bounded even where matching is not linear.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
+import hmac
+import json
 import random
 import socket
 import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -124,6 +137,8 @@ class Target:
     seed_keys: list[str]
     sign_v4: Callable[..., Any]
     ssl_context: ssl.SSLContext | None = None
+    hostile_bucket: str = ""  # empty: no hostile documents
+    region: str = "us-east-1"
 
 
 def _key_garbage(rng: random.Random, seed_keys: list[str]) -> str:
@@ -178,6 +193,8 @@ def _body(rng: random.Random) -> bytes:
 
 
 def make_request(rng: random.Random, t: Target) -> Request:
+    if t.hostile_bucket and rng.random() < 0.25:
+        return hostile_request(rng, t)
     method = rng.choice(["GET", "GET", "HEAD", "PUT", "PUT", "POST", "DELETE"])
     key = rng.choice([*t.seed_keys, "fz/a", "fz/b", ""])
     query_parts: list[str] = []
@@ -244,6 +261,198 @@ def make_request(rng: random.Random, t: Target) -> Request:
     return Request(method, path, query, headers, body, signed, incomplete, notes)
 
 
+# -- hostile documents ------------------------------------------------------------------------
+
+# Strings matched against stored patterns (keys, origins, requested headers): short where a
+# character repeats (the costly case for a backtracking matcher), long only in a character
+# no pattern uses.
+SUBJECTS = ["a", "ab" * 8, "a" * 16, "a-b-a-b", "q" * 1000, "x-amz-date", ""]
+HOSTILE_VALUES = [
+    "v", "a\r\nb", "a\nx-injected: 1", "nul\x00", "bell\x07", "del\x7f", "snow \u2603",
+    "\U0001f600", "caf\xe9", "\t", "x" * 5000, "9" * 3000, "=?UTF-8?B?4piD?=", "\r\n\r\n<h1>",
+    "\ufffd", " ",
+]  # fmt: skip
+FORM_FIELDS = [
+    "content-type", "cache-control", "content-disposition", "content-encoding",
+    "content-language", "expires", "x-amz-meta-a", "x-amz-meta-a b", "x-amz-meta-a:b",
+    "x-amz-meta-\u2603", "x-amz-meta-", "x-amz-meta-" + "n" * 300, "success_action_redirect",
+    "redirect", "success_action_status", "acl",
+]  # fmt: skip
+REDIRECTS = [
+    "https://app.example.com/done", "https://app.example.com/\r\nset-cookie: x=1",
+    "https://app.example.com/\u2603", "javascript:alert(1)", "/" * 3000,
+]  # fmt: skip
+LENGTH_RANGES: list[list[Any]] = [
+    [0, 100], [0, float("inf")], [0, float("nan")], [-1, 5], [5, 1], [0, 1e308], [0, 10**30],
+    ["--5", 9], [0, "9" * 5000], [True, 5], [0.5, 9], ["1", "100"], [None, 1],
+]  # fmt: skip
+MAX_AGES = ["600", "--5", "9" * 5000, "-1", "2147483648", "\u0663", "1e3", "", " 7 "]
+EXPOSE = ["ETag", "x-amz-request-id", "a&#13;&#10;b", "x-\u2603", "x" * 2000, "Set-Cookie", "a b"]
+
+
+def _pattern(rng: random.Random) -> str:
+    """A wildcard pattern with many `*` (and `?`), of bounded size."""
+    choice = rng.randrange(7)
+    if choice == 0:
+        return "*a" * rng.randrange(1, 40) + "*b"
+    if choice == 1:
+        return "a*" * rng.randrange(1, 40)
+    if choice == 2:
+        return "*" * rng.randrange(1, 3) + "a"
+    if choice == 3:
+        return "*" + "x" * rng.randrange(1, 1100) + "*"
+    if choice == 4:
+        return "?a*" * rng.randrange(1, 20) + "c"
+    if choice == 5:
+        return "*-*" * rng.randrange(1, 30)
+    return rng.choice(["*", "x-amz-*", "a&#13;&#10;b", "\u2603*", "*\t*"])
+
+
+def _xml_text(value: str) -> str:
+    """XML-escape, leaving the character references the tables spell out."""
+    return value.replace("&", "&amp;").replace("&amp;#", "&#").replace("<", "&lt;")
+
+
+def _signed(
+    t: Target, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+) -> Request:
+    hdrs = {"host": f"127.0.0.1:{t.port}", **headers}
+    if body or method in ("PUT", "POST"):
+        hdrs["content-length"] = str(len(body))
+    s = t.sign_v4(
+        method, path, query, hdrs, hashlib.sha256(body).hexdigest(), t.access_key, t.secret_key
+    )
+    return Request(method, path, query, dict(s.headers), body, True)
+
+
+def _cors_request(rng: random.Random, t: Target) -> Request:
+    rules = []
+    for _ in range(rng.randrange(1, 4)):
+        parts = [
+            f"<AllowedOrigin>{_xml_text(rng.choice(['*', 'http://a', '*' * rng.randrange(1, 40), 'http://a&#10;b', 'http://' + _pattern(rng)]))}</AllowedOrigin>"
+        ]
+        parts += [
+            f"<AllowedMethod>{m}</AllowedMethod>"
+            for m in rng.sample(["GET", "PUT", "HEAD", "POST"], 2)
+        ]
+        parts += [
+            f"<AllowedHeader>{_xml_text(_pattern(rng))}</AllowedHeader>"
+            for _ in range(rng.randrange(0, 5))
+        ]
+        parts += [
+            f"<ExposeHeader>{_xml_text(rng.choice(EXPOSE))}</ExposeHeader>"
+            for _ in range(rng.randrange(0, 3))
+        ]
+        if rng.random() < 0.7:
+            parts.append(f"<MaxAgeSeconds>{rng.choice(MAX_AGES)}</MaxAgeSeconds>")
+        rules.append("<CORSRule>" + "".join(parts) + "</CORSRule>")
+    body = f"<CORSConfiguration>{''.join(rules)}</CORSConfiguration>".encode()
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    req = _signed(t, "PUT", f"/{t.hostile_bucket}", "cors", {"content-md5": md5}, body)
+    req.notes.append("cors-doc")
+    return req
+
+
+def _policy_request(rng: random.Random, t: Target) -> Request:
+    arn = f"arn:aws:s3:::{t.hostile_bucket}"
+    resources = [f"{arn}/{_pattern(rng)}" for _ in range(rng.randrange(1, 4))]
+    if rng.random() < 0.3:
+        resources.append(f"arn:aws:s3:::{t.hostile_bucket[:3]}{'*' * rng.randrange(1, 4)}")
+    # Runs of consecutive wildcards stay short: each one multiplies a backtracking matcher's work.
+    action = rng.choice(["s3:GetObject", "s3:Get*", "s3:" + "*" * rng.randrange(1, 4) + "Object",
+                         "s3:" + "?*" * rng.randrange(1, 6), "s3:" + "G*e*t*O*b*j*e*c*t*"])  # fmt: skip
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": action, "Resource": resources}
+        ],
+    }
+    req = _signed(t, "PUT", f"/{t.hostile_bucket}", "policy", {}, json.dumps(doc).encode())
+    req.notes.append("bucket-policy")
+    return req
+
+
+def _form_request(rng: random.Random, t: Target) -> Request:
+    """A browser POST, validly signed, whose policy admits every field sent."""
+    now = datetime.now(UTC)
+    date = now.strftime("%Y%m%d")
+    credential = f"{t.access_key}/{date}/{t.region}/s3/aws4_request"
+    # Many keys, so that a later good upload seldom hides an earlier bad one.
+    fields: dict[str, str] = {"key": f"h/{rng.choice(SUBJECTS[:4])}/{rng.randrange(40)}"}
+    for name in rng.sample(FORM_FIELDS, rng.randrange(1, 4)):
+        redirect = name in ("success_action_redirect", "redirect")
+        fields[name] = rng.choice(REDIRECTS if redirect and rng.random() < 0.6 else HOSTILE_VALUES)
+    conditions: list[Any] = [{"bucket": t.hostile_bucket}]
+    conditions += [["starts-with", f"${n}", ""] for n in fields]
+    if rng.random() < 0.5:
+        conditions.append(["content-length-range", *rng.choice(LENGTH_RANGES)])
+    fields.update(
+        {
+            "x-amz-algorithm": "AWS4-HMAC-SHA256",
+            "x-amz-credential": credential,
+            "x-amz-date": now.strftime("%Y%m%dT%H%M%SZ"),
+        }
+    )
+    conditions += [{n: fields[n]} for n in ("x-amz-algorithm", "x-amz-credential", "x-amz-date")]
+    expiration = (now + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    policy = base64.b64encode(
+        json.dumps({"expiration": expiration, "conditions": conditions}).encode()
+    ).decode()
+    key = b"AWS4" + t.secret_key.encode()
+    for part in (date, t.region, "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    fields["policy"] = policy
+    fields["x-amz-signature"] = hmac.new(key, policy.encode(), hashlib.sha256).hexdigest()
+    boundary = f"fzb{rng.getrandbits(64):x}"
+    body = bytearray()
+    for name, value in fields.items():
+        body += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+        body += value.encode("utf-8", "surrogatepass") + b"\r\n"
+    file_type = rng.choice(["text/plain", "text/\u2603", "a\x01b", "image/jpeg"])
+    body += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f.txt"\r\n'
+        f"Content-Type: {file_type}\r\n\r\n"
+    ).encode()
+    body += rng.randbytes(rng.randrange(0, 200)) + f"\r\n--{boundary}--\r\n".encode()
+    headers = {
+        "host": f"127.0.0.1:{t.port}",
+        "content-type": f"multipart/form-data; boundary={boundary}",
+    }
+    req = Request("POST", f"/{t.hostile_bucket}", "", headers, bytes(body), False)
+    req.notes.append("post-form")
+    return req
+
+
+def _browser_request(rng: random.Random, t: Target) -> Request:
+    """A request that matches stored CORS rules and policy patterns: a preflight, or a GET or
+    HEAD with an Origin, anonymous or signed."""
+    key = f"h/{rng.choice(SUBJECTS)}"
+    origin = rng.choice(["http://a", "http://" + rng.choice(SUBJECTS), "null"])
+    path = f"/{t.hostile_bucket}/{key}"
+    headers = {"origin": origin}
+    if rng.random() < 0.4:
+        requested = ", ".join(rng.choice(SUBJECTS[:-1]) for _ in range(rng.randrange(1, 5)))
+        headers |= {"access-control-request-method": "GET",
+                    "access-control-request-headers": requested}  # fmt: skip
+        req = Request("OPTIONS", path, "", {"host": f"127.0.0.1:{t.port}", **headers}, b"", False)
+    elif rng.random() < 0.5:
+        method = rng.choice(READ_METHODS)
+        req = Request(method, path, "", {"host": f"127.0.0.1:{t.port}", **headers}, b"", False)
+    else:
+        req = _signed(t, rng.choice(READ_METHODS), path, "", headers, b"")
+    req.notes.append("browser")
+    return req
+
+
+WELL_FORMED = frozenset({"post-form", "cors-doc", "bucket-policy", "browser"})
+
+
+def hostile_request(rng: random.Random, t: Target) -> Request:
+    kind = rng.choices([_form_request, _cors_request, _policy_request, _browser_request],
+                       [4, 2, 1, 4])[0]  # fmt: skip
+    return kind(rng, t)
+
+
 def encode(req: Request) -> bytes:
     target = req.path + (f"?{req.query}" if req.query else "")
     lines = [f"{req.method} {target} HTTP/1.1"]
@@ -308,4 +517,8 @@ def is_failure(req: Request, res: Result) -> str | None:
         return "client timeout"
     if res.status >= 500 and not (res.status == 501 and b"NotImplemented" in res.head):
         return f"HTTP {res.status}"
+    if res.status == 0 and WELL_FORMED.intersection(req.notes):
+        # Hostile documents travel in well-formed HTTP: the answer must arrive whole, not a
+        # connection dropped halfway (what a header the server cannot send leads to).
+        return "no answer"
     return None
