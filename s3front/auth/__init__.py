@@ -22,10 +22,12 @@ x-amz-acl and x-amz-grant-* publish, x-amz-content-sha256 chooses how the body i
   (`x-amzn-trace-id`, which SDKs leave unsigned on purpose, does not have the x-amz- prefix.)
 - A presigned request's payload mode is what was signed: the X-Amz-Content-Sha256 query
   parameter, else UNSIGNED-PAYLOAD, never an unsigned header. A signed x-amz-content-sha256
-  header must equal a signed query value; with none in the query (UNSIGNED-PAYLOAD, the weakest
-  mode) a signed header may choose a stricter check or the aws-chunked framing, since the signer
-  chose it. `x-amz-*` parameters an SDK hoisted into the query (aws-sdk-js v3 does) are signed
-  but not applied as headers; an unsigned header of the same name is refused like any other.
+  header (SDKs then sign its value as the payload line, so that line is tried too) must equal a
+  signed query value; with none in the query (UNSIGNED-PAYLOAD, the weakest mode) it may choose
+  a stricter check or the aws-chunked framing, since the signer chose it.
+- `x-amz-*` parameters an SDK hoisted into the query (botocore's SigV2 presigner, aws-sdk-js
+  v3) are covered by the signature but not applied as headers: the request does less than was
+  signed, never more. An unsigned header of the same name is refused like any other.
 - SigV2 needs no such check: its string to sign holds every x-amz-* header the request carries
   (`sigv2.canonical_amz_headers`), so adding, repeating or re-casing one breaks the signature.
 """
@@ -175,7 +177,11 @@ def _check_amz_headers_signed(
 
 
 async def _v4_verify(
-    req: S3Request, auth: sigv4.V4Auth, payload: str, lookup: KeyLookup, exclude: str | None
+    req: S3Request,
+    auth: sigv4.V4Auth,
+    payloads: tuple[str, ...],
+    lookup: KeyLookup,
+    exclude: str | None,
 ) -> tuple[AccessKeyRecord, ChunkSigner]:
     record = await _lookup(lookup, auth.credential.access_key)
     cred = auth.credential
@@ -190,11 +196,12 @@ async def _v4_verify(
             query = sigv4.canonical_query(
                 req.raw_query, exclude=exclude, plus_is_space=plus_is_space
             )
-            creq = sigv4.canonical_request(
-                req.method, path, query, headers, auth.signed_headers, payload
-            )
-            expected = sigv4.sign(key, sigv4.string_to_sign(auth.amz_date, cred.scope, creq))
-            found |= sigv4.signatures_equal(expected, auth.signature)
+            for payload in payloads:
+                creq = sigv4.canonical_request(
+                    req.method, path, query, headers, auth.signed_headers, payload
+                )
+                expected = sigv4.sign(key, sigv4.string_to_sign(auth.amz_date, cred.scope, creq))
+                found |= sigv4.signatures_equal(expected, auth.signature)
     if not found:
         raise SignatureDoesNotMatch()
     return record, ChunkSigner(key, auth.amz_date, cred.scope, auth.signature)
@@ -212,7 +219,7 @@ async def _v4_header(
         raise InvalidRequest("Missing required header for this request: x-amz-content-sha256")
     payload = payload.strip()
     _check_payload_hash(payload)
-    record, signer = await _v4_verify(req, auth, payload, lookup, exclude=None)
+    record, signer = await _v4_verify(req, auth, (payload,), lookup, exclude=None)
     _check_amz_headers_signed(req.headers, auth.signed_headers, _BOUND_BY_HEADER_SIGNATURE)
     return AuthResult(_principal(record), _body(req, stream, payload, signer))
 
@@ -234,21 +241,32 @@ async def _v4_query(
     pinned = params.get("X-Amz-Content-Sha256")
     payload = sigv4.UNSIGNED_PAYLOAD if pinned is None else pinned
     _check_payload_hash(payload)
-    record, signer = await _v4_verify(req, auth, payload, lookup, exclude="X-Amz-Signature")
-    _check_amz_headers_signed(req.headers, auth.signed_headers, _NOTHING)
-    return AuthResult(_principal(record), _body(req, stream, _presigned_mode(req, pinned), signer))
-
-
-def _presigned_mode(req: S3Request, pinned: str | None) -> str:
-    """The payload mode of a presigned request whose x-amz-* headers are all signed."""
+    lines: tuple[str, ...] = (payload,)
     header = req.headers.get("x-amz-content-sha256")
+    header = None if header is None else header.strip()
+    if header is not None and header != payload and "x-amz-content-sha256" in auth.signed_headers:
+        # botocore, aws-sdk-js v3 and aws-sdk-go put a header they sign on the payload line
+        # too; either line is the signer's own choice, and the header must agree (below).
+        lines = (header, payload)
+    record, signer = await _v4_verify(req, auth, lines, lookup, exclude="X-Amz-Signature")
+    _check_amz_headers_signed(req.headers, auth.signed_headers, _NOTHING)
+    return AuthResult(
+        _principal(record), _body(req, stream, _presigned_mode(header, pinned), signer)
+    )
+
+
+def _presigned_mode(header: str | None, pinned: str | None) -> str:
+    """The payload mode of a presigned request whose x-amz-* headers are all signed.
+
+    What was signed decides: the X-Amz-Content-Sha256 parameter, else UNSIGNED-PAYLOAD. A
+    signed x-amz-content-sha256 header must equal a pinned value. Without a pin (the weakest
+    mode) it may only add a check (a SHA-256 the body must match) or state the aws-chunked
+    framing the signer chose.
+    """
     if header is None:
         return pinned or sigv4.UNSIGNED_PAYLOAD
-    header = header.strip()
     _check_payload_hash(header)
     if pinned is None:
-        # UNSIGNED-PAYLOAD is the weakest mode: a signed header can only add a check or state
-        # the aws-chunked framing the signer chose.
         return header
     if header.lower() != pinned.lower():  # hex digests in either case
         raise InvalidRequest(
