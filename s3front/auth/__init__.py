@@ -7,12 +7,35 @@ wraps the body so that anything checked while streaming (payload hash, chunk sig
 lengths) fails the iteration. Auth fails closed: malformed or partial credentials are an error,
 never an anonymous request. Error messages stay generic: no secret, no computed signature, no
 string to sign.
+
+Signed means signed: every `x-amz-*` header a handler may act on is covered by the signature,
+because those headers change what a request does (x-amz-copy-source turns a PUT into a copy,
+x-amz-acl and x-amz-grant-* publish, x-amz-content-sha256 chooses how the body is checked).
+
+- SigV4, both forms: an `x-amz-*` header missing from SignedHeaders is refused with AWS's 403
+  AccessDenied "There were headers present in the request which were not signed" and a
+  <HeadersNotSigned> element naming them, as S3 does. The only exemptions are the header form's
+  x-amz-content-sha256 and x-amz-date: the first is the payload line of the canonical request and
+  the second the timestamp line of the string to sign, so both are bound by the signature even
+  when not listed (the AWS documentation's own example leaves x-amz-content-sha256 unlisted).
+  Nothing is exempt in a presigned request, whose payload line and date come from the query.
+  (`x-amzn-trace-id`, which SDKs leave unsigned on purpose, does not have the x-amz- prefix.)
+- A presigned request's payload mode is what was signed: the X-Amz-Content-Sha256 query
+  parameter, else UNSIGNED-PAYLOAD, never an unsigned header. A signed x-amz-content-sha256
+  header (SDKs then sign its value as the payload line, so that line is tried too) must equal a
+  signed query value; with none in the query (UNSIGNED-PAYLOAD, the weakest mode) it may choose
+  a stricter check or the aws-chunked framing, since the signer chose it.
+- `x-amz-*` parameters an SDK hoisted into the query (botocore's SigV2 presigner, aws-sdk-js
+  v3) are covered by the signature but not applied as headers: the request does less than was
+  signed, never more. An unsigned header of the same name is refused like any other.
+- SigV2 needs no such check: its string to sign holds every x-amz-* header the request carries
+  (`sigv2.canonical_amz_headers`), so adding, repeating or re-casing one breaks the signature.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -40,6 +63,10 @@ MAX_SKEW = timedelta(minutes=15)
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _V2_QUERY = ("AWSAccessKeyId", "Signature", "Expires")
 _V4_QUERY_MARKERS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature")
+UNSIGNED_HEADERS_MESSAGE = "There were headers present in the request which were not signed"
+# x-amz-* headers a SigV4 Authorization header binds without listing them (see the docstring).
+_BOUND_BY_HEADER_SIGNATURE = frozenset({"x-amz-content-sha256", "x-amz-date"})
+_NOTHING = frozenset[str]()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +163,25 @@ def _check_payload_hash(value: str) -> None:
         )
 
 
+def _check_amz_headers_signed(
+    headers: Mapping[str, str], signed: list[str], exempt: frozenset[str]
+) -> None:
+    """Refuse a request carrying an x-amz-* header that its SigV4 signature does not cover."""
+    unsigned = [
+        name
+        for name in headers
+        if name.startswith("x-amz-") and name not in signed and name not in exempt
+    ]
+    if unsigned:
+        raise AccessDenied(UNSIGNED_HEADERS_MESSAGE, HeadersNotSigned=", ".join(sorted(unsigned)))
+
+
 async def _v4_verify(
-    req: S3Request, auth: sigv4.V4Auth, payload: str, lookup: KeyLookup, exclude: str | None
+    req: S3Request,
+    auth: sigv4.V4Auth,
+    payloads: tuple[str, ...],
+    lookup: KeyLookup,
+    exclude: str | None,
 ) -> tuple[AccessKeyRecord, ChunkSigner]:
     record = await _lookup(lookup, auth.credential.access_key)
     cred = auth.credential
@@ -152,11 +196,12 @@ async def _v4_verify(
             query = sigv4.canonical_query(
                 req.raw_query, exclude=exclude, plus_is_space=plus_is_space
             )
-            creq = sigv4.canonical_request(
-                req.method, path, query, headers, auth.signed_headers, payload
-            )
-            expected = sigv4.sign(key, sigv4.string_to_sign(auth.amz_date, cred.scope, creq))
-            found |= sigv4.signatures_equal(expected, auth.signature)
+            for payload in payloads:
+                creq = sigv4.canonical_request(
+                    req.method, path, query, headers, auth.signed_headers, payload
+                )
+                expected = sigv4.sign(key, sigv4.string_to_sign(auth.amz_date, cred.scope, creq))
+                found |= sigv4.signatures_equal(expected, auth.signature)
     if not found:
         raise SignatureDoesNotMatch()
     return record, ChunkSigner(key, auth.amz_date, cred.scope, auth.signature)
@@ -174,7 +219,8 @@ async def _v4_header(
         raise InvalidRequest("Missing required header for this request: x-amz-content-sha256")
     payload = payload.strip()
     _check_payload_hash(payload)
-    record, signer = await _v4_verify(req, auth, payload, lookup, exclude=None)
+    record, signer = await _v4_verify(req, auth, (payload,), lookup, exclude=None)
+    _check_amz_headers_signed(req.headers, auth.signed_headers, _BOUND_BY_HEADER_SIGNATURE)
     return AuthResult(_principal(record), _body(req, stream, payload, signer))
 
 
@@ -192,12 +238,41 @@ async def _v4_query(
         raise AccessDenied("Request is not valid yet")
     if now > signed_at + timedelta(seconds=auth.expires or 0):
         raise AccessDenied("Request has expired")
-    payload = params.get("X-Amz-Content-Sha256", sigv4.UNSIGNED_PAYLOAD)
+    pinned = params.get("X-Amz-Content-Sha256")
+    payload = sigv4.UNSIGNED_PAYLOAD if pinned is None else pinned
     _check_payload_hash(payload)
-    record, signer = await _v4_verify(req, auth, payload, lookup, exclude="X-Amz-Signature")
-    # The body framing is a transport fact the client states in the header, if it sent one.
-    framing = req.headers.get("x-amz-content-sha256", payload).strip()
-    return AuthResult(_principal(record), _body(req, stream, framing, signer))
+    lines: tuple[str, ...] = (payload,)
+    header = req.headers.get("x-amz-content-sha256")
+    header = None if header is None else header.strip()
+    if header is not None and header != payload and "x-amz-content-sha256" in auth.signed_headers:
+        # botocore, aws-sdk-js v3 and aws-sdk-go put a header they sign on the payload line
+        # too; either line is the signer's own choice, and the header must agree (below).
+        lines = (header, payload)
+    record, signer = await _v4_verify(req, auth, lines, lookup, exclude="X-Amz-Signature")
+    _check_amz_headers_signed(req.headers, auth.signed_headers, _NOTHING)
+    return AuthResult(
+        _principal(record), _body(req, stream, _presigned_mode(header, pinned), signer)
+    )
+
+
+def _presigned_mode(header: str | None, pinned: str | None) -> str:
+    """The payload mode of a presigned request whose x-amz-* headers are all signed.
+
+    What was signed decides: the X-Amz-Content-Sha256 parameter, else UNSIGNED-PAYLOAD. A
+    signed x-amz-content-sha256 header must equal a pinned value. Without a pin (the weakest
+    mode) it may only add a check (a SHA-256 the body must match) or state the aws-chunked
+    framing the signer chose.
+    """
+    if header is None:
+        return pinned or sigv4.UNSIGNED_PAYLOAD
+    _check_payload_hash(header)
+    if pinned is None:
+        return header
+    if header.lower() != pinned.lower():  # hex digests in either case
+        raise InvalidRequest(
+            "The x-amz-content-sha256 header does not match the X-Amz-Content-Sha256 parameter."
+        )
+    return pinned
 
 
 # -- SigV2 --------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ before sending), plus tampering, expiry, skew, anonymous requests and mixed mech
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +17,7 @@ from authkit import (
     auth,
     boto3_presigned,
     boto3_request,
+    from_url,
     key,
     make_request,
     read,
@@ -23,6 +25,7 @@ from authkit import (
 )
 
 from s3front import errors
+from s3front.auth import sigv4
 from s3front.request import S3Request, parse_query
 
 
@@ -391,3 +394,190 @@ def test_signed_chunks_without_content_encoding_are_decoded() -> None:
     result = run(auth(req, KEYS, now(), body, piece=3))
     assert result.body.length == 10
     assert run(read(result.body)) == b"0123456789"
+
+
+# -- signed means signed: x-amz-* headers the signature does not cover (issue 14) ---------------
+
+UNSIGNED = "There were headers present in the request which were not signed"
+
+# Headers a handler acts on (copy, ACLs, metadata, checksums, body framing) and a few that only
+# SDKs send: none may ride along unsigned.
+ADDED_HEADERS = [
+    ("x-amz-copy-source", "bkt/private"),
+    ("x-amz-acl", "public-read"),
+    ("x-amz-grant-full-control", 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'),
+    ("x-amz-meta-a", "b"),
+    ("x-amz-tagging", "a=b"),
+    ("x-amz-content-sha256", sigv4.UNSIGNED_PAYLOAD),
+    ("x-amz-content-sha256", sigv4.STREAMING_UNSIGNED_TRAILER),
+    ("x-amz-decoded-content-length", "5"),
+    ("x-amz-trailer", "x-amz-checksum-crc32"),
+    ("x-amz-sdk-checksum-algorithm", "CRC32"),
+    ("x-amz-checksum-crc32", "AAAAAA=="),
+    ("x-amz-user-agent", "aws-sdk-js/3"),
+    ("x-amz-date", "20990101T000000Z"),
+    ("x-amz-", ""),
+]
+
+
+def _unsigned_error(info: pytest.ExceptionInfo[errors.AccessDenied], *names: str) -> None:
+    assert info.value.message == UNSIGNED
+    assert dict(info.value.extra) == {"HeadersNotSigned": ", ".join(sorted(names))}
+
+
+@pytest.mark.parametrize(("name", "value"), ADDED_HEADERS)
+def test_presigned_v4_refuses_any_unsigned_amz_header(name: str, value: str) -> None:
+    req = boto3_presigned("put_object", signature_version="s3v4", Bucket="bkt", Key="k")
+    req = _with_header("content-length", "5")(req)
+    assert run(auth(req, KEYS, now(), b"hello")).principal is not None  # as signed: accepted
+    with pytest.raises(errors.AccessDenied) as info:
+        run(auth(_with_header(name, value)(req), KEYS, now(), b"hello"))
+    _unsigned_error(info, name)
+
+
+def test_presigned_v4_copy_and_acl_attack_names_every_unsigned_header() -> None:
+    req = boto3_presigned("put_object", signature_version="s3v4", Bucket="bkt", Key="k")
+    req = _with_header("x-amz-copy-source", "bkt/private")(req)
+    req = _with_header("x-amz-acl", "public-read")(req)
+    with pytest.raises(errors.AccessDenied) as info:
+        run(auth(req, KEYS, now()))
+    _unsigned_error(info, "x-amz-acl", "x-amz-copy-source")
+    assert errors.AccessDenied.status == 403
+
+
+def test_presigned_v4_with_the_headers_signed_is_accepted() -> None:
+    req = boto3_presigned(
+        "copy_object",
+        signature_version="s3v4",
+        Bucket="bkt",
+        Key="k",
+        CopySource="bkt/private",
+        ACL="public-read",
+    )
+    req = dataclasses.replace(req, method="PUT")
+    signed = req.param("X-Amz-SignedHeaders") or ""
+    assert signed.split(";") == ["host", "x-amz-acl", "x-amz-copy-source"]
+    req = _with_header("x-amz-copy-source", "bkt/private")(req)
+    req = _with_header("x-amz-acl", "public-read")(req)
+    assert run(auth(req, KEYS, now())).principal is not None
+
+
+def test_presigned_v4_unsigned_header_cannot_override_a_signed_query_parameter() -> None:
+    # aws-sdk-js v3 hoists x-amz-* headers into the (signed) query; a header of the same name
+    # sent beside it is still an unsigned header.
+    req = boto3_presigned("get_object", signature_version="s3v4", Bucket="bkt", Key="k")
+    req = _with_query("x-amz-acl=private")(req)
+    with pytest.raises(errors.SignatureDoesNotMatch):
+        run(auth(req, KEYS, now()))  # the query is signed: adding a parameter breaks it
+    req = boto3_presigned(
+        "put_object", signature_version="s3v4", Bucket="bkt", Key="k", ACL="private"
+    )
+    assert "x-amz-acl" in (req.param("X-Amz-SignedHeaders") or "")
+    req = _with_header("x-amz-acl", "private")(req)
+    assert run(auth(req, KEYS, now())).principal is not None
+    with pytest.raises(errors.SignatureDoesNotMatch):
+        run(auth(_with_header("x-amz-acl", "public-read")(req), KEYS, now()))
+
+
+@pytest.mark.parametrize(("name", "value"), [h for h in ADDED_HEADERS if h[0] != "x-amz-date"])
+def test_header_v4_refuses_any_unsigned_amz_header(name: str, value: str) -> None:
+    req, _ = boto3_request("get_object", Bucket="bkt", Key="k")
+    if name == "x-amz-content-sha256":
+        # The payload line of the canonical request: changing it breaks the signature, which is
+        # why the header form may leave it out of SignedHeaders.
+        with pytest.raises(errors.SignatureDoesNotMatch):
+            run(auth(_with_header(name, value)(req), KEYS, now()))
+        return
+    with pytest.raises(errors.AccessDenied) as info:
+        run(auth(_with_header(name, value)(req), KEYS, now()))
+    _unsigned_error(info, name)
+
+
+def test_header_v4_other_unsigned_headers_are_not_amz_headers() -> None:
+    # What SDKs leave unsigned on purpose (botocore: expect, user-agent, x-amzn-trace-id).
+    req, _ = boto3_request("get_object", Bucket="bkt", Key="k")
+    for name, value in [
+        ("x-amzn-trace-id", "Root=1-0"),
+        ("user-agent", "x"),
+        ("expect", "100-continue"),
+        ("transfer-encoding", "chunked"),
+    ]:
+        req = _with_header(name, value)(req)
+    assert run(auth(req, KEYS, now())).principal is not None
+
+
+def test_header_v4_payload_hash_left_out_of_signed_headers_is_bound_anyway() -> None:
+    # botocore's SigV4Auth signs the body's hash without sending the header; sending it
+    # afterwards (the AWS documentation example's form) leaves it out of SignedHeaders.
+    req = _botocore_signed("/bkt/k", signer="SigV4Auth")
+    assert "x-amz-content-sha256" not in req.headers
+    empty = hashlib.sha256(b"").hexdigest()
+    accepted = _with_header("x-amz-content-sha256", empty)(req)
+    assert run(auth(accepted, KEYS, now())).principal is not None
+    for value in (sigv4.UNSIGNED_PAYLOAD, sigv4.STREAMING_UNSIGNED_TRAILER, "0" * 64):
+        with pytest.raises(errors.SignatureDoesNotMatch):
+            run(auth(_with_header("x-amz-content-sha256", value)(req), KEYS, now()))
+
+
+# -- a presigned URL's payload mode is what was signed (issue 14, item 2) ---------------------------
+
+PINNED = b"hello"
+PIN = hashlib.sha256(PINNED).hexdigest()
+
+
+def _presigned_pinned(pin: str | None, header: str | None) -> S3Request:
+    """A presigned PUT signed with botocore's SigV4QueryAuth: `pin` as X-Amz-Content-Sha256
+    in the query (signed), `header` as a signed x-amz-content-sha256 header."""
+    from botocore.auth import SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    params = {"X-Amz-Content-Sha256": pin} if pin is not None else {}
+    headers = {"x-amz-content-sha256": header} if header is not None else {}
+    request = AWSRequest(
+        method="PUT", url="http://localhost:9000/bkt/k", headers=headers, params=params
+    )
+
+    class Presigner(SigV4QueryAuth):
+        def payload(self, request: AWSRequest) -> str:
+            return pin if pin is not None else sigv4.UNSIGNED_PAYLOAD
+
+    Presigner(Credentials(AK, SECRET), "s3", "us-east-1", expires=300).add_auth(request)
+    return from_url(
+        "PUT",
+        request.url,
+        {**headers, "content-length": str(len(PINNED)), "host": "localhost:9000"},
+    )
+
+
+def test_presigned_pin_holds_and_an_unsigned_header_cannot_lift_it() -> None:
+    req = _presigned_pinned(PIN, None)
+    assert req.param("X-Amz-Content-Sha256") == PIN
+    assert run(read(run(auth(req, KEYS, now(), PINNED)).body)) == PINNED
+    with pytest.raises(errors.XAmzContentSHA256Mismatch):
+        run(read(run(auth(req, KEYS, now(), b"HELLO")).body))
+    for mode in (sigv4.UNSIGNED_PAYLOAD, sigv4.STREAMING_UNSIGNED_TRAILER, sigv4.STREAMING_SIGNED):
+        with pytest.raises(errors.AccessDenied) as info:
+            run(auth(_with_header("x-amz-content-sha256", mode)(req), KEYS, now(), b"HELLO"))
+        _unsigned_error(info, "x-amz-content-sha256")
+
+
+def test_presigned_signed_payload_header_must_equal_the_pin() -> None:
+    agreeing = _presigned_pinned(PIN, PIN.upper())
+    assert run(read(run(auth(agreeing, KEYS, now(), PINNED)).body)) == PINNED
+    with pytest.raises(errors.XAmzContentSHA256Mismatch):
+        run(read(run(auth(agreeing, KEYS, now(), b"HELLO")).body))
+    contradicting = _presigned_pinned(PIN, sigv4.UNSIGNED_PAYLOAD)
+    with pytest.raises(errors.InvalidRequest):
+        run(auth(contradicting, KEYS, now(), b"HELLO"))
+
+
+def test_presigned_without_pin_a_signed_header_may_only_add_a_check() -> None:
+    unpinned = _presigned_pinned(None, None)
+    assert run(read(run(auth(unpinned, KEYS, now(), b"HELLO")).body)) == b"HELLO"
+    stricter = _presigned_pinned(None, PIN)
+    assert run(read(run(auth(stricter, KEYS, now(), PINNED)).body)) == PINNED
+    with pytest.raises(errors.XAmzContentSHA256Mismatch):
+        run(read(run(auth(stricter, KEYS, now(), b"HELLO")).body))
+    with pytest.raises(errors.InvalidArgument):
+        run(auth(_presigned_pinned(None, "sha256"), KEYS, now(), PINNED))

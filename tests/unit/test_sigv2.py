@@ -256,3 +256,73 @@ def test_known_hmacv1_signature() -> None:
     assert sigv2.sign(SECRET, text) == expected
     assert sigv2.matches(SECRET, [text], expected)
     assert not sigv2.matches(SECRET, [text + "x"], expected)
+
+
+# -- every x-amz-* header is signed by construction (issue 14) --------------------------------
+
+ADDED_HEADERS = [
+    ("x-amz-copy-source", "bkt/private"),
+    ("x-amz-acl", "public-read"),
+    ("x-amz-grant-full-control", 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'),
+    ("x-amz-meta-other", "b"),
+    ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+    ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+    ("x-amz-decoded-content-length", "1"),
+    ("x-amz-date", format_datetime(datetime.now(UTC), usegmt=True)),
+    ("X-AMZ-TAGGING", "a=b"),  # names arrive in any case
+    ("x-amz-a", ""),  # an empty value is still a line of the string to sign
+    ("x-amz-acl", "private"),  # a repeat of a signed header: joined "private,private"
+    ("x-amz-meta-a", "b"),
+]
+
+
+def _v2_put() -> tuple[S3Request, list[tuple[str, str]], bytes]:
+    req, raw = boto3_request(
+        "put_object", signature_version="s3", Bucket="bkt", Key="k", Body=b"x",
+        ACL="private", Metadata={"a": "b"},
+    )  # fmt: skip
+    assert req.headers["x-amz-acl"] == "private" and req.headers["x-amz-meta-a"] == "b"
+    return req, list(req.headers.items()), raw
+
+
+@pytest.mark.parametrize(("name", "value"), ADDED_HEADERS)
+def test_hmacv1_header_any_added_amz_header_breaks_the_signature(name: str, value: str) -> None:
+    req, headers, raw = _v2_put()
+    run(auth(req, KEYS, now(), raw, bucket="bkt"))
+    added = make_request(req.method, f"{req.raw_path}?{req.raw_query}", [*headers, (name, value)])
+    with pytest.raises(errors.SignatureDoesNotMatch):
+        run(auth(added, KEYS, now(), raw, bucket="bkt"))
+
+
+def test_hmacv1_amz_header_whitespace_folds_as_signed() -> None:
+    # The value is trimmed as SigV2 prescribes; only a different value changes the string.
+    req, headers, raw = _v2_put()
+    padded = [(n, f"  {v} ") if n == "x-amz-acl" else (n, v) for n, v in headers]
+    run(auth(make_request(req.method, req.raw_path, padded), KEYS, now(), raw, bucket="bkt"))
+    inner = [(n, "pri vate") if n == "x-amz-acl" else (n, v) for n, v in headers]
+    with pytest.raises(errors.SignatureDoesNotMatch):
+        run(auth(make_request(req.method, req.raw_path, inner), KEYS, now(), raw, bucket="bkt"))
+
+
+@pytest.mark.parametrize(("name", "value"), ADDED_HEADERS)
+def test_presigned_v2_any_added_amz_header_breaks_the_signature(name: str, value: str) -> None:
+    # botocore moves x-amz-* headers into the query; a header sent beside them counts as
+    # signed only when it repeats exactly what the query signed.
+    req = boto3_presigned(
+        "put_object", signature_version="s3", Bucket="bkt", Key="k", ACL="private",
+        Metadata={"a": "b"},
+    )  # fmt: skip
+    assert "x-amz-acl=private" in req.raw_query and "x-amz-meta-a=b" in req.raw_query
+    assert run(auth(req, KEYS, now(), bucket="bkt")).principal is not None
+    added = _header(req, name.lower(), value)
+    if (name, value) in {("x-amz-acl", "private"), ("x-amz-meta-a", "b")}:
+        # The very value the query signed: the same request (as S3 reads a hoisted header).
+        assert run(auth(added, KEYS, now(), bucket="bkt")).principal is not None
+        return
+    with pytest.raises(errors.SignatureDoesNotMatch):
+        run(auth(added, KEYS, now(), bucket="bkt"))
+
+
+def test_canonical_amz_headers_hold_every_amz_header() -> None:
+    headers = {"x-amz-b": "2", "x-amz-a": " 1 ", "x-amz-": "", "content-type": "t", "x-amzn-x": "n"}
+    assert sigv2.canonical_amz_headers(headers) == "x-amz-:\nx-amz-a:1\nx-amz-b:2\n"

@@ -337,3 +337,40 @@ def test_chunked_upload_example_with_a_changed_byte_fails() -> None:
     result = run(auth(req, S3_KEYS, S3_NOW, tampered))
     with pytest.raises(errors.SignatureDoesNotMatch):
         run(read(result.body))
+
+
+# -- x-amz-* headers left out of SignedHeaders (issue 14) ---------------------------------------
+
+
+def _signed_over(signed: list[str], headers: dict[str, str]) -> dict[str, str]:
+    """The GET object example re-signed over `signed` only (the other headers sent unlisted)."""
+    amz_date = headers["x-amz-date"]
+    creq = sigv4.canonical_request(
+        "GET", "/test.txt", "", headers, signed, headers["x-amz-content-sha256"]
+    )
+    sts = sigv4.string_to_sign(amz_date, "20130524/us-east-1/s3/aws4_request", creq)
+    signature = sigv4.sign(sigv4.signing_key(S3_SECRET, "20130524", "us-east-1", "s3"), sts)
+    authz = f"{CRED}SignedHeaders={';'.join(signed)},Signature={signature}"
+    return {**headers, "authorization": authz}
+
+
+def test_header_form_binds_an_unlisted_payload_hash_and_date_and_refuses_other_amz_headers() -> (
+    None
+):
+    # The AWS documentation's Authorization example lists host;range;x-amz-date and sends
+    # x-amz-content-sha256 unlisted: the payload line and the date line bind both anyway.
+    sent = {"host": S3_HOST, "range": "bytes=0-9", "x-amz-date": "20130524T000000Z",
+            "x-amz-content-sha256": EMPTY}  # fmt: skip
+    headers = _signed_over(["host", "range"], sent)
+    assert run(auth(make_request("GET", "/test.txt", headers), S3_KEYS, S3_NOW)).principal
+    for name, value in [("x-amz-date", "20130524T000001Z"), ("x-amz-content-sha256", "0" * 64)]:
+        changed = {**headers, name: value}
+        with pytest.raises(errors.SignatureDoesNotMatch):
+            run(auth(make_request("GET", "/test.txt", changed), S3_KEYS, S3_NOW))
+    added = {**headers, "x-amz-acl": "public-read", "x-amz-request-payer": "requester"}
+    with pytest.raises(errors.AccessDenied) as info:
+        run(auth(make_request("GET", "/test.txt", added), S3_KEYS, S3_NOW))
+    assert info.value.extra == {"HeadersNotSigned": "x-amz-acl, x-amz-request-payer"}
+    # Listing the header in SignedHeaders is what makes it acceptable.
+    signed = _signed_over(["host", "range", "x-amz-acl"], {**sent, "x-amz-acl": "public-read"})
+    assert run(auth(make_request("GET", "/test.txt", signed), S3_KEYS, S3_NOW)).principal
