@@ -62,6 +62,10 @@ CONCURRENCY = 32  # store calls in flight while following manifests or deleting 
 PROGRESS_EVERY = 1000  # rows between two progress reports
 FUTURE_SLACK_MS = 3_600_000  # a stamped time later than t0 + this is not a real time
 DEFAULT_GRACE_SECONDS = 24 * 3600.0
+# How far apart two servers' clocks may be (NTP keeps them within milliseconds): subtracted from
+# the horizon for the writes a pass cannot see, those that register their intent after it read
+# the intents. Not the operator's grace period: it holds at grace 0 too.
+DEFAULT_CLOCK_SKEW_SECONDS = 1.0
 
 ProgressCallback = Callable[[str], None]
 
@@ -82,6 +86,8 @@ class GcReport:
     freed_bytes: int = 0
     scanned_manifests: int = 0
     freed_manifests: int = 0
+    intents: int = 0  # live write intents when the pass started
+    horizon_ms: int = 0  # nothing stamped at or after this was freed
     duration_seconds: float = 0.0
 
     def summary(self) -> str:
@@ -251,6 +257,31 @@ async def mark(
     return marks
 
 
+async def horizon(
+    store: Store,
+    *,
+    t0_ms: int,
+    grace_ms: int,
+    skew_ms: int,
+    report: GcReport | None = None,
+) -> int:
+    """The pass's horizon: nothing stamped at or after it is freed. Read the intents after
+    taking t0 and before marking (see the module docstring). Expired intents (a crashed
+    server's) are ignored and deleted; expiry is judged by this clock, never by a t0 that a
+    test moved ahead."""
+    report = report if report is not None else GcReport()
+    now = clock_ms()
+    live: list[int] = []
+    for intent in await store.meta.list_intents():
+        if intent.expires_ms + skew_ms > now:
+            live.append(intent.started_ms)
+        else:
+            await store.meta.delete_intent(intent.intent_id)
+    report.intents = len(live)
+    report.horizon_ms = min([t0_ms - grace_ms - skew_ms, *live])
+    return report.horizon_ms
+
+
 async def garbage_blocks(
     store: Store,
     marks: Marks,
@@ -322,18 +353,26 @@ async def run_gc(
     grace_seconds: float = DEFAULT_GRACE_SECONDS,
     progress: ProgressCallback | None = None,
     now_ms: int | None = None,
+    clock_skew_seconds: float = DEFAULT_CLOCK_SKEW_SECONDS,
 ) -> GcReport:
-    """One full pass. `now_ms` (tests) replaces the clock for t0; a t0 in the future is safe
-    only while nothing writes, since in-flight writes then look older than the grace period."""
+    """One full pass. `now_ms` (tests) replaces the clock for t0 -- as if the pass ran that
+    much later with every write in progress still holding its intent."""
     if grace_seconds < 0:
         raise ValueError(f"grace period must not be negative, not {grace_seconds}")
+    if clock_skew_seconds < 0:
+        raise ValueError(f"clock skew must not be negative, not {clock_skew_seconds}")
     started = time.monotonic()
     t0 = clock_ms() if now_ms is None else now_ms
     report = GcReport()
     status = Progress(progress)
-    marks = await mark(
-        store, t0_ms=t0, cutoff_ms=t0 - int(grace_seconds * 1000), report=report, progress=status
+    cutoff = await horizon(
+        store,
+        t0_ms=t0,
+        grace_ms=int(grace_seconds * 1000),
+        skew_ms=int(clock_skew_seconds * 1000),
+        report=report,
     )
+    marks = await mark(store, t0_ms=t0, cutoff_ms=cutoff, report=report, progress=status)
     async for garbage in garbage_blocks(store, marks, report, status):
         await free_blocks(store, garbage, report)
     await sweep_manifests(store, marks, report, status)
@@ -348,6 +387,7 @@ async def gc_loop(
     *,
     interval_seconds: float,
     grace_seconds: float = DEFAULT_GRACE_SECONDS,
+    clock_skew_seconds: float = DEFAULT_CLOCK_SKEW_SECONDS,
     stop: asyncio.Event,
 ) -> None:
     """Run a pass every `interval_seconds` (the first one interval after start) until `stop`
@@ -359,7 +399,9 @@ async def gc_loop(
         except TimeoutError:
             pass
         try:
-            report = await run_gc(store, grace_seconds=grace_seconds)
+            report = await run_gc(
+                store, grace_seconds=grace_seconds, clock_skew_seconds=clock_skew_seconds
+            )
         except Exception:
             log.exception("gc pass failed; next attempt in %s s", interval_seconds)
         else:

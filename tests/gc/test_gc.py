@@ -263,7 +263,13 @@ async def _loop_until(store: Store, watch: _Watch, *, grace_seconds: float) -> N
     logger.addHandler(watch)
     stop = asyncio.Event()
     loop = asyncio.create_task(
-        gc_loop(store, interval_seconds=0.01, grace_seconds=grace_seconds, stop=stop)
+        gc_loop(
+            store,
+            interval_seconds=0.01,
+            grace_seconds=grace_seconds,
+            clock_skew_seconds=0,  # one clock here; the block below is 20 ms old
+            stop=stop,
+        )
     )
     try:
         await asyncio.wait_for(watch.event.wait(), 30)
