@@ -151,14 +151,15 @@ async def _pin_source(ctx: Ctx, src: Source, intent: WriteIntent) -> str:
 
     The race with GC: a GC pass marks from upload and object rows, then keeps every manifest
     younger than its horizon as a root; `intent`, registered before the fresh manifest is
-    stamped, holds that horizon at or before the stamp until the copy's row is written. We write the fresh manifest first, then re-read the source
-    row. If the row is still there (pointing at the same manifest) when we re-read, then either
-    GC read the row (and marked the source manifest from it) or GC had not yet read it -- and
-    then GC reads the manifest table even later, when our fresh manifest already exists, is
-    young, and leads to the source manifest through its child entry. Either way the source's
-    blocks survive. If the row is gone the copy fails (NoSuchKey); if it points elsewhere (an
-    overwrite) the copy starts over from the new version (`_retrying`). Either way the fresh
-    manifest is garbage for a later pass.
+    stamped, holds that horizon at or before the stamp until the copy's row is written. We
+    write the fresh manifest first, then re-read the source row. If the row is still there
+    (pointing at the same manifest) when we re-read, then either GC read the row (and marked
+    the source manifest from it) or GC had not yet read it -- and then GC reads the manifest
+    table even later, when our fresh manifest already exists, is young, and leads to the
+    source manifest through its child entry. Either way the source's blocks survive. If the
+    row is gone the copy fails (NoSuchKey); if it points elsewhere (an overwrite) the copy
+    starts over from the new version (`_retrying`). Either way the fresh manifest is garbage
+    for a later pass.
 
     Only the manifest write lies between the source read and the re-read: a concurrent
     overwrite that lands in that window costs an attempt, so the window is kept as short as
