@@ -150,7 +150,7 @@ async def test_put_reusing_a_deleted_objects_blocks_across_a_gc_pass(
     body = PausedBody(data, pause_at=2 * MiB + 512 * 1024)
     writer = asyncio.create_task(paused_put(store, bucket, "b", body))
     await body.paused.wait()
-    await asyncio.sleep(0.2)  # let the two reuses land (the blocks exist already)
+    await asyncio.sleep(0.5)  # let the two reuses land (the blocks exist: nothing to poll)
     await gc_pass(store, freed)
     body.resume.set()
     await asyncio.wait_for(writer, 60)
