@@ -312,7 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--grace",
         type=float,
         default=24 * 3600,
-        help="seconds; must exceed the longest upload (default 86400)",
+        help="seconds garbage is kept before it may be freed; writes in progress are safe at"
+        " any value, 0 included (default 86400)",
     )
     g.set_defaults(func=cmd_gc)
     st = sub.add_parser("stats", help="logical vs stored bytes and the dedup ratio")

@@ -38,7 +38,7 @@ class Settings:
     bucket_cache_seconds: float = 1.0
     max_xml_body: int = 2 * MiB
     # Periodic GC inside the server: seconds between passes (0: off; run `s3front gc` instead)
-    # and the grace period, which must exceed the longest upload.
+    # and the grace period (how long garbage lingers; writes in progress are safe at any value).
     gc_interval: float = 0.0
     gc_grace: float = 24 * 3600.0
     log_level: str = "info"

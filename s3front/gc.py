@@ -1,36 +1,84 @@
 """Garbage collection of blocks and manifests: mark and sweep, no reference table.
 
 Writers never count references. Deleting or overwriting an object only drops (or replaces) its
-row; a GC pass later finds what nothing reaches and deletes it. A pass at time t0 with grace G
-(cutoff = t0 - G):
+row; a GC pass later finds what nothing reaches and deletes it. Safety does not rest on the
+grace period: a write in progress holds a *write intent* (`s3front.objects.intents`), and a pass
+keeps everything stamped at or after the oldest live intent's start. Grace (G, possibly 0) only
+bounds how long garbage lingers.
 
-Mark, in this order -- the order is what makes concurrent writes safe (below):
+A pass:
+  0. t0 = now; then read the intents (`horizon`). The horizon is
+         H = min(t0 - G - skew, started_ms of every live intent)
+     where skew (DEFAULT_CLOCK_SKEW_SECONDS) bounds how far servers' clocks differ. Expired
+     intents (a crashed server's) are ignored and deleted.
+Mark, in this order:
   1. every multipart upload of every bucket: its parts' manifests are roots;
   2. every object row (all versions, all shards) of every bucket: its manifest is a root
      (inline objects, empty objects and delete markers have none);
-  3. every manifest whose id says it was created at or after the cutoff
-     (`s3front.objects.manifest_ids`) is a root, referenced or not;
+  3. every manifest whose id says it was created at or after H (`objects.manifest_ids`: the id
+     carries its creation time) is a root, referenced or not;
   then follow child entries from the roots to the set of live manifests and live block ids.
-
 Sweep:
-  a. blocks: every block that is not live and was last written before the cutoff is deleted
-     with `delete_block(id, written_ms)`, which is conditional on the written time the scan
-     saw. `put_block` moves that time forward, so a block an upload reuses after the scan
-     survives; one reused before the scan is young and never a candidate;
-  b. manifests: every manifest that is not live and was created before the cutoff (or whose
-     id carries no usable time: the uuid4 ids of old versions) is deleted.
+  a. blocks: every block that is not live and was last written before H is deleted with
+     `delete_block(id, written_ms)`, conditional on the written time the scan saw (SQLite: in
+     the write transaction; Cassandra: a tombstone timestamped at the end of that millisecond,
+     which shadows no later write -- no LWT, which would race plain writes);
+  b. manifests: every manifest that is not live and was created before H (or whose id carries
+     no usable time: the uuid4 ids of old versions) is deleted.
 
-Why concurrent writes are safe. The grace period must exceed the time an upload takes from its
-first block write to its object (or part) row: then every block it wrote or reused has a written
-time after the cutoff unless the row was already there when GC looked, and every manifest it
-wrote is young. Multipart completion writes the object row before deleting the upload, and GC
-reads uploads (1) before objects (2), so it sees the part manifests in one place or the other.
-A copy writes a fresh manifest whose child is the source's manifest, then re-reads the source
-row: if the source row was deleted before GC read it, the fresh manifest existed by then and
-GC, listing manifests (3) after objects (2), finds it young and follows it to the source's
-blocks; if the re-read fails, the copy fails and its fresh manifest is only garbage.
-Writers' clocks must agree with GC's to well within the grace period. An id stamped more than
-`FUTURE_SLACK_MS` after t0 is taken for an old-format (random) id, hence old.
+The writer's side. Every request that stores blocks or manifests -- PUT, UploadPart, POST,
+CopyObject, UploadPartCopy, CompleteMultipartUpload -- registers an intent (id, started_ms =
+S, expires_ms) before its first block or manifest write, and deletes it only after its object
+or part row is written. Everything it stamps after registering is >= S on its own clock: the
+written time of each block it writes *or reuses* (put_block always rewrites the block's row,
+and on Cassandra the larger write timestamp wins, so the stamp never moves back), and the time
+in each manifest id it creates. Inline objects store neither and register nothing.
+
+Why no acknowledged write loses data, at any grace. Take a write W and a pass P.
+  - W deleted its intent before P read the intents: W's row was written before that, so P's
+    mark (later still) reads it -- unless a later write or delete replaced it, and then its
+    data is garbage by right. (Cassandra: intents and rows are written and read at the
+    store's consistency, LOCAL_QUORUM by default, so what was acknowledged before P's read is
+    seen by it; at ONE it need not be.)
+  - W's intent was live when P read the intents: H <= S. Every block W has written or reused
+    so far has written_ms >= S >= H: not a candidate. A block W reuses after P's scan saw it
+    (with an old written time w < H) is rewritten with a time >= S > w: the conditional delete
+    fails (SQLite) or its tombstone at the end of millisecond w shadows nothing W wrote
+    (Cassandra; S > w in whole milliseconds, so W's microsecond timestamps are later). A block
+    P deleted before W reuses it is written again in full by W's put_block. Every manifest W
+    writes is created >= S >= H: never swept; if P lists it (3), it is a root and its children
+    are marked.
+  - W registered after P read the intents: all W's stamps come later in real time than P's t0,
+    so on W's clock they are >= t0 - skew >= H as long as W's clock is at most `skew` behind
+    P's. The rest is as in the previous case.
+  Then the manifests W references without creating them:
+  (d) CompleteMultipartUpload: the part manifests are roots through the part rows until the
+      object row is written, and the completion writes the object row before deleting the
+      upload; P reads uploads (1) before objects (2), so it sees the part manifests in one
+      place or the other. A completion or abort that wins meanwhile deletes the part rows:
+      so the completion re-reads the upload row after writing its manifest M (young, >= S)
+      and fails if it is gone. If it is still there, the parts are deleted (if at all) after
+      the re-read, since the upload row goes first: P either listed them before, or listed
+      them after the re-read and so lists manifests (3) after M existed; M leads to them.
+  (e) CopyObject / UploadPartCopy of a whole object: a fresh manifest M (>= S) whose child is
+      the source's manifest, then a re-read of the source row (`api.copy._pin_source`): if the
+      row is still there, P read it (and marked the source manifest) or reads it later, and
+      then lists manifests (3) after M existed and follows M to the source's blocks. If the
+      re-read fails, the copy fails and M is garbage.
+  (a)-(c) blocks written but no manifest yet, blocks reused from a deleted object, manifest
+      written but no row yet: the intent cases above.
+  (f) the row is written and the old version's row is replaced or removed (overwrite,
+      versioning suspended): only the old manifest becomes unreachable; blocks shared with
+      the new version are reached through the new manifest, which the new row roots.
+  A write whose intent may have lapsed (refreshes failed for a third of its TTL) is refused
+  before its row is written (`WriteIntent.check`, 503): an unacknowledged write leaves garbage.
+
+Clocks, stated: (1) one server's clock does not step back during a request (every stamp it
+makes after S is >= S; an NTP step backwards inside a request would break this); (2) servers'
+clocks are within `clock_skew` of the GC's (only for writes that start during a pass's intent
+read; NTP keeps them within milliseconds, the default allows a second); (3) intent expiry is
+judged by the GC's clock against the writer's, with a third of the TTL (minutes) of margin.
+Overlapping passes are each safe on their own argument (one only wastes work on the other).
 
 Deleted buckets: object, upload and part rows keyed by the bucket_id of a bucket row that no
 longer exists are never read (GC walks buckets from the bucket table), so their data is freed.
@@ -62,6 +110,10 @@ CONCURRENCY = 32  # store calls in flight while following manifests or deleting 
 PROGRESS_EVERY = 1000  # rows between two progress reports
 FUTURE_SLACK_MS = 3_600_000  # a stamped time later than t0 + this is not a real time
 DEFAULT_GRACE_SECONDS = 24 * 3600.0
+# How far apart two servers' clocks may be (NTP keeps them within milliseconds): subtracted from
+# the horizon for the writes a pass cannot see, those that register their intent after it read
+# the intents. Not the operator's grace period: it holds at grace 0 too.
+DEFAULT_CLOCK_SKEW_SECONDS = 1.0
 
 ProgressCallback = Callable[[str], None]
 
@@ -82,6 +134,8 @@ class GcReport:
     freed_bytes: int = 0
     scanned_manifests: int = 0
     freed_manifests: int = 0
+    intents: int = 0  # live write intents when the pass started
+    horizon_ms: int = 0  # nothing stamped at or after this was freed
     duration_seconds: float = 0.0
 
     def summary(self) -> str:
@@ -125,7 +179,7 @@ class Marks:
     live_blocks: set[bytes] = field(default_factory=set)
 
     def young(self, manifest_id: str) -> bool:
-        """Created at or after the cutoff (so possibly in use by a write in progress)."""
+        """Created at or after the horizon (so possibly in use by a write in progress)."""
         created = manifest_created_ms(manifest_id)
         return created is not None and self.cutoff_ms <= created <= self.t0_ms + FUTURE_SLACK_MS
 
@@ -251,6 +305,31 @@ async def mark(
     return marks
 
 
+async def horizon(
+    store: Store,
+    *,
+    t0_ms: int,
+    grace_ms: int,
+    skew_ms: int,
+    report: GcReport | None = None,
+) -> int:
+    """The pass's horizon: nothing stamped at or after it is freed. Read the intents after
+    taking t0 and before marking (see the module docstring). Expired intents (a crashed
+    server's) are ignored and deleted; expiry is judged by this clock, never by a t0 that a
+    test moved ahead."""
+    report = report if report is not None else GcReport()
+    now = clock_ms()
+    live: list[int] = []
+    for intent in await store.meta.list_intents():
+        if intent.expires_ms + skew_ms > now:
+            live.append(intent.started_ms)
+        else:
+            await store.meta.delete_intent(intent.intent_id)
+    report.intents = len(live)
+    report.horizon_ms = min([t0_ms - grace_ms - skew_ms, *live])
+    return report.horizon_ms
+
+
 async def garbage_blocks(
     store: Store,
     marks: Marks,
@@ -322,18 +401,26 @@ async def run_gc(
     grace_seconds: float = DEFAULT_GRACE_SECONDS,
     progress: ProgressCallback | None = None,
     now_ms: int | None = None,
+    clock_skew_seconds: float = DEFAULT_CLOCK_SKEW_SECONDS,
 ) -> GcReport:
-    """One full pass. `now_ms` (tests) replaces the clock for t0; a t0 in the future is safe
-    only while nothing writes, since in-flight writes then look older than the grace period."""
+    """One full pass. `now_ms` (tests) replaces the clock for t0 -- as if the pass ran that
+    much later with every write in progress still holding its intent."""
     if grace_seconds < 0:
         raise ValueError(f"grace period must not be negative, not {grace_seconds}")
+    if clock_skew_seconds < 0:
+        raise ValueError(f"clock skew must not be negative, not {clock_skew_seconds}")
     started = time.monotonic()
     t0 = clock_ms() if now_ms is None else now_ms
     report = GcReport()
     status = Progress(progress)
-    marks = await mark(
-        store, t0_ms=t0, cutoff_ms=t0 - int(grace_seconds * 1000), report=report, progress=status
+    cutoff = await horizon(
+        store,
+        t0_ms=t0,
+        grace_ms=int(grace_seconds * 1000),
+        skew_ms=int(clock_skew_seconds * 1000),
+        report=report,
     )
+    marks = await mark(store, t0_ms=t0, cutoff_ms=cutoff, report=report, progress=status)
     async for garbage in garbage_blocks(store, marks, report, status):
         await free_blocks(store, garbage, report)
     await sweep_manifests(store, marks, report, status)
@@ -348,6 +435,7 @@ async def gc_loop(
     *,
     interval_seconds: float,
     grace_seconds: float = DEFAULT_GRACE_SECONDS,
+    clock_skew_seconds: float = DEFAULT_CLOCK_SKEW_SECONDS,
     stop: asyncio.Event,
 ) -> None:
     """Run a pass every `interval_seconds` (the first one interval after start) until `stop`
@@ -359,7 +447,9 @@ async def gc_loop(
         except TimeoutError:
             pass
         try:
-            report = await run_gc(store, grace_seconds=grace_seconds)
+            report = await run_gc(
+                store, grace_seconds=grace_seconds, clock_skew_seconds=clock_skew_seconds
+            )
         except Exception:
             log.exception("gc pass failed; next attempt in %s s", interval_seconds)
         else:

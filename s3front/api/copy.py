@@ -10,8 +10,10 @@ which stores no block twice anyway (blocks are content-addressed).
 Why the copy writes a fresh manifest rather than pointing the new row at the source's manifest:
 manifests have no reference counts, GC finds what is live by marking from rows. A fresh manifest
 is stamped with its creation time (`objects.manifest_ids`), and GC keeps every young manifest as
-a root. That, plus re-reading the source row after writing the fresh manifest, closes the race
-with a concurrent delete of the source and a GC pass -- see `_pin_source`.
+a root -- young meaning stamped at or after the oldest live write intent's start, and the copy
+holds an intent (`objects.intents`) from before the fresh manifest until its row is written.
+That, plus re-reading the source row after writing the fresh manifest, closes the race with a
+concurrent delete of the source and a GC pass, at any grace period -- see `_pin_source`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from s3front.api.objects import commit_object, new_version
 from s3front.api.tagging_attrs import parse_tagging_header, tags_of, with_tags
 from s3front.checksums import COMPOSITE
 from s3front.objects import versions
+from s3front.objects.intents import WriteIntent
 from s3front.objects.keys import shard_of
 from s3front.objects.manifest_ids import new_manifest_id
 from s3front.objects.ranges import offset
@@ -143,18 +146,20 @@ async def load_source(ctx: Ctx) -> Source:
     return Source(bucket, rec, version_id)
 
 
-async def _pin_source(ctx: Ctx, src: Source) -> str:
+async def _pin_source(ctx: Ctx, src: Source, intent: WriteIntent) -> str:
     """Write a fresh manifest that stands for the source's bytes; return its id.
 
     The race with GC: a GC pass marks from upload and object rows, then keeps every manifest
-    younger than its grace as a root. We write the fresh manifest first, then re-read the source
-    row. If the row is still there (pointing at the same manifest) when we re-read, then either
-    GC read the row (and marked the source manifest from it) or GC had not yet read it -- and
-    then GC reads the manifest table even later, when our fresh manifest already exists, is
-    young, and leads to the source manifest through its child entry. Either way the source's
-    blocks survive. If the row is gone the copy fails (NoSuchKey); if it points elsewhere (an
-    overwrite) the copy starts over from the new version (`_retrying`). Either way the fresh
-    manifest is garbage for a later pass.
+    younger than its horizon as a root; `intent`, registered before the fresh manifest is
+    stamped, holds that horizon at or before the stamp until the copy's row is written. We
+    write the fresh manifest first, then re-read the source row. If the row is still there
+    (pointing at the same manifest) when we re-read, then either GC read the row (and marked
+    the source manifest from it) or GC had not yet read it -- and then GC reads the manifest
+    table even later, when our fresh manifest already exists, is young, and leads to the
+    source manifest through its child entry. Either way the source's blocks survive. If the
+    row is gone the copy fails (NoSuchKey); if it points elsewhere (an overwrite) the copy
+    starts over from the new version (`_retrying`). Either way the fresh manifest is garbage
+    for a later pass.
 
     Only the manifest write lies between the source read and the re-read: a concurrent
     overwrite that lands in that window costs an attempt, so the window is kept as short as
@@ -163,6 +168,7 @@ async def _pin_source(ctx: Ctx, src: Source) -> str:
     rec = src.rec
     assert rec.manifest_id is not None
     meta = ctx.store.meta
+    await intent.ensure()
     manifest_id = await _one_child_manifest(ctx, rec.manifest_id, rec.size)
     shard = shard_of(rec.key, src.bucket.shards)
     again = await meta.get_object(src.bucket.bucket_id, shard, rec.key, seq=rec.seq)
@@ -170,7 +176,9 @@ async def _pin_source(ctx: Ctx, src: Source) -> str:
         raise errors.NoSuchKey(Key=rec.key)
     if again.manifest_id != rec.manifest_id or again.version_id != rec.version_id:
         raise _SourceChanged()
-    return await _flattened(ctx, manifest_id, rec)
+    flat = await _flattened(ctx, manifest_id, rec)
+    intent.check()  # the row that references it comes next
+    return flat
 
 
 async def _flattened(ctx: Ctx, pinned: str, rec: ObjectRecord) -> str:
@@ -236,14 +244,16 @@ async def handle_copy_object(ctx: Ctx) -> Response:
     # The target is read once, before the source: see `_pin_source` for why the time between
     # reading the source and pinning it must stay short.
     bucket = await ctx.bucket()
-    return await _retrying(ctx, lambda src: _copy_object(ctx, bucket, src))
+    async with WriteIntent(ctx.store.meta) as intent:
+        return await _retrying(ctx, lambda src: _copy_object(ctx, bucket, src, intent))
 
 
 async def handle_upload_part_copy(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
     number = _part_number(ctx)
     upload = await _upload(ctx, bucket)
-    return await _retrying(ctx, lambda src: _upload_part_copy(ctx, upload, number, src))
+    async with WriteIntent(ctx.store.meta) as intent:
+        return await _retrying(ctx, lambda src: _upload_part_copy(ctx, upload, number, src, intent))
 
 
 class _SourceChanged(Exception):
@@ -274,7 +284,9 @@ async def _retrying(ctx: Ctx, copy: Callable[[Source], Awaitable[Response]]) -> 
     raise errors.SlowDown("The copy source keeps changing; retry the copy.")
 
 
-async def _copy_object(ctx: Ctx, bucket: BucketRecord, src: Source) -> Response:
+async def _copy_object(
+    ctx: Ctx, bucket: BucketRecord, src: Source, intent: WriteIntent
+) -> Response:
     rec = src.rec
     metadata = _directive(ctx, "x-amz-metadata-directive")
     tagging = _directive(ctx, "x-amz-tagging-directive")
@@ -296,7 +308,7 @@ async def _copy_object(ctx: Ctx, bucket: BucketRecord, src: Source) -> Response:
         if tagging == "COPY"
         else parse_tagging_header(ctx.req.header("x-amz-tagging"))
     )
-    manifest_id = await _pin_source(ctx, src) if rec.manifest_id is not None else None
+    manifest_id = await _pin_source(ctx, src, intent) if rec.manifest_id is not None else None
     seq, version_id = new_version(bucket)
     new = ObjectRecord(
         key=ctx.key,
@@ -345,7 +357,9 @@ def parse_copy_range(header: str, size: int) -> tuple[int, int]:
     return first, last + 1
 
 
-async def _upload_part_copy(ctx: Ctx, upload: UploadRecord, number: int, src: Source) -> Response:
+async def _upload_part_copy(
+    ctx: Ctx, upload: UploadRecord, number: int, src: Source, intent: WriteIntent
+) -> Response:
     rec = src.rec
     range_header = ctx.req.header("x-amz-copy-source-range")
     if range_header:
@@ -370,7 +384,7 @@ async def _upload_part_copy(ctx: Ctx, upload: UploadRecord, number: int, src: So
     ):
         # The whole of a single-PUT object: its ETag is the MD5 of its bytes, which is what the
         # part's ETag must be, so the part can stand on the source's manifest. No data moves.
-        manifest_id = await _pin_source(ctx, src)
+        manifest_id = await _pin_source(ctx, src, intent)
         size, etag = rec.size, rec.etag
         part_checksums = {alg: rec.checksums[alg]} if alg else {}
     else:
@@ -385,6 +399,7 @@ async def _upload_part_copy(ctx: Ctx, upload: UploadRecord, number: int, src: So
             inline_limit=-1,  # parts are always manifests: completion points at them
             algorithms=[alg] if alg else [],
             expected_length=end - start,
+            intent=intent,
         )
         # An empty part has a manifest with no rows.
         manifest_id = result.manifest_id or new_manifest_id()

@@ -21,6 +21,7 @@ from s3front.api.headers import stored_headers
 from s3front.api.objects import commit_object, new_version
 from s3front.api.tagging_attrs import parse_tagging_header, with_tags
 from s3front.body import read_all
+from s3front.objects.intents import WriteIntent
 from s3front.objects.manifest_ids import new_manifest_id
 from s3front.objects.multipart import assemble, write_assembly
 from s3front.objects.writer import write_object_data
@@ -84,6 +85,12 @@ def _part_number(ctx: Ctx) -> int:
 
 
 async def handle_upload_part(ctx: Ctx) -> Response:
+    # The intent keeps GC off the part's blocks until its part row is written.
+    async with WriteIntent(ctx.store.meta) as intent:
+        return await _upload_part(ctx, intent)
+
+
+async def _upload_part(ctx: Ctx, intent: WriteIntent) -> Response:
     bucket = await ctx.bucket()
     number = _part_number(ctx)
     upload = await _upload(ctx, bucket)
@@ -98,6 +105,7 @@ async def handle_upload_part(ctx: Ctx) -> Response:
         inline_limit=-1,  # parts are always manifests: completion points at them
         algorithms=exp.algorithms,
         expected_length=ctx.body.length,
+        intent=intent,
         payload_sha256=lambda: ctx.body.sha256,
     )
     checksums = integrity.verify(exp, result.md5, result.checksums, ctx.body.trailers)
@@ -118,6 +126,12 @@ async def handle_upload_part(ctx: Ctx) -> Response:
 
 
 async def handle_complete_multipart_upload(ctx: Ctx) -> Response:
+    # The intent keeps GC off the new manifest until the object row is written.
+    async with WriteIntent(ctx.store.meta) as intent:
+        return await _complete_multipart_upload(ctx, intent)
+
+
+async def _complete_multipart_upload(ctx: Ctx, intent: WriteIntent) -> Response:
     bucket = await ctx.bucket()
     upload = await _upload(ctx, bucket)
     body = await read_all(ctx.body, ctx.settings.max_xml_body)
@@ -128,7 +142,12 @@ async def handle_complete_multipart_upload(ctx: Ctx) -> Response:
         [(p.part_number, p.etag) for p in requested],
         checksum_algorithm=upload.checksum_algorithm,
     )
-    manifest_id = await write_assembly(ctx.store.meta, assembly)
+    manifest_id = await write_assembly(ctx.store.meta, assembly, intent)
+    # The part rows keep the part manifests until the object row does; a completion or abort
+    # that won meanwhile has deleted them, so re-read the upload after the manifest that now
+    # reaches them is written (the argument is in s3front.gc).
+    if await ctx.store.meta.get_upload(bucket.bucket_id, upload.key, upload.upload_id) is None:
+        raise errors.NoSuchUpload(UploadId=upload.upload_id)
     seq, version_id = new_version(bucket)
     rec = ObjectRecord(
         key=upload.key,

@@ -26,6 +26,7 @@ from s3front.api.versioning import (
 )
 from s3front.body import read_all
 from s3front.objects import bucket_deletion, versions
+from s3front.objects.intents import WriteIntent
 from s3front.objects.listing import shard_of
 from s3front.objects.ranges import parse_range
 from s3front.objects.reader import first_piece, read_object
@@ -36,6 +37,12 @@ MAX_PUT_SIZE = 5 * 1024**3  # S3's limit for a single PUT
 
 
 async def handle_put_object(ctx: Ctx) -> Response:
+    # The intent keeps GC off the blocks from the first one until the object row is written.
+    async with WriteIntent(ctx.store.meta) as intent:
+        return await _put_object(ctx, intent)
+
+
+async def _put_object(ctx: Ctx, intent: WriteIntent) -> Response:
     bucket = await ctx.bucket()
     key = ctx.key
     headers = stored_headers(ctx.req)
@@ -50,6 +57,7 @@ async def handle_put_object(ctx: Ctx) -> Response:
         inline_limit=ctx.settings.inline_limit,
         algorithms=exp.algorithms,
         expected_length=ctx.body.length,
+        intent=intent,
         payload_sha256=lambda: ctx.body.sha256,
     )
     checksums = integrity.verify(exp, result.md5, result.checksums, ctx.body.trailers)

@@ -30,6 +30,7 @@ from s3front.api.headers import check_stored_headers, header_value_ok
 from s3front.api.objects import MAX_PUT_SIZE, commit_object, new_version
 from s3front.auth import Principal, sigv2, sigv4
 from s3front.keys import lookup_key
+from s3front.objects.intents import WriteIntent
 from s3front.objects.writer import write_object_data
 from s3front.store.records import AccessKeyRecord, ObjectRecord
 
@@ -161,30 +162,32 @@ async def handle_post_object(ctx: Ctx) -> Response:
                 MinSizeAllowed=str(limits.min_length),
             )
 
-    result = await write_object_data(
-        ctx.store.blocks,
-        ctx.store.meta,
-        file_bytes(),
-        block_size=ctx.settings.block_size,
-        inline_limit=ctx.settings.inline_limit,
-        algorithms=(),
-        expected_length=None,
-    )
-    seq, version_id = new_version(bucket)
-    rec = ObjectRecord(
-        key=key,
-        seq=seq,
-        version_id=version_id,
-        size=result.size,
-        etag=result.md5,
-        last_modified_ms=now_ms(),
-        owner=owner,
-        manifest_id=result.manifest_id,
-        inline=result.inline,
-        headers=headers,
-        attrs=attrs,
-    )
-    rec = await commit_object(signed, bucket, rec)
+    async with WriteIntent(ctx.store.meta) as intent:
+        result = await write_object_data(
+            ctx.store.blocks,
+            ctx.store.meta,
+            file_bytes(),
+            block_size=ctx.settings.block_size,
+            inline_limit=ctx.settings.inline_limit,
+            algorithms=(),
+            expected_length=None,
+            intent=intent,
+        )
+        seq, version_id = new_version(bucket)
+        rec = ObjectRecord(
+            key=key,
+            seq=seq,
+            version_id=version_id,
+            size=result.size,
+            etag=result.md5,
+            last_modified_ms=now_ms(),
+            owner=owner,
+            manifest_id=result.manifest_id,
+            inline=result.inline,
+            headers=headers,
+            attrs=attrs,
+        )
+        rec = await commit_object(signed, bucket, rec)
     return _success(ctx, fields, redirect, bucket.name, rec)
 
 

@@ -32,6 +32,7 @@ from s3front.errors import (
     InvalidRequest,
     MalformedXML,
 )
+from s3front.objects.intents import WriteIntent
 from s3front.objects.manifest_ids import new_manifest_id
 from s3front.objects.writer import MANIFEST_BATCH
 from s3front.store.protocols import MetaStore
@@ -141,9 +142,17 @@ def _object_checksums(chosen: Sequence[PartRecord], algorithm: str, kind: str) -
     return {algorithm: composite_checksum(algorithm, values), "type": COMPOSITE}
 
 
-async def write_assembly(meta: MetaStore, assembly: Assembly) -> str:
-    """Write the completed object's manifest (child entries only); return its id."""
+async def write_assembly(meta: MetaStore, assembly: Assembly, intent: WriteIntent) -> str:
+    """Write the completed object's manifest (child entries only); return its id.
+
+    `intent` is the completion's, held until its object row is written. The caller must then
+    re-read the upload row before writing the object row (see `s3front.gc`): the part rows are
+    what keeps the part manifests until the object row does, and a concurrent completion or
+    abort deletes them.
+    """
+    await intent.ensure()
     manifest_id = new_manifest_id()
     for i in range(0, len(assembly.entries), MANIFEST_BATCH):
         await meta.put_manifest(manifest_id, assembly.entries[i : i + MANIFEST_BATCH])
+    intent.check()
     return manifest_id

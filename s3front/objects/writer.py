@@ -11,9 +11,12 @@ hashers must see the bytes in order, so their per-block updates are chained one 
 the block ids (SHA-256 of each block) are independent and run in parallel with them -- hashlib
 and awscrt release the GIL on large buffers, so on two cores both really run at once.
 
-Write order is blocks -> manifest (here) -> object row (the caller): a crash or a failed body
-leaves only unreferenced blocks, which GC collects. Objects up to `inline_limit` bytes skip
-blocks and manifest entirely and travel inline in the object row.
+Write order is intent -> blocks -> manifest (here) -> object row (the caller): a crash or a
+failed body leaves only unreferenced blocks, which GC collects. The caller's `WriteIntent` is
+registered before the first block is stored and checked after the manifest; it keeps GC off
+these blocks until the caller's row is written, however long the body takes (`s3front.gc`).
+Objects up to `inline_limit` bytes skip blocks and manifest entirely and travel inline in the
+object row (and never register the intent).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 
 from s3front.checksums import Hasher, b64, new_hasher
 from s3front.errors import IncompleteBody
+from s3front.objects.intents import WriteIntent
 from s3front.objects.manifest_ids import new_manifest_id
 from s3front.store.protocols import BlockStore, MetaStore
 from s3front.store.records import ManifestEntry
@@ -93,8 +97,15 @@ def _block_id(data: bytes) -> bytes:
 class _Pipeline:
     """Blocks in flight: id hashing + put_block, and the ordered object-wide hashing."""
 
-    def __init__(self, blocks: BlockStore, hashers: Sequence[Hasher], max_in_flight: int) -> None:
+    def __init__(
+        self,
+        blocks: BlockStore,
+        hashers: Sequence[Hasher],
+        max_in_flight: int,
+        intent: WriteIntent,
+    ) -> None:
         self._blocks = blocks
+        self._intent = intent
         self._hashers = hashers
         self._slots = asyncio.Semaphore(max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -107,6 +118,11 @@ class _Pipeline:
         if self._failed is not None:
             self._slots.release()
             raise self._failed
+        try:
+            await self._intent.ensure()  # before the first block: GC keeps what comes after
+        except BaseException:
+            self._slots.release()
+            raise
         entry_index = len(self.entries)
         self.entries.append(ManifestEntry(offset=offset, length=len(data)))
         hash_task = asyncio.create_task(self._hash_in_order(self._last_hash, data))
@@ -173,6 +189,7 @@ async def write_object_data(
     inline_limit: int,
     algorithms: Collection[str],
     expected_length: int | None,
+    intent: WriteIntent,
     max_in_flight: int = 4,
     payload_sha256: Callable[[], bytes | None] | None = None,
 ) -> WriteResult:
@@ -181,16 +198,18 @@ async def write_object_data(
     `algorithms` are the additional checksums to compute (names as in checksums.ALGORITHMS).
     `payload_sha256`, asked once the body has ended, may give the verified SHA-256 of the whole
     body (the client signed it): a body of one block then needs no second SHA-256 for its id.
+    `intent` is the caller's, held until it has written its row (see the module docstring).
     A body shorter or longer than `expected_length` raises IncompleteBody. If the body fails
     (its iterator raises), pending block writes are cancelled and the error propagates.
     """
     names = ["MD5", *sorted(set(algorithms))]
     hashers = [new_hasher(n) for n in names]
     buffer = _BlockBuffer()
-    pipeline = _Pipeline(blocks, hashers, max_in_flight)
+    pipeline = _Pipeline(blocks, hashers, max_in_flight, intent)
     offset = 0  # bytes handed to the pipeline
     try:
         async for chunk in body:
+            await intent.keep_alive()  # a slow body keeps its intent alive
             buffer.add(chunk)
             if expected_length is not None and offset + buffer.size > expected_length:
                 raise IncompleteBody("The request body is longer than its declared length.")
@@ -220,10 +239,12 @@ async def write_object_data(
     except BaseException:
         await pipeline.cancel()
         raise
+    await intent.ensure()  # registered by the first block already, unless there was none
     manifest_id = new_manifest_id()
     entries = pipeline.entries
     for i in range(0, len(entries), MANIFEST_BATCH):
         await meta.put_manifest(manifest_id, entries[i : i + MANIFEST_BATCH])
+    intent.check()  # the caller's row comes next: refuse if GC may have judged us gone
     return _result(offset, names, hashers, manifest_id=manifest_id, inline=None)
 
 

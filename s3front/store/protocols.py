@@ -22,6 +22,7 @@ from s3front.store.records import (
     AccessKeyRecord,
     BlockInfo,
     BucketRecord,
+    IntentRecord,
     ManifestEntry,
     ObjectRecord,
     OwnerBucket,
@@ -175,6 +176,19 @@ class MetaStore(Protocol):
 
     async def delete_parts(self, upload_id: str) -> None:
         """Delete the whole partition of an upload's parts."""
+        ...
+
+    # -- write intents: partition = intent_id (`s3front.objects.intents`, `s3front.gc`) --------
+    async def put_intent(self, rec: IntentRecord) -> None:
+        """Write (or refresh) an intent. The backend may drop it once `expires_ms` has passed
+        (Cassandra: a TTL), and must not drop it before."""
+        ...
+
+    async def delete_intent(self, intent_id: str) -> None: ...
+
+    async def list_intents(self) -> list[IntentRecord]:
+        """Every intent row, expired ones possibly included (GC only; the table holds one row
+        per write in progress, so it is small)."""
         ...
 
 

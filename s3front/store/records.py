@@ -100,6 +100,16 @@ class BlockInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class IntentRecord:
+    """A write in progress (partition: intent_id): GC keeps everything stamped at or after
+    `started_ms` while the intent lives (see `s3front.gc`). Times are the writer's clock."""
+
+    intent_id: str
+    started_ms: int
+    expires_ms: int  # the writer refreshes it while it runs; past it, GC ignores the row
+
+
+@dataclass(frozen=True, slots=True)
 class UploadRecord:
     """A multipart upload in progress (partition: bucket_id, clustering: key, upload_id)."""
 

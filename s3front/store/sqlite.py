@@ -16,6 +16,7 @@ rows stored in key order (WITHOUT ROWID), so every scan is an index range:
     blocks         (block_id)                      size and written_ms of each block file
     uploads        (bucket_id, key, upload_id)     multipart uploads in progress
     parts          (upload_id, part_number)        their parts
+    gc_intents     (intent_id)                     writes in progress, for GC (s3front.gc)
     access_keys    (access_key)
 
 Mappings (headers, checksums, attrs) are JSON text. Keys are TEXT with SQLite's default BINARY
@@ -70,6 +71,7 @@ from s3front.store.records import (
     AccessKeyRecord,
     BlockInfo,
     BucketRecord,
+    IntentRecord,
     ManifestEntry,
     ObjectRecord,
     OwnerBucket,
@@ -123,6 +125,9 @@ CREATE TABLE IF NOT EXISTS parts (
     etag TEXT NOT NULL, last_modified_ms INTEGER NOT NULL, manifest_id TEXT NOT NULL,
     checksums TEXT NOT NULL,
     PRIMARY KEY (upload_id, part_number)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS gc_intents (
+    intent_id TEXT PRIMARY KEY, started_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS access_keys (
     access_key TEXT PRIMARY KEY, secret TEXT NOT NULL, tenant TEXT NOT NULL,
@@ -212,6 +217,7 @@ MANIFESTS = _Rows("manifests", ManifestEntry, _names(ManifestEntry), "manifest_i
 UPLOADS = _Rows("uploads", UploadRecord, _names(UploadRecord), "bucket_id")
 PARTS = _Rows("parts", PartRecord, _names(PartRecord), "upload_id")
 KEYS = _Rows("access_keys", AccessKeyRecord, _names(AccessKeyRecord))
+INTENTS = _Rows("gc_intents", IntentRecord, _names(IntentRecord))
 
 
 def _restart_checkpoint(conn: sqlite3.Connection) -> list[Any]:
@@ -671,6 +677,18 @@ class SqliteStore:
 
     async def delete_parts(self, upload_id: str) -> None:
         await self._exec("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
+
+    # -- write intents ----------------------------------------------------------------------------
+    async def put_intent(self, rec: IntentRecord) -> None:
+        # On the loop thread like the other one-row writes of a PUT: one per upload that writes
+        # blocks, and one delete at its end.
+        await self._exec_quick(INTENTS.replace, INTENTS.params(rec))
+
+    async def delete_intent(self, intent_id: str) -> None:
+        await self._exec_quick("DELETE FROM gc_intents WHERE intent_id = ?", (intent_id,))
+
+    async def list_intents(self) -> list[IntentRecord]:
+        return [INTENTS.load(r) for r in await self._rows(INTENTS.select, ())]
 
     # -- blocks -----------------------------------------------------------------------------------
     def _block_path(self, block_id: bytes) -> str:

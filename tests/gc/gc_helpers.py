@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from collections.abc import AsyncIterator
 
+from s3front.objects.intents import WriteIntent
 from s3front.objects.keys import shard_of
 from s3front.objects.multipart import assemble, write_assembly
 from s3front.objects.reader import read_all
@@ -36,9 +37,21 @@ async def _chunks(data: bytes) -> AsyncIterator[bytes]:
 
 
 async def write_data(
-    store: Store, data: bytes, *, inline_limit: int = INLINE, block_size: int = BLOCK
+    store: Store,
+    data: bytes,
+    *,
+    inline_limit: int = INLINE,
+    block_size: int = BLOCK,
+    intent: WriteIntent | None = None,
 ) -> WriteResult:
-    """Blocks and manifest only: what a PUT has done just before switching the object row."""
+    """Blocks and manifest only: what a PUT has done just before switching the object row.
+    Without `intent`, what a writer that crashed then left once its intent lapsed (the intent
+    is released at once)."""
+    if intent is None:
+        async with WriteIntent(store.meta) as own:
+            return await write_data(
+                store, data, inline_limit=inline_limit, block_size=block_size, intent=own
+            )
     return await write_object_data(
         store.blocks,
         store.meta,
@@ -47,6 +60,7 @@ async def write_data(
         inline_limit=inline_limit,
         algorithms=(),
         expected_length=len(data),
+        intent=intent,
     )
 
 
@@ -61,9 +75,12 @@ def _row(key: str, size: int, etag: str, *, manifest_id: str | None, inline: byt
 async def put(
     store: Store, bucket: BucketRecord, key: str, data: bytes, *, block_size: int = BLOCK
 ) -> ObjectRecord:
-    result = await write_data(store, data, block_size=block_size)
-    rec = _row(key, result.size, result.md5, manifest_id=result.manifest_id, inline=result.inline)
-    await store.meta.put_object(bucket.bucket_id, shard_of(key, bucket.shards), rec)
+    async with WriteIntent(store.meta) as intent:
+        result = await write_data(store, data, block_size=block_size, intent=intent)
+        rec = _row(
+            key, result.size, result.md5, manifest_id=result.manifest_id, inline=result.inline
+        )
+        await store.meta.put_object(bucket.bucket_id, shard_of(key, bucket.shards), rec)
     return rec
 
 
@@ -73,23 +90,25 @@ async def start_upload(store: Store, bucket: BucketRecord, key: str, parts: list
         bucket.bucket_id, UploadRecord(key=key, upload_id=upload_id, initiated_ms=0, owner="owner")
     )
     for number, data in enumerate(parts, start=1):
-        result = await write_data(store, data, inline_limit=-1)
-        assert result.manifest_id is not None
-        part = PartRecord(
-            part_number=number, size=result.size, etag=result.md5, last_modified_ms=0,
-            manifest_id=result.manifest_id,
-        )  # fmt: skip
-        await store.meta.put_part(upload_id, part)
+        async with WriteIntent(store.meta) as intent:
+            result = await write_data(store, data, inline_limit=-1, intent=intent)
+            assert result.manifest_id is not None
+            part = PartRecord(
+                part_number=number, size=result.size, etag=result.md5, last_modified_ms=0,
+                manifest_id=result.manifest_id,
+            )  # fmt: skip
+            await store.meta.put_part(upload_id, part)
     return upload_id
 
 
 async def complete_upload(store: Store, bucket: BucketRecord, key: str, upload_id: str) -> None:
     parts = await store.meta.list_parts(upload_id)
     assembly = assemble(parts, [(p.part_number, p.etag) for p in parts], min_part_size=1)
-    manifest_id = await write_assembly(store.meta, assembly)
-    rec = _row(key, assembly.size, assembly.etag, manifest_id=manifest_id, inline=None,
-               parts=assembly.parts)  # fmt: skip
-    await store.meta.put_object(bucket.bucket_id, shard_of(key, bucket.shards), rec)
+    async with WriteIntent(store.meta) as intent:
+        manifest_id = await write_assembly(store.meta, assembly, intent)
+        rec = _row(key, assembly.size, assembly.etag, manifest_id=manifest_id, inline=None,
+                   parts=assembly.parts)  # fmt: skip
+        await store.meta.put_object(bucket.bucket_id, shard_of(key, bucket.shards), rec)
     await store.meta.delete_upload(bucket.bucket_id, key, upload_id)
     await store.meta.delete_parts(upload_id)
 

@@ -158,9 +158,8 @@ async def test_reused_block_survives_sweep_that_scanned_it(store: Store, prefix:
     assert await read(store, bucket, "b") == data
 
 
-# Uploads below take a few ms; the grace period must exceed an upload's duration (from its first
-# block write to its row), which this leaves room for many times over.
-RACE_GRACE = 0.25
+# Write intents keep GC off uploads in progress whatever the grace period: race at grace 0.
+RACE_GRACE = 0.0
 
 
 async def test_concurrent_uploads_and_gc_passes(store: Store, prefix: str) -> None:
@@ -185,7 +184,8 @@ async def test_concurrent_uploads_and_gc_passes(store: Store, prefix: str) -> No
 
     async def collector() -> None:
         while not done.is_set():
-            reports.append(await run_gc(store, grace_seconds=RACE_GRACE))
+            # One clock here: no skew allowance, so 50 ms old garbage is fair game.
+            reports.append(await run_gc(store, grace_seconds=RACE_GRACE, clock_skew_seconds=0))
             if len(reports) >= 2:
                 two_passes.set()
             await asyncio.sleep(0.01)
@@ -201,7 +201,9 @@ async def test_concurrent_uploads_and_gc_passes(store: Store, prefix: str) -> No
     assert len(reports) >= 2
     for key, data in acknowledged.items():
         assert await read(store, bucket, key) == data, key
-    final = await run_gc(store, grace_seconds=RACE_GRACE, now_ms=clock_ms() + 1000)
+    final = await run_gc(
+        store, grace_seconds=RACE_GRACE, now_ms=clock_ms() + 1000, clock_skew_seconds=0
+    )
     # Each deleted upload left one garbage tail block of its own: all were freed by now.
     assert sum(r.freed_blocks for r in [*reports, final]) >= 12
     assert len(acknowledged) == 4
@@ -263,7 +265,13 @@ async def _loop_until(store: Store, watch: _Watch, *, grace_seconds: float) -> N
     logger.addHandler(watch)
     stop = asyncio.Event()
     loop = asyncio.create_task(
-        gc_loop(store, interval_seconds=0.01, grace_seconds=grace_seconds, stop=stop)
+        gc_loop(
+            store,
+            interval_seconds=0.01,
+            grace_seconds=grace_seconds,
+            clock_skew_seconds=0,  # one clock here; the block below is 20 ms old
+            stop=stop,
+        )
     )
     try:
         await asyncio.wait_for(watch.event.wait(), 30)

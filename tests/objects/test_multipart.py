@@ -17,6 +17,7 @@ from s3front.errors import (
     MalformedXML,
     S3Error,
 )
+from s3front.objects.intents import WriteIntent
 from s3front.objects.multipart import MIN_PART_SIZE, assemble, write_assembly
 from s3front.objects.reader import read_all
 from s3front.objects.writer import write_object_data
@@ -174,12 +175,13 @@ async def test_complete_moves_no_data(store: Store) -> None:
         r = await write_object_data(
             store.blocks, store.meta, _one(data), block_size=block, inline_limit=-1,
             algorithms=("CRC32C",), expected_length=len(data),
+            intent=WriteIntent(store.meta),
         )  # fmt: skip
         assert r.manifest_id is not None
         parts.append(PartRecord(n, r.size, r.md5, 0, r.manifest_id, r.checksums))
     blocks_before = await store.blocks.scan_blocks(b"", 10_000)
     a = assemble(parts, [(p.part_number, p.etag) for p in parts], checksum_algorithm="CRC32C")
-    manifest_id = await write_assembly(store.meta, a)
+    manifest_id = await write_assembly(store.meta, a, WriteIntent(store.meta))
     assert await store.blocks.scan_blocks(b"", 10_000) == blocks_before  # no block touched
     entries = await store.meta.get_manifest(manifest_id)
     assert [e.child for e in entries] == [p.manifest_id for p in parts]  # one row per part

@@ -12,6 +12,7 @@ from typing import cast
 import pytest
 
 from s3front.errors import InternalError
+from s3front.objects.intents import WriteIntent
 from s3front.objects.multipart import assemble, write_assembly
 from s3front.objects.reader import first_piece, read_object
 from s3front.objects.writer import write_object_data
@@ -31,6 +32,7 @@ async def put_manifest_object(store: Store, data: bytes) -> str:
     result = await write_object_data(
         store.blocks, store.meta, one(data), block_size=BLOCK, inline_limit=-1,
         algorithms=(), expected_length=len(data),
+        intent=WriteIntent(store.meta),
     )  # fmt: skip
     assert result.manifest_id is not None
     return result.manifest_id
@@ -58,7 +60,7 @@ async def nested_object(store: Store) -> tuple[bytes, ObjectRecord]:
         for i, d in enumerate(datas)
     ]
     assembly = assemble(parts, [(p.part_number, p.etag) for p in parts], min_part_size=1)
-    inner = await write_assembly(store.meta, assembly)
+    inner = await write_assembly(store.meta, assembly, WriteIntent(store.meta))
     outer = "copy-" + inner
     await store.meta.put_manifest(outer, [ManifestEntry(0, assembly.size, child=inner)])
     return b"".join(datas), rec(assembly.size, manifest_id=outer)

@@ -11,6 +11,7 @@ import pytest
 
 from s3front import checksums
 from s3front.errors import IncompleteBody, XAmzContentSHA256Mismatch
+from s3front.objects.intents import WriteIntent
 from s3front.objects.reader import read_all
 from s3front.objects.writer import WriteResult, write_object_data
 from s3front.store.protocols import Store
@@ -59,6 +60,7 @@ async def write(
         inline_limit=inline_limit,
         algorithms=algorithms,
         expected_length=expected_length,
+        intent=WriteIntent(store.meta),
     )
 
 
@@ -115,6 +117,7 @@ async def test_verified_payload_hash_names_a_one_block_body(store: Store, size: 
         inline_limit=INLINE,
         algorithms=(),
         expected_length=size,
+        intent=WriteIntent(store.meta),
         payload_sha256=payload_hash,
     )
     assert result.manifest_id is not None
@@ -161,7 +164,7 @@ async def test_failing_body_propagates_and_writes_no_manifest(store: Store) -> N
     with pytest.raises(XAmzContentSHA256Mismatch):
         await write_object_data(
             store.blocks, store.meta, body(), block_size=BLOCK, inline_limit=INLINE,
-            algorithms=(), expected_length=None,
+            algorithms=(), expected_length=None, intent=WriteIntent(store.meta),
         )  # fmt: skip
     assert await store.meta.list_manifest_ids("", 10) == []
 
@@ -208,6 +211,7 @@ async def test_block_writes_in_flight_are_bounded(store: Store, max_in_flight: i
     result = await write_object_data(
         blocks, store.meta, body(), block_size=BLOCK, inline_limit=INLINE,
         algorithms=("CRC32C",), expected_length=40 * BLOCK, max_in_flight=max_in_flight,
+        intent=WriteIntent(store.meta),
     )  # fmt: skip
     assert result.size == 40 * BLOCK
     assert blocks.puts == 40
@@ -225,6 +229,7 @@ async def test_store_failure_propagates(store: Store) -> None:
         await write_object_data(
             Broken(store), store.meta, chunks(os.urandom(10 * BLOCK), BLOCK), block_size=BLOCK,
             inline_limit=INLINE, algorithms=(), expected_length=None,
+            intent=WriteIntent(store.meta),
         )  # fmt: skip
     assert await store.meta.list_manifest_ids("", 10) == []
 
@@ -248,6 +253,7 @@ async def test_cancelled_write_leaves_no_tasks(store: Store) -> None:
             inline_limit=INLINE,
             algorithms=(),
             expected_length=None,
+            intent=WriteIntent(store.meta),
         )
     )
     await started.wait()

@@ -11,6 +11,7 @@ make a page skip the second id; at 2^64 tokens that is accepted.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from s3front.store.cassandra.session import Db, Row
 from s3front.store.errors import StoreTimeout
 from s3front.store.records import (
     BucketRecord,
+    IntentRecord,
     ManifestEntry,
     ObjectRecord,
     OwnerBucket,
@@ -127,6 +129,16 @@ _PART_PUT = f"INSERT INTO parts (upload_id, {_PART_COLS}) VALUES (?, ?, ?, ?, ?,
 _PART_LIST = f"SELECT {_PART_COLS} FROM parts WHERE upload_id = ? AND part_number > ? LIMIT ?"
 _PART_DELETE_ALL = "DELETE FROM parts WHERE upload_id = ?"
 
+# -- gc_intents: PRIMARY KEY (intent_id), every row with a TTL (schema/cassandra/0002) ---------
+_INTENT_PUT = (
+    "INSERT INTO gc_intents (intent_id, started_ms, expires_ms) VALUES (?, ?, ?) USING TTL ?"
+)
+_INTENT_DELETE = "DELETE FROM gc_intents WHERE intent_id = ?"
+_INTENT_ALL = "SELECT intent_id, started_ms, expires_ms FROM gc_intents"
+# The TTL counts from the replica's clock: this much beyond expires_ms covers clock skew, so
+# the row never vanishes before the time it names.
+_INTENT_TTL_SLACK_SECONDS = 60
+
 
 class CassandraMeta:
     """The MetaStore protocol over the prepared statements above."""
@@ -177,6 +189,9 @@ class CassandraMeta:
         self._part_put = p(_PART_PUT)
         self._part_list = p(_PART_LIST)
         self._part_delete_all = p(_PART_DELETE_ALL)
+        self._intent_put = p(_INTENT_PUT)
+        self._intent_delete = p(_INTENT_DELETE)
+        self._intent_all = p(_INTENT_ALL)
 
     # -- buckets --------------------------------------------------------------------------------
     async def insert_bucket(self, rec: BucketRecord) -> bool:
@@ -427,6 +442,23 @@ class CassandraMeta:
 
     async def delete_parts(self, upload_id: str) -> None:
         await self._db.run(self._part_delete_all, (upload_id,))
+
+    # -- write intents --------------------------------------------------------------------------
+    async def put_intent(self, rec: IntentRecord) -> None:
+        ttl = max(1, -(-(rec.expires_ms - _now_ms()) // 1000)) + _INTENT_TTL_SLACK_SECONDS
+        params = (rec.intent_id, rec.started_ms, rec.expires_ms, ttl)
+        await self._db.run(self._intent_put, params)
+
+    async def delete_intent(self, intent_id: str) -> None:
+        await self._db.run(self._intent_delete, (intent_id,))
+
+    async def list_intents(self) -> list[IntentRecord]:
+        rows = await self._db.rows(self._intent_all)
+        return [IntentRecord(r["intent_id"], r["started_ms"], r["expires_ms"]) for r in rows]
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 # -- rows -> records ----------------------------------------------------------------------------
