@@ -109,7 +109,15 @@ async def _ensure_root_key(settings: config.Settings) -> None:
     from s3front.keys import ensure_root_key
     from s3front.store import open_store
 
-    store = await open_store(settings.store)
+    # A store that cannot be reached ends the start with one line from main(); the driver's own
+    # log of the failed connection (with tracebacks) would bury it.
+    driver_log = logging.getLogger("cassandra")
+    level = driver_log.level
+    driver_log.setLevel(logging.CRITICAL)
+    try:
+        store = await open_store(settings.store)
+    finally:
+        driver_log.setLevel(level)
     try:
         generated = await ensure_root_key(
             store.keys,

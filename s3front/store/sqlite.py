@@ -788,8 +788,13 @@ def _create_private_file(path: str) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE))
 
 
+_warned: set[str] = set()  # store directories already warned about by this process
+
+
 def _warn_if_readable(store: SqliteStore) -> None:
     """One warning naming what users other than the owner can reach (group/other bits)."""
+    if store.path in _warned:
+        return
     loose = []
     for p in (store.path, store.block_dir, store.db_path, store.db_path + "-wal"):
         with contextlib.suppress(FileNotFoundError):
@@ -797,6 +802,7 @@ def _warn_if_readable(store: SqliteStore) -> None:
             if mode & 0o077:
                 loose.append(f"{p} (mode {mode:04o})")
     if loose:
+        _warned.add(store.path)
         log.warning(
             "the store's files are accessible to other users, and may hold access key secrets: "
             "%s; chmod 700 the directory and 600 the database files",
