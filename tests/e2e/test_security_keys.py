@@ -77,9 +77,13 @@ def start(tmp_path: Path, store_url: str, env: Mapping[str, str], **kw: Any) -> 
 
 def refused(tmp_path: Path, store_url: str, env: Mapping[str, str]) -> str:
     """Start a server that must refuse to start; returns its log."""
-    with pytest.raises(sup.ServerStartError) as info:
-        start(tmp_path, store_url, env)
-    text = str(info.value)
+    try:
+        srv = start(tmp_path, store_url, env)
+    except sup.ServerStartError as exc:
+        text = str(exc)
+    else:
+        sup.stop_server(srv)
+        pytest.fail(f"the server started; log:\n{srv.log_text()[-4000:]}")
     assert "server exited with 2 before answering" in text, text
     assert "Traceback" not in text, text
     return text
