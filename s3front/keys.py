@@ -370,6 +370,9 @@ async def _install_root_key(
 
 
 async def _mark_root(keys: KeyStore, access_key: str, now_ms: int) -> None:
+    # The status keeps auth from accepting the record; the secret is random and never shown as
+    # well, so that a lookup that forgot to check the status would still not let anyone in.
+    unusable = secrets.token_urlsafe(30)
     await keys.put_key(
-        AccessKeyRecord(ROOT_MARKER, "", ROOT_TENANT_ID, access_key, now_ms, _MARKER_STATUS)
+        AccessKeyRecord(ROOT_MARKER, unusable, ROOT_TENANT_ID, access_key, now_ms, _MARKER_STATUS)
     )

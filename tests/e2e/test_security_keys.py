@@ -8,7 +8,11 @@ Cassandra keyspace): the session's servers share one keyspace and its root key.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import email.utils
+import hashlib
+import hmac
 import os
 import re
 import secrets
@@ -349,6 +353,56 @@ def test_a_new_root_key_disables_the_previous_one(tmp_path: Path, own_store: str
             log,
         ), log
         assert env_secret not in log and previous_secret not in log
+
+
+def test_the_root_key_record_is_never_a_usable_key(tmp_path: Path) -> None:
+    """The pseudo-record that names the managed root key is refused like an unknown key, signed
+    with the empty secret older drafts gave it (SigV4 and SigV2) or with its stored secret."""
+    from s3front.keys import ROOT_MARKER
+
+    store = f"sqlite://{tmp_path / 'data'}"
+    srv = start(tmp_path, store, NO_ROOT_ENV)  # generates a root key and writes the record
+    try:
+        host = f"127.0.0.1:{srv.port}"
+        signed = sup.sign_v4("GET", "/", "", {"host": host}, sup.EMPTY_SHA256, ROOT_MARKER, "")
+        v4 = sup.send_raw(srv.scheme, srv.port, "GET", "/", signed.headers, b"")
+        date = email.utils.formatdate(usegmt=True)
+        v2_sig = base64.b64encode(
+            hmac.new(b"", f"GET\n\n\n{date}\n/".encode(), hashlib.sha1).digest()
+        ).decode()
+        v2 = sup.send_raw(
+            srv.scheme,
+            srv.port,
+            "GET",
+            "/",
+            {"host": host, "date": date, "authorization": f"AWS {ROOT_MARKER}:{v2_sig}"},
+            b"",
+        )
+        stored = asyncio.run(_stored_secret(store, ROOT_MARKER))
+        signed = sup.sign_v4("GET", "/", "", {"host": host}, sup.EMPTY_SHA256, ROOT_MARKER, stored)
+        with_stored = sup.send_raw(srv.scheme, srv.port, "GET", "/", signed.headers, b"")
+    finally:
+        sup.stop_server(srv)
+    assert stored
+    for resp in (v4, v2, with_stored):
+        assert resp.status == 403, resp
+        assert b"<Code>InvalidAccessKeyId</Code>" in resp.body, resp.body
+    # It exists (so the refusal above is the status check, not a missing key) and is hidden.
+    assert ROOT_MARKER not in cli("keys", "list", "--store", store).stdout
+    revoke = cli("keys", "revoke", ROOT_MARKER, "--store", store)
+    assert revoke.returncode == 1 and "no such access key" in revoke.stderr
+
+
+async def _stored_secret(store_url: str, access_key: str) -> str:
+    from s3front.store import open_store
+
+    store = await open_store(store_url)
+    try:
+        rec = await store.keys.get_key(access_key)
+    finally:
+        await store.close()
+    assert rec is not None
+    return rec.secret
 
 
 def test_root_key_of_another_tenant_is_refused(tmp_path: Path) -> None:
