@@ -114,3 +114,93 @@ def test_rotate_and_root_key(tmp_path: Path) -> None:
         assert found is not None and found.status == "revoked"
 
     with_store(tmp_path, body)
+
+
+def test_old_v1_and_plaintext_secrets_are_resealed(tmp_path: Path) -> None:
+    """A store sealed the old way (AES key = SHA-256 of the master key's text) keeps working
+    and is rewritten as v2, as are secrets stored in the clear, when the server starts."""
+    import base64
+    import hashlib
+    import secrets as pysecrets
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from s3front.store.records import AccessKeyRecord
+
+    nonce = pysecrets.token_bytes(12)
+    v1 = AESGCM(hashlib.sha256(M1.encode()).digest()).encrypt(nonce, b"old-secret", b"OLDKEY")
+    v1_text = "sealed:v1:" + base64.b64encode(nonce + v1).decode()
+
+    async def body(store: Store) -> None:
+        await store.keys.put_key(AccessKeyRecord("OLDKEY", v1_text, keys.tenant_id("a"), "a", 1))
+        await store.keys.put_key(
+            AccessKeyRecord("CLEAR", "clear-secret", keys.tenant_id("b"), "b", 1)
+        )
+        found = await keys.lookup_key(store.keys, "OLDKEY", M1)
+        assert found is not None and found.secret == "old-secret"
+        await keys.ensure_root_key(store.keys, "", "", 2, M1)
+        for ak, secret in (("OLDKEY", "old-secret"), ("CLEAR", "clear-secret")):
+            raw = await store.keys.get_key(ak)
+            assert raw is not None and raw.secret.startswith("sealed:v2:"), raw
+            assert keys.unseal(raw.secret, ak, M1) == secret
+        # Nothing is left to reseal.
+        assert await keys.reseal_secrets(store.keys, M1) == 0
+
+    with_store(tmp_path, body)
+
+
+def test_create_key_refuses_to_write_in_the_clear_into_a_sealed_store(tmp_path: Path) -> None:
+    async def body(store: Store) -> None:
+        await keys.create_key(store.keys, "a", "", M1, 1)
+        before = await store.keys.list_keys()
+        with pytest.raises(keys.MasterKeyError, match="refusing to store a new secret"):
+            await keys.create_key(store.keys, "b", "", "", 2)
+        with pytest.raises(keys.MasterKeyError, match="not the key it was sealed with"):
+            await keys.create_key(store.keys, "b", "", M2, 2)
+        assert await store.keys.list_keys() == before
+
+    with_store(tmp_path, body)
+
+
+def test_root_key_from_the_environment(tmp_path: Path) -> None:
+    async def body(store: Store) -> None:
+        # Revoked stays revoked.
+        assert await keys.ensure_root_key(store.keys, "ENV1", "s1", 1) is None
+        await keys.revoke_key(store.keys, "ENV1")
+        with pytest.raises(keys.RootKeyError, match="ENV1, which was revoked") as info:
+            await keys.ensure_root_key(store.keys, "ENV1", "s1", 2)
+        assert "s1" not in str(info.value)
+        rec = await store.keys.get_key("ENV1")
+        assert rec is not None and rec.status == "revoked"
+        # Another tenant's key is not taken over.
+        other = await keys.create_key(store.keys, "alice", "", "", 3)
+        with pytest.raises(keys.RootKeyError, match="belongs to another tenant"):
+            await keys.ensure_root_key(store.keys, other.access_key, "x", 4)
+        with pytest.raises(keys.RootKeyError, match="reserved"):
+            await keys.ensure_root_key(store.keys, keys.ROOT_MARKER, "x", 4)
+        # A new key: the marker follows it; the listing never shows the marker.
+        assert await keys.ensure_root_key(store.keys, "ENV2", "s2", 5) is None
+        marker = await store.keys.get_key(keys.ROOT_MARKER)
+        assert marker is not None and marker.display_name == "ENV2" and marker.status != "active"
+        listed = keys.listed_keys(await store.keys.list_keys())
+        assert keys.ROOT_MARKER not in {k.access_key for k in listed}
+        assert await keys.revoke_key(store.keys, keys.ROOT_MARKER) is None
+        assert await keys.rotate_key(store.keys, keys.ROOT_MARKER, "", 6) is None
+
+    with_store(tmp_path, body)
+
+
+def test_a_store_from_before_the_marker_revokes_its_oldest_root_key(tmp_path: Path) -> None:
+    """Upgrading: no record says which root key the server made; the oldest root key is the
+    one generated on the first start (or the first environment's), so that is the one a new
+    root key replaces. Younger root keys (made with `keys create --tenant root`) stay."""
+    from s3front.store.records import AccessKeyRecord
+
+    async def body(store: Store) -> None:
+        await store.keys.put_key(AccessKeyRecord("FIRST", "a", keys.ROOT_TENANT_ID, "root", 10))
+        await store.keys.put_key(AccessKeyRecord("LATER", "b", keys.ROOT_TENANT_ID, "root", 20))
+        assert await keys.ensure_root_key(store.keys, "NEW", "c", 30) is None
+        states = {k.access_key: k.status for k in keys.listed_keys(await store.keys.list_keys())}
+        assert states == {"FIRST": "revoked", "LATER": "active", "NEW": "active"}
+
+    with_store(tmp_path, body)
