@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from s3front import config
 from s3front.memory import keep_freed_memory
+from s3front.store.errors import StoreError
 
 if TYPE_CHECKING:
     from s3front.app import S3Front
@@ -65,6 +67,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "h11_max_incomplete_event_size": settings.max_header_bytes,
         "limit_concurrency": settings.limit_concurrency or None,
     }
+    # The root key and the master key are checked here, before uvicorn starts, so that a
+    # refusal (revoked root key, wrong master key, unreachable store) is one line from main()
+    # rather than a traceback from the ASGI lifespan. With workers this is also the one place
+    # the root key is made: two workers each finding no key would both create one. The
+    # lifespan repeats the (idempotent) check for apps started some other way.
+    asyncio.run(_ensure_root_key(settings))
     if settings.workers <= 1:
         from s3front.app import create_app
 
@@ -72,10 +80,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
         return 0
     # Several worker processes share the listening socket; each builds its app from the
-    # environment (uvicorn spawns them and can only pass an import string). The root key is
-    # made here, once, before they start: two workers each finding no key would both create one.
+    # environment (uvicorn spawns them and can only pass an import string).
     _export_settings(overrides, args.config)
-    asyncio.run(_ensure_root_key(settings))
     uvicorn.run(
         "s3front.cli:app_from_env",
         factory=True,
@@ -103,7 +109,15 @@ async def _ensure_root_key(settings: config.Settings) -> None:
     from s3front.keys import ensure_root_key
     from s3front.store import open_store
 
-    store = await open_store(settings.store)
+    # A store that cannot be reached ends the start with one line from main(); the driver's own
+    # log of the failed connection (with tracebacks) would bury it.
+    driver_log = logging.getLogger("cassandra")
+    level = driver_log.level
+    driver_log.setLevel(logging.CRITICAL)
+    try:
+        store = await open_store(settings.store)
+    finally:
+        driver_log.setLevel(level)
     try:
         generated = await ensure_root_key(
             store.keys,
@@ -224,7 +238,7 @@ async def _keys(args: argparse.Namespace) -> int:
         elif args.keys_cmd == "list":
             print("ACCESS KEY\tCANONICAL ID\tDISPLAY NAME\tSTATUS")
             for k in sorted(
-                await store.keys.list_keys(),
+                keys.listed_keys(await store.keys.list_keys()),
                 key=lambda r: (keys.tenant_id(r.tenant), r.created_ms, r.access_key),
             ):
                 print(f"{k.access_key}\t{keys.tenant_id(k.tenant)}\t{k.display_name}\t{k.status}")
@@ -248,6 +262,17 @@ async def _keys(args: argparse.Namespace) -> int:
         return 2
     finally:
         await store.close()
+
+
+def _grace(text: str) -> float:
+    """--grace: a finite number of seconds, not negative (inf would make GC fail mid-pass)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite, non-negative number: {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -310,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--store", help="store URL (or S3FRONT_STORE)")
     g.add_argument(
         "--grace",
-        type=float,
+        type=_grace,
         default=24 * 3600,
         help="seconds garbage is kept before it may be freed; writes in progress are safe at"
         " any value, 0 included (default 86400)",
@@ -324,11 +349,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Expected failures end with one line on stderr, not a traceback: bad settings or keys (2),
+    # a store that cannot be reached or opened, or a file that cannot be read (1). The messages
+    # name settings and access key ids, never secrets.
     try:
         return int(args.func(args))
     except ValueError as exc:
         print(f"s3front: {exc}", file=sys.stderr)
         return 2
+    except (StoreError, OSError) as exc:
+        print(f"s3front: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

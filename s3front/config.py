@@ -3,11 +3,21 @@
 Every setting has an environment variable `S3FRONT_<NAME>` (upper case) and a TOML key of the
 same name in lower case; command-line flags win. Secrets are masked by `describe()`, which is
 what the server logs at start.
+
+The master key (`S3FRONT_MASTER_KEY`, which seals access-key secrets at rest) must be 32 random
+bytes written as 64 hex digits or as base64 (standard or URL-safe alphabet, padding optional):
+`python3 -c 'import secrets; print(secrets.token_hex(32))'`. Anything else -- a passphrase, a
+short or truncated key -- is refused at load, with a message that names the setting and never
+echoes the value.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -67,6 +77,34 @@ class Settings:
                 value = mask_url(value)
             out[f.name] = value
         return out
+
+
+_HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
+_B64_KEY = re.compile(r"[A-Za-z0-9+/_-]{43}=?")
+MASTER_KEY_HELP = (
+    "S3FRONT_MASTER_KEY must be 32 random bytes written as 64 hex digits or base64 "
+    "(make one with: python3 -c 'import secrets; print(secrets.token_hex(32))')"
+)
+
+
+def decode_master_key(text: str) -> bytes:
+    """The 32 bytes of a master key given as hex or base64; ValueError (naming the setting,
+    never the value) for anything else."""
+    text = text.strip()
+    raw = b""
+    if _HEX_KEY.fullmatch(text):
+        raw = bytes.fromhex(text)
+    elif _B64_KEY.fullmatch(text):
+        padded = text.rstrip("=") + "="
+        try:
+            raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+    # 32 random bytes have ~30 distinct values; fewer than 16 means a pattern ("000...0", a
+    # repeated word), not a random key. (The odds of a random key failing this are < 1e-20.)
+    if len(raw) != 32 or len(set(raw)) < 16:
+        raise ValueError(MASTER_KEY_HELP)
+    return raw
 
 
 def mask_url(url: str) -> str:
@@ -130,4 +168,10 @@ def load(
         raise ValueError("bucket_cache_seconds must be between 0 and 60")
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise ValueError("--tls-cert and --tls-key go together")
+    for name in ("gc_interval", "gc_grace"):
+        value = getattr(settings, name)
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a finite, non-negative number of seconds")
+    if settings.master_key:
+        decode_master_key(settings.master_key)
     return settings

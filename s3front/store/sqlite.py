@@ -46,6 +46,12 @@ thread itself (`_point`): ~20 us there, less than a hand-off to a thread and bac
 processes (`serve --workers`) may share the directory.
 Another process (`s3front gc`) may open the same directory; busy_timeout makes the writers take
 turns, and waiting longer raises StoreTimeout.
+
+Permissions: the directory may hold access-key secrets in the clear (no master key; see
+s3front.keys), so s3front creates its directories 0700 and its files 0600 whatever the umask
+(the database is created before SQLite opens it, and SQLite gives -wal and -shm the database's
+mode). Opening a store whose directory or database others can read logs a warning naming the
+paths and modes; s3front does not chmod what it did not create, which may be deliberate.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 import operator
 import os
 import shutil
@@ -83,6 +90,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 DB_NAME = "s3front.db"
+_DIR_MODE = 0o700
+_FILE_MODE = 0o600
+log = logging.getLogger("s3front.store")
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 5000
 READERS = 4
@@ -700,11 +710,13 @@ class SqliteStore:
         if os.path.exists(path):
             return  # content-addressed: the same id always has the same bytes
         tmp = os.path.join(self._tmp_dir, uuid.uuid4().hex)
-        with open(tmp, "wb") as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
+        with open(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(os.path.dirname(path), _DIR_MODE)
         os.replace(tmp, path)  # atomic: readers see no file or the whole block
 
     async def put_block(self, block_id: bytes, data: bytes) -> None:
@@ -804,6 +816,41 @@ def _clear_dead_tmp(tmp_root: str) -> None:
                 os.unlink(path)
 
 
+def _make_private_dirs(*paths: str) -> None:
+    """Create each directory (in order, so give parents first) 0700 if it is missing; mkdir's
+    mode can only lose bits to the umask, never gain them."""
+    for p in paths:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(p, _DIR_MODE)
+
+
+def _create_private_file(path: str) -> None:
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE))
+
+
+_warned: set[str] = set()  # store directories already warned about by this process
+
+
+def _warn_if_readable(store: SqliteStore) -> None:
+    """One warning naming what users other than the owner can reach (group/other bits)."""
+    if store.path in _warned:
+        return
+    loose = []
+    for p in (store.path, store.block_dir, store.db_path, store.db_path + "-wal"):
+        with contextlib.suppress(FileNotFoundError):
+            mode = os.stat(p).st_mode & 0o777
+            if mode & 0o077:
+                loose.append(f"{p} (mode {mode:04o})")
+    if loose:
+        _warned.add(store.path)
+        log.warning(
+            "the store's files are accessible to other users, and may hold access key secrets: "
+            "%s; chmod 700 the directory and 600 the database files",
+            ", ".join(loose),
+        )
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -826,10 +873,14 @@ async def open_sqlite(
     store = SqliteStore(path, readers, busy_timeout_ms)
 
     def prepare() -> None:
-        os.makedirs(path, exist_ok=True)
+        parent = os.path.dirname(os.path.abspath(path))
+        os.makedirs(parent, exist_ok=True)  # the parents are the operator's: default modes
+        _make_private_dirs(path, store.block_dir, store._tmp_root)
+        _create_private_file(store.db_path)
         # Blocks half-written by processes that died; nothing references them.
         _clear_dead_tmp(store._tmp_root)
-        os.makedirs(store._tmp_dir, exist_ok=True)
+        _make_private_dirs(store._tmp_dir)
+        _warn_if_readable(store)
 
     try:
         await asyncio.to_thread(prepare)

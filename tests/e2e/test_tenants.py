@@ -372,7 +372,9 @@ def test_isolation_matrix(
 
 def test_master_key_seals_secrets_and_is_required(tmp_path: Any) -> None:
     workdir = tmp_path / "sealed"
-    master = {"S3FRONT_MASTER_KEY": "correct horse battery staple"}
+    master = {
+        "S3FRONT_MASTER_KEY": "12066eb327070c9d6a8366f25a662b51ccc5347a90f913c58ac29d63fcea514c"
+    }
     srv = sup.start_server(workdir, env_extra=master)
     try:
         s3 = srv.client()
@@ -423,9 +425,16 @@ def test_master_key_seals_secrets_and_is_required(tmp_path: Any) -> None:
 
     for env_extra, message in (
         ({}, "no master key is configured"),
-        ({"S3FRONT_MASTER_KEY": "wrong"}, "not the key it was sealed with"),
+        (
+            {
+                "S3FRONT_MASTER_KEY": "56f9ade1df195d1b40b2170826d37623362cf0d9428c3272567fae2eaf21dc47"
+            },
+            "not the key it was sealed with",
+        ),
     ):
         with pytest.raises(sup.ServerStartError) as info:
             sup.start_server(workdir, env_extra=env_extra, ready_timeout=20)
         assert message in str(info.value)
-        assert "correct horse" not in str(info.value) and sup.SECRET_KEY not in str(info.value)
+        assert master["S3FRONT_MASTER_KEY"] not in str(info.value) and sup.SECRET_KEY not in str(
+            info.value
+        )
