@@ -22,7 +22,16 @@ _KEEP_MASKS_UP_TO = 512  # pattern length
 class Glob:
     """One compiled pattern; `matches(text)` is a full match."""
 
-    __slots__ = ("_accept", "_fold", "_literal", "_masks", "_positions", "_question", "_star")
+    __slots__ = (
+        "_accept",
+        "_fold",
+        "_literal",
+        "_masks",
+        "_min_len",
+        "_positions",
+        "_question",
+        "_star",
+    )
 
     def __init__(self, pattern: str, *, ignore_case: bool = False, question: bool = True) -> None:
         self._fold = ignore_case
@@ -52,6 +61,8 @@ class Glob:
         self._positions = positions
         self._masks: dict[str, int] = {}
         self._accept = 1 << len(chars)
+        # Each non-star character consumes one input character: a longer input is needed.
+        self._min_len = len(chars) - chars.count("*")
 
     def _mask(self, c: str, masks: dict[str, int], cap: int) -> int:
         """States that advance on character `c`: a `?` or the character itself (built lazily,
@@ -79,6 +90,8 @@ class Glob:
             text = text.lower()
         if self._literal is not None:
             return text == self._literal
+        if len(text) < self._min_len:
+            return False
         star = self._star
         # Masks of short patterns are kept with the pattern; a long one's (up to a policy's
         # size each) only for this call, so cached patterns stay small.
