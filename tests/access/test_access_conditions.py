@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from s3front import errors
+from s3front.access.authorize import is_allowed
 from s3front.access.policy import Facts, evaluate, parse
 from s3front.keys import tenant_id
+from s3front.store.records import BucketRecord
 
 ALICE = tenant_id("alice")
 BOB = tenant_id("bob")
@@ -157,3 +159,26 @@ def test_iam_user_and_account_principals() -> None:
 def test_principals_that_denote_nobody_are_refused(principal: str) -> None:
     with pytest.raises(errors.MalformedPolicy, match="Invalid principal"):
         policy_with({}, principal={"AWS": principal})
+
+
+def test_a_stored_policy_that_no_longer_parses_fails_closed() -> None:
+    """A policy an older version accepted (an unsupported key, never applied) now denies
+    everything but the policy actions, so its owner can replace it."""
+    text = json.dumps(
+        {
+            "Statement": {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": "arn:aws:s3:::b/*",
+                "Condition": {"StringEquals": {"s3:ExistingObjectTag/x": "y"}},
+            }
+        }
+    )
+    owner = tenant_id("owner")
+    b = BucketRecord("b", "id", owner, 0, "us-east-1", 1, attrs={"policy": text})
+    here = Facts("127.0.0.1", False)
+    assert not is_allowed(owner, "s3:GetObject", b, "k", None, here)
+    assert not is_allowed(None, "s3:ListBucket", b, None, None, here)
+    assert is_allowed(owner, "s3:PutBucketPolicy", b, None, None, here)
+    assert is_allowed(owner, "s3:DeleteBucketPolicy", b, None, None, here)

@@ -56,7 +56,7 @@ def owned(s3: Any) -> Iterator[str]:
     s3.delete_bucket(Bucket=name)
 
 
-def _policy(bucket: str, *statements: dict[str, Any]) -> str:
+def _policy(*statements: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
@@ -88,7 +88,7 @@ def test_deny_public_read_put_by_x_amz_acl(server: Any, s3: Any, owned: str) -> 
         f"arn:aws:s3:::{owned}/*",
         Condition={"StringEquals": {"s3:x-amz-acl": ["public-read", "public-read-write"]}},
     )
-    s3.put_bucket_policy(Bucket=owned, Policy=_policy(owned, deny))
+    s3.put_bucket_policy(Bucket=owned, Policy=_policy(deny))
     assert (
         _error(lambda: s3.put_object(Bucket=owned, Key="a", Body=b"x", ACL="public-read"))[0]
         == "AccessDenied"
@@ -120,7 +120,7 @@ def test_deny_by_user_agent(server: Any, s3: Any, owned: str) -> None:
         f"arn:aws:s3:::{owned}/*",
         Condition={"StringLike": {"aws:UserAgent": "*evil-bot*"}},
     )
-    s3.put_bucket_policy(Bucket=owned, Policy=_policy(owned, deny))
+    s3.put_bucket_policy(Bucket=owned, Policy=_policy(deny))
     bad = server.raw("GET", f"/{owned}/k", headers={"user-agent": "Mozilla evil-bot/2.1"})
     assert bad.status == 403 and bad.error_code == "AccessDenied"
     good = server.raw("GET", f"/{owned}/k", headers={"user-agent": "friendly/1.0"})
@@ -133,17 +133,17 @@ def test_source_ip_allow_and_deny_on_loopback(server: Any, s3: Any, owned: str) 
     allow = _st(
         "Allow", "*", "s3:GetObject", arn, Condition={"IpAddress": {"aws:SourceIp": "127.0.0.1/32"}}
     )
-    s3.put_bucket_policy(Bucket=owned, Policy=_policy(owned, allow))
+    s3.put_bucket_policy(Bucket=owned, Policy=_policy(allow))
     assert server.raw("GET", f"/{owned}/k", sign=False).status == 200
     deny_here = _st(
         "Deny", "*", "s3:GetObject", arn, Condition={"IpAddress": {"aws:SourceIp": "127.0.0.1"}}
     )
-    s3.put_bucket_policy(Bucket=owned, Policy=_policy(owned, deny_here))
+    s3.put_bucket_policy(Bucket=owned, Policy=_policy(deny_here))
     assert _error(lambda: s3.get_object(Bucket=owned, Key="k"))[0] == "AccessDenied"
     deny_elsewhere = _st(
         "Deny", "*", "s3:GetObject", arn, Condition={"NotIpAddress": {"aws:SourceIp": "127.0.0.1"}}
     )
-    s3.put_bucket_policy(Bucket=owned, Policy=_policy(owned, deny_elsewhere))
+    s3.put_bucket_policy(Bucket=owned, Policy=_policy(deny_elsewhere))
     assert s3.get_object(Bucket=owned, Key="k")["Body"].read() == b"hello"
 
 
@@ -165,7 +165,7 @@ def test_auth_type_and_listing_keys(server: Any, s3: Any, owned: str) -> None:
             Condition={"NumericGreaterThan": {"s3:max-keys": 100}},
         ),
     )
-    s3.put_bucket_policy(Bucket=owned, Policy=_policy(owned, *statements))
+    s3.put_bucket_policy(Bucket=owned, Policy=_policy(*statements))
     url = s3.generate_presigned_url("get_object", Params={"Bucket": owned, "Key": "k"})
     context = server.ssl_context()
     with pytest.raises(urllib.request.HTTPError) as info:
@@ -189,7 +189,7 @@ def test_unsupported_condition_is_refused_by_name(
     s3: Any, owned: str, operator: str, key: str
 ) -> None:
     deny = _st("Deny", "*", "s3:*", f"arn:aws:s3:::{owned}/*", Condition={operator: {key: "1.2"}})
-    code, message = _error(lambda: s3.put_bucket_policy(Bucket=owned, Policy=_policy(owned, deny)))
+    code, message = _error(lambda: s3.put_bucket_policy(Bucket=owned, Policy=_policy(deny)))
     assert code == "MalformedPolicy"
     assert (operator if "Loosely" in operator else key) in message
     assert _error(lambda: s3.get_bucket_policy(Bucket=owned))[0] == "NoSuchBucketPolicy"
@@ -210,7 +210,7 @@ def test_iam_user_principal_matches_its_keys(server: Any, s3: Any, owned: str) -
         "s3:GetObject",
         f"arn:aws:s3:::{owned}/*",
     )
-    s3.put_bucket_policy(Bucket=owned, Policy=_policy(owned, allow))
+    s3.put_bucket_policy(Bucket=owned, Policy=_policy(allow))
     as_ci = server.client(access_key=ci["access key"], secret_key=ci["secret key"])
     as_other = server.client(access_key=other["access key"], secret_key=other["secret key"])
     assert as_ci.get_object(Bucket=owned, Key="k")["Body"].read() == b"hello"
@@ -230,11 +230,11 @@ def test_iam_user_principal_matches_its_keys(server: Any, s3: Any, owned: str) -
             f"arn:aws:s3:::{owned}/*",
         ),
     )
-    s3.put_bucket_policy(Bucket=owned, Policy=_policy(owned, *statements))
+    s3.put_bucket_policy(Bucket=owned, Policy=_policy(*statements))
     assert _error(lambda: as_ci.get_object(Bucket=owned, Key="k"))[0] == "AccessDenied"
     assert as_other.get_object(Bucket=owned, Key="k")["Body"].read() == b"hello"
     for principal in (f"arn:aws:iam::{tenant}:user/nobody", f"arn:aws:iam::{tenant}:role/ci"):
-        doc = _policy(owned, _st("Deny", {"AWS": principal}, "s3:GetObject", f"{arn}/*"))
+        doc = _policy(_st("Deny", {"AWS": principal}, "s3:GetObject", f"{arn}/*"))
         code, message = _error(partial(s3.put_bucket_policy, Bucket=owned, Policy=doc))
         assert (code, message) == ("MalformedPolicy", "Invalid principal in policy")
 
@@ -302,7 +302,7 @@ def test_cors_allowed_header_wildcards_do_not_stall(server: Any, s3: Any, owned:
 
 def test_policy_resource_wildcards_do_not_stall(server: Any, s3: Any, owned: str) -> None:
     allow = _st("Allow", "*", "s3:GetObject", f"arn:aws:s3:::{owned}/{_STARS}")
-    s3.put_bucket_policy(Bucket=owned, Policy=_policy(owned, allow))
+    s3.put_bucket_policy(Bucket=owned, Policy=_policy(allow))
 
     def attack() -> None:
         for _ in range(3):
