@@ -8,8 +8,10 @@ Operators: String{Equals,NotEquals,EqualsIgnoreCase,NotEqualsIgnoreCase,Like,Not
 Numeric{Equals,NotEquals,LessThan,LessThanEquals,GreaterThan,GreaterThanEquals}, the same six
 for Date, Bool, IpAddress / NotIpAddress and Null; each (but Null) also with the `IfExists`
 suffix and the `ForAnyValue:` / `ForAllValues:` qualifiers. Keys: `KEYS` below; each comes from
-the request (`context_hooks.facts_of`). Keys that depend on object tags or TLS details are not
-available to the access decision and are refused.
+the request (`context_hooks.facts_of`), s3:ExistingObjectTag/<key> from the object's tags, read
+when a policy tests them. Request tags (s3:RequestObjectTag/..., which PutObjectTagging carries
+in its body, read only after the access decision) and TLS details are not available to the
+access decision and are refused.
 
 Semantics follow IAM: values of one key are ORed, keys and operators ANDed; a key absent from the
 request makes a condition false, except for the negated operators (true), `...IfExists` (true),
@@ -63,6 +65,8 @@ KEYS: Mapping[str, str] = {
     "s3:x-amz-grant-write-acp": "string",
     "s3:x-amz-grant-full-control": "string",
 }
+# s3:ExistingObjectTag/<tag key>: the tags of the object the request names (read for it).
+EXISTING_TAG = "s3:existingobjecttag/"
 # The s3: keys whose value is the request header of the same name (or the POST form field).
 HEADER_KEYS = tuple(k[3:] for k in KEYS if k.startswith("s3:x-amz-"))
 
@@ -186,6 +190,9 @@ def _values(raw: Any, key: str) -> tuple[str, ...]:
 def _condition(op: str, qualifier: str, if_exists: bool, key: str, raw: Any) -> Condition:
     lkey = key.lower()
     kind = KEYS.get(lkey)
+    if lkey.startswith(EXISTING_TAG) and len(key) > len(EXISTING_TAG):
+        # Tag keys are case-sensitive, the key's name is not.
+        lkey, kind = EXISTING_TAG + key[len(EXISTING_TAG) :], "string"
     if kind is None:
         raise _bad(f"Policy has an unsupported condition key: {key}")
     values = _values(raw, key)

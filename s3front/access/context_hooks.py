@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from s3front import errors, routing
+from s3front.access import policy as policies
 from s3front.access.authorize import is_allowed, needs_object
-from s3front.access.conditions import HEADER_KEYS, Facts
+from s3front.access.conditions import EXISTING_TAG, HEADER_KEYS, Facts
 from s3front.auth import sigv4
 from s3front.objects.listing import shard_of
 from s3front.request import S3Request
@@ -107,9 +109,55 @@ async def read_object(ctx: Ctx, bucket: BucketRecord, key: str) -> ObjectRecord 
     return None if rec is None or rec.delete_marker else rec
 
 
+# The actions for which AWS sets s3:ExistingObjectTag/<key> (not PutObject, not DeleteObject).
+_TAGGED_ACTIONS = frozenset(
+    {
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:GetObjectAcl",
+        "s3:GetObjectVersionAcl",
+        "s3:GetObjectTagging",
+        "s3:GetObjectVersionTagging",
+        "s3:PutObjectAcl",
+        "s3:PutObjectVersionAcl",
+        "s3:PutObjectTagging",
+        "s3:PutObjectVersionTagging",
+        "s3:DeleteObjectTagging",
+        "s3:DeleteObjectVersionTagging",
+    }
+)
+
+
+def needs_tags(bucket: BucketRecord, action: str) -> bool:
+    """Whether deciding `action` needs the object's tags: the policy tests them."""
+    raw = bucket.attrs.get("policy")
+    if not raw or action not in _TAGGED_ACTIONS:
+        return False
+    try:
+        return policies.parse_cached(raw, bucket.name).tests_object_tags
+    except errors.MalformedPolicy:
+        return False  # `is_allowed` denies on it anyway
+
+
+def with_tags(facts: Facts, obj: ObjectRecord) -> Facts:
+    # Imported here: s3front.api imports this module while it initialises.
+    from s3front.api.tagging_attrs import tags_of
+
+    tags = {EXISTING_TAG + k: v for k, v in tags_of(obj.attrs).items()}
+    return replace(facts, values={**facts.values, **tags})
+
+
 async def authorize_request(ctx: Ctx, bucket: BucketRecord) -> None:
     action, key = action_of(ctx)
     who, facts = caller(ctx), facts_of(ctx)
+    if key is not None and needs_tags(bucket, action):
+        # The policy tests the object's tags: read it first, decide once, with its ACL too.
+        obj = await read_object(ctx, bucket, key)
+        if obj is not None:
+            facts = with_tags(facts, obj)
+        if is_allowed(who, action, bucket, key, obj, facts):
+            return
+        raise errors.AccessDenied()
     if is_allowed(who, action, bucket, key, None, facts):
         return
     if ctx.ep.op == "DeleteObjects" and is_allowed(who, action, bucket, "*", None, facts):
@@ -142,7 +190,8 @@ async def authorize_read(ctx: Ctx, bucket: BucketRecord, key: str, version_id: s
     own ACL is consulted, and a caller without access learns nothing about the key."""
     action = "s3:GetObjectVersion" if version_id is not None else "s3:GetObject"
     who, facts = caller(ctx), facts_of(ctx)
-    if is_allowed(who, action, bucket, key, None, facts):
+    tags = needs_tags(bucket, action)
+    if not tags and is_allowed(who, action, bucket, key, None, facts):
         return
     shard = shard_of(key, bucket.shards)
     meta = ctx.store.meta
@@ -150,6 +199,8 @@ async def authorize_read(ctx: Ctx, bucket: BucketRecord, key: str, version_id: s
         obj = await meta.get_object_by_version(bucket.bucket_id, shard, key, version_id)
     else:
         obj = await meta.get_object(bucket.bucket_id, shard, key)
+    if tags and obj is not None:
+        facts = with_tags(facts, obj)
     if obj is not None and is_allowed(who, action, bucket, key, obj, facts):
         return
     raise errors.AccessDenied()

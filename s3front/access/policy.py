@@ -27,7 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 from s3front import errors
-from s3front.access.conditions import Condition, Facts, holds, parse_block
+from s3front.access.conditions import EXISTING_TAG, Condition, Facts, holds, parse_block
 from s3front.access.wildcard import Glob, compile_glob
 from s3front.keys import tenant_id
 
@@ -54,6 +54,11 @@ class Statement:
 @dataclass(frozen=True, slots=True)
 class Policy:
     statements: tuple[Statement, ...]
+
+    @property
+    def tests_object_tags(self) -> bool:
+        """Whether a condition tests s3:ExistingObjectTag (the object must be read to decide)."""
+        return any(c.key.startswith(EXISTING_TAG) for st in self.statements for c in st.conditions)
 
     @property
     def users(self) -> frozenset[tuple[str, str]]:

@@ -106,7 +106,7 @@ def test_numeric_date_ip_and_bool() -> None:
 @pytest.mark.parametrize(
     ("condition", "named"),
     [
-        ({"StringEquals": {"s3:ExistingObjectTag/team": "x"}}, "s3:ExistingObjectTag/team"),
+        ({"ForAnyValue:StringLike": {"s3:RequestObjectTagKeys": "x"}}, "s3:RequestObjectTagKeys"),
         ({"StringEquals": {"s3:RequestObjectTag/team": "x"}}, "s3:RequestObjectTag/team"),
         ({"NumericGreaterThan": {"s3:TlsVersion": "1.2"}}, "s3:TlsVersion"),
         ({"StringEquals": {"aws:PrincipalOrgID": "o-1"}}, "aws:PrincipalOrgID"),
@@ -125,6 +125,17 @@ def test_what_cannot_be_evaluated_is_refused_by_name(condition: dict[str, Any], 
     with pytest.raises(errors.MalformedPolicy) as info:
         policy_with(condition)
     assert named in str(info.value)
+
+
+def test_existing_object_tags() -> None:
+    policy = policy_with({"StringEquals": {"s3:existingObjectTag/Class": "secret"}})
+    assert policy.tests_object_tags
+    secret = Facts("192.0.2.1", True, values={"s3:existingobjecttag/Class": "secret"})
+    assert evaluate(policy, ALICE, "s3:GetObject", "b/k", secret) is False
+    other = Facts("192.0.2.1", True, values={"s3:existingobjecttag/class": "secret"})
+    assert evaluate(policy, ALICE, "s3:GetObject", "b/k", other) is None  # tag keys: exact case
+    assert evaluate(policy, ALICE, "s3:GetObject", "b/k", facts()) is None
+    assert not policy_with({"StringEquals": {"s3:x-amz-acl": "x"}}).tests_object_tags
 
 
 def test_iam_user_and_account_principals() -> None:
@@ -171,7 +182,7 @@ def test_a_stored_policy_that_no_longer_parses_fails_closed() -> None:
                 "Principal": "*",
                 "Action": "s3:PutObject",
                 "Resource": "arn:aws:s3:::b/*",
-                "Condition": {"StringEquals": {"s3:ExistingObjectTag/x": "y"}},
+                "Condition": {"StringEquals": {"s3:RequestObjectTag/x": "y"}},
             }
         }
     )

@@ -179,7 +179,7 @@ def test_auth_type_and_listing_keys(server: Any, s3: Any, owned: str) -> None:
 @pytest.mark.parametrize(
     ("operator", "key"),
     [
-        ("StringEquals", "s3:ExistingObjectTag/team"),
+        ("StringEquals", "s3:RequestObjectTag/team"),
         ("NumericGreaterThanEquals", "s3:TlsVersion"),
         ("StringEquals", "aws:PrincipalOrgID"),
         ("StringEqualsLoosely", "s3:x-amz-acl"),
@@ -193,6 +193,32 @@ def test_unsupported_condition_is_refused_by_name(
     assert code == "MalformedPolicy"
     assert (operator if "Loosely" in operator else key) in message
     assert _error(lambda: s3.get_bucket_policy(Bucket=owned))[0] == "NoSuchBucketPolicy"
+
+
+def test_existing_object_tag_condition(s3: Any, owned: str) -> None:
+    s3.put_object(Bucket=owned, Key="secret", Body=b"s", Tagging="class=secret")
+    s3.put_object(Bucket=owned, Key="plain", Body=b"p", Tagging="class=public")
+    deny = _st(
+        "Deny",
+        "*",
+        ["s3:GetObject", "s3:GetObjectTagging"],
+        f"arn:aws:s3:::{owned}/*",
+        Condition={"StringEquals": {"s3:ExistingObjectTag/class": "secret"}},
+    )
+    s3.put_bucket_policy(Bucket=owned, Policy=_policy(deny))
+    assert _error(lambda: s3.get_object(Bucket=owned, Key="secret"))[0] == "AccessDenied"
+    assert _error(lambda: s3.get_object_tagging(Bucket=owned, Key="secret"))[0] == "AccessDenied"
+    assert s3.get_object(Bucket=owned, Key="plain")["Body"].read() == b"p"
+    # A copy reads its source: the same Deny applies to it.
+    source = {"Bucket": owned, "Key": "secret"}
+    assert (
+        _error(lambda: s3.copy_object(Bucket=owned, Key="c", CopySource=source))[0]
+        == "AccessDenied"
+    )
+    s3.copy_object(Bucket=owned, Key="c", CopySource={"Bucket": owned, "Key": "plain"})
+    # Untagging the object lifts it (the Deny covers GetObjectTagging, not DeleteObjectTagging).
+    s3.delete_object_tagging(Bucket=owned, Key="secret")
+    assert s3.get_object(Bucket=owned, Key="secret")["Body"].read() == b"s"
 
 
 # -- item 4: principals -------------------------------------------------------------------------
