@@ -85,7 +85,9 @@ def canned(name: str, owner: str, bucket_owner: str) -> Acl:
     return Acl(owner, base + extra)
 
 
-_GRANTEE = re.compile(r'\s*(id|uri|emailAddress)\s*=\s*"?([^",]*)"?\s*(?:,|$)', re.IGNORECASE)
+# Possessive quantifiers: the value's run and the spaces around it overlap, and backtracking
+# between them made a long x-amz-grant-* header cost quadratic time on the event loop.
+_GRANTEE = re.compile(r'\s*+(id|uri|emailAddress)\s*+=\s*+"?([^",]*+)"?\s*+(?:,|$)', re.IGNORECASE)
 
 
 def parse_grantees(value: str, header: str) -> list[tuple[str, str]]:

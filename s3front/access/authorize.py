@@ -11,7 +11,8 @@ Order, as in S3:
 4. An ACL grant: bucket ACL for listing (READ), writing and deleting objects (WRITE) and the
    bucket ACL (READ_ACP / WRITE_ACP); object ACL for reading the object (READ) and its ACL.
 
-Anything else is denied. Anonymous callers (principal None) are allowed only by a policy
+Anything else is denied. A stored policy that no longer parses (accepted by an older
+version) denies everything but the policy actions. Anonymous callers (principal None) are allowed only by a policy
 statement for "*" or an AllUsers grant. Only owners may touch the policy, whatever it says.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from s3front import errors
 from s3front.access import acl as acls
 from s3front.access import policy as policies
 from s3front.store.records import BucketRecord, ObjectRecord
@@ -66,7 +68,12 @@ def is_allowed(
     raw_policy = bucket.attrs.get("policy")
     if raw_policy:
         resource = bucket.name if key is None else f"{bucket.name}/{key}"
-        policy = policies.parse_cached(raw_policy, bucket.name)
+        try:
+            policy = policies.parse_cached(raw_policy, bucket.name)
+        except errors.MalformedPolicy:
+            # Stored before s3front refused what it cannot evaluate (an unsupported condition
+            # key, say): fail closed until the owner replaces it (policy actions still work).
+            return False
         decision = policies.evaluate(policy, who, action, resource, facts)
         if decision is not None:
             return decision

@@ -7,11 +7,17 @@ operations; the facts for policy conditions come from the request.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from s3front import errors, routing
+from s3front.access import policy as policies
 from s3front.access.authorize import is_allowed, needs_object
-from s3front.access.policy import Facts
+from s3front.access.conditions import EXISTING_TAG, HEADER_KEYS, Facts
+from s3front.auth import sigv4
 from s3front.objects.listing import shard_of
 from s3front.request import S3Request
 from s3front.store.records import BucketRecord, ObjectRecord
@@ -20,8 +26,63 @@ if TYPE_CHECKING:
     from s3front.api.context import Ctx
 
 
-def facts_of(req: S3Request) -> Facts:
-    return Facts(source_ip=req.client_ip, secure=req.scheme == "https", prefix=req.param("prefix"))
+_LISTINGS = frozenset({"ListObjects", "ListObjectsV2", "ListObjectVersions"})
+
+
+def _auth_kind(req: S3Request, form: Mapping[str, str] | None) -> tuple[str, str] | None:
+    """(s3:authType, s3:signatureversion) of a signed request; None for an anonymous one.
+    Authentication has already verified whichever of these the request carries."""
+    if form is not None:
+        if "x-amz-signature" in form:
+            return "POST", sigv4.ALGORITHM
+        return ("POST", "AWS") if "signature" in form else None
+    header = req.headers.get("authorization", "").strip()
+    if header.startswith(sigv4.ALGORITHM):
+        return "REST-HEADER", sigv4.ALGORITHM
+    if header.startswith("AWS "):
+        return "REST-HEADER", "AWS"
+    if req.has_param("X-Amz-Signature"):
+        return "REST-QUERY-STRING", sigv4.ALGORITHM
+    if req.has_param("Signature"):
+        return "REST-QUERY-STRING", "AWS"
+    return None
+
+
+def facts_of(ctx: Ctx, form: Mapping[str, str] | None = None) -> Facts:
+    """The condition keys of the request (`access.conditions.KEYS`). `form`: a POST upload's
+    fields, which stand in for the headers (acl, x-amz-server-side-encryption, ...)."""
+    req = ctx.req
+    values: dict[str, str] = {}
+    now = time.time()
+    values["aws:currenttime"] = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    values["aws:epochtime"] = str(int(now))
+    for name in ("user-agent", "referer"):
+        if name in req.headers:
+            values["aws:" + name.replace("-", "")] = req.headers[name]
+    for name in HEADER_KEYS:
+        value = form.get(name) if form is not None else req.headers.get(name)
+        if value is not None:
+            values["s3:" + name] = value
+    if form is not None and form.get("acl"):
+        values["s3:x-amz-acl"] = form["acl"]
+    if (version := req.param("versionId")) is not None:
+        values["s3:versionid"] = version
+    prefix = None
+    if ctx.ep.op in _LISTINGS:  # AWS sets these keys for listings only
+        prefix = req.param("prefix")
+        for name in ("delimiter", "max-keys"):
+            if (value := req.param(name)) is not None:
+                values["s3:" + name] = value
+    kind = _auth_kind(req, form) if ctx.principal is not None else None
+    if kind is not None:
+        values["s3:authtype"], values["s3:signatureversion"] = kind
+    return Facts(
+        source_ip=req.client_ip,
+        secure=req.scheme == "https",
+        prefix=prefix,
+        values=values,
+        username=ctx.principal.display_name if ctx.principal is not None else None,
+    )
 
 
 def caller(ctx: Ctx) -> str | None:
@@ -48,9 +109,55 @@ async def read_object(ctx: Ctx, bucket: BucketRecord, key: str) -> ObjectRecord 
     return None if rec is None or rec.delete_marker else rec
 
 
+# The actions for which AWS sets s3:ExistingObjectTag/<key> (not PutObject, not DeleteObject).
+_TAGGED_ACTIONS = frozenset(
+    {
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:GetObjectAcl",
+        "s3:GetObjectVersionAcl",
+        "s3:GetObjectTagging",
+        "s3:GetObjectVersionTagging",
+        "s3:PutObjectAcl",
+        "s3:PutObjectVersionAcl",
+        "s3:PutObjectTagging",
+        "s3:PutObjectVersionTagging",
+        "s3:DeleteObjectTagging",
+        "s3:DeleteObjectVersionTagging",
+    }
+)
+
+
+def needs_tags(bucket: BucketRecord, action: str) -> bool:
+    """Whether deciding `action` needs the object's tags: the policy tests them."""
+    raw = bucket.attrs.get("policy")
+    if not raw or action not in _TAGGED_ACTIONS:
+        return False
+    try:
+        return policies.parse_cached(raw, bucket.name).tests_object_tags
+    except errors.MalformedPolicy:
+        return False  # `is_allowed` denies on it anyway
+
+
+def with_tags(facts: Facts, obj: ObjectRecord) -> Facts:
+    # Imported here: s3front.api imports this module while it initialises.
+    from s3front.api.tagging_attrs import tags_of
+
+    tags = {EXISTING_TAG + k: v for k, v in tags_of(obj.attrs).items()}
+    return replace(facts, values={**facts.values, **tags})
+
+
 async def authorize_request(ctx: Ctx, bucket: BucketRecord) -> None:
     action, key = action_of(ctx)
-    who, facts = caller(ctx), facts_of(ctx.req)
+    who, facts = caller(ctx), facts_of(ctx)
+    if key is not None and needs_tags(bucket, action):
+        # The policy tests the object's tags: read it first, decide once, with its ACL too.
+        obj = await read_object(ctx, bucket, key)
+        if obj is not None:
+            facts = with_tags(facts, obj)
+        if is_allowed(who, action, bucket, key, obj, facts):
+            return
+        raise errors.AccessDenied()
     if is_allowed(who, action, bucket, key, None, facts):
         return
     if ctx.ep.op == "DeleteObjects" and is_allowed(who, action, bucket, "*", None, facts):
@@ -66,9 +173,15 @@ async def authorize_request(ctx: Ctx, bucket: BucketRecord) -> None:
 
 
 def authorize_object(
-    ctx: Ctx, bucket: BucketRecord, key: str, obj: ObjectRecord | None, action: str
+    ctx: Ctx,
+    bucket: BucketRecord,
+    key: str,
+    obj: ObjectRecord | None,
+    action: str,
+    form: Mapping[str, str] | None = None,
 ) -> None:
-    if not is_allowed(caller(ctx), action, bucket, key, obj, facts_of(ctx.req)):
+    """AccessDenied unless `action` is allowed on the object; `form`: a POST upload's fields."""
+    if not is_allowed(caller(ctx), action, bucket, key, obj, facts_of(ctx, form)):
         raise errors.AccessDenied()
 
 
@@ -76,8 +189,9 @@ async def authorize_read(ctx: Ctx, bucket: BucketRecord, key: str, version_id: s
     """AccessDenied unless the caller may read this object (a copy's source): the object's
     own ACL is consulted, and a caller without access learns nothing about the key."""
     action = "s3:GetObjectVersion" if version_id is not None else "s3:GetObject"
-    who, facts = caller(ctx), facts_of(ctx.req)
-    if is_allowed(who, action, bucket, key, None, facts):
+    who, facts = caller(ctx), facts_of(ctx)
+    tags = needs_tags(bucket, action)
+    if not tags and is_allowed(who, action, bucket, key, None, facts):
         return
     shard = shard_of(key, bucket.shards)
     meta = ctx.store.meta
@@ -85,6 +199,8 @@ async def authorize_read(ctx: Ctx, bucket: BucketRecord, key: str, version_id: s
         obj = await meta.get_object_by_version(bucket.bucket_id, shard, key, version_id)
     else:
         obj = await meta.get_object(bucket.bucket_id, shard, key)
+    if tags and obj is not None:
+        facts = with_tags(facts, obj)
     if obj is not None and is_allowed(who, action, bucket, key, obj, facts):
         return
     raise errors.AccessDenied()

@@ -11,11 +11,11 @@ matching rule wins.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from s3front import errors, xml
+from s3front.access import wildcard
 
 METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "HEAD"})
 MAX_RULES = 100
@@ -111,13 +111,10 @@ def rules_of(attrs: Mapping[str, str]) -> list[Rule]:
     ]
 
 
-def _pattern(pattern: str, *, ignore_case: bool) -> re.Pattern[str]:
-    body = ".*".join(re.escape(p) for p in pattern.split("*"))
-    return re.compile(body, re.IGNORECASE if ignore_case else 0)
-
-
 def _any(patterns: Sequence[str], value: str, *, ignore_case: bool) -> bool:
-    return any(_pattern(p, ignore_case=ignore_case).fullmatch(value) for p in patterns)
+    # Linear-time matching (`wildcard`): a rule with many `*` against a long requested header
+    # name used to backtrack for seconds. CORS patterns know only `*`; `?` is a literal.
+    return any(wildcard.match(p, value, ignore_case=ignore_case, question=False) for p in patterns)
 
 
 def match(

@@ -1,20 +1,25 @@
 """Bucket policies: the JSON subset s3front understands, parsed strictly, evaluated purely.
 
 Supported: Version, Id, Statement (a list or one object) with Sid, Effect (Allow/Deny),
-Principal ("*", {"AWS": "*" | id | [ids]} or {"CanonicalUser": ...}, where an id is a canonical
-id, `arn:aws:iam::<id>:root`, or a tenant name), Action (string or list, `s3:*`, `*`,
-wildcards like `s3:Get*`; case-insensitive), Resource (`arn:aws:s3:::bucket` and
-`arn:aws:s3:::bucket/prefix*`, `*` and `?` wildcards) and Condition with IpAddress /
-NotIpAddress (aws:SourceIp, CIDR), StringEquals / StringNotEquals / StringLike / StringNotLike
-(s3:prefix and other string keys) and Bool (aws:SecureTransport).
+Principal, Action (string or list, `s3:*`, `*`, wildcards like `s3:Get*`; case-insensitive),
+Resource (`arn:aws:s3:::bucket` and `arn:aws:s3:::bucket/prefix*`, `*` and `?` wildcards) and
+Condition (`s3front.access.conditions`: the operators and keys s3front evaluates).
 
-Anything else (NotPrincipal, NotAction, NotResource, other condition operators) is refused as
-MalformedPolicy rather than ignored: silently dropping part of a Deny would grant access.
+Principals: "*", or {"AWS": ...} / {"CanonicalUser": ...} naming tenants. A tenant is what AWS
+calls an account: a bare id (tenant name or canonical id) or `arn:aws:iam::<tenant>:root`
+denotes every key of the tenant. `arn:aws:iam::<tenant>:user/<name>` denotes the tenant's keys
+whose display name is <name> (`s3front keys create --display-name`); PutBucketPolicy refuses it
+unless such a key exists, as AWS refuses a principal that does not exist. Any other ARN (roles,
+groups, STS sessions) cannot be matched to a caller and is refused.
+
+Anything else (NotPrincipal, NotAction, NotResource, conditions that cannot be evaluated) is
+refused as MalformedPolicy rather than ignored: silently dropping part of a Deny would grant
+access. Wildcards are matched by `s3front.access.wildcard` (linear time: no regex over user
+input).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from dataclasses import dataclass
@@ -22,24 +27,17 @@ from functools import lru_cache
 from typing import Any
 
 from s3front import errors
+from s3front.access.conditions import EXISTING_TAG, Condition, Facts, holds, parse_block
+from s3front.access.wildcard import Glob, compile_glob
 from s3front.keys import tenant_id
+
+__all__ = ["Facts", "Policy", "Statement", "evaluate", "parse", "parse_cached"]
 
 MAX_POLICY_BYTES = 20 * 1024
 _STATEMENT_KEYS = {"Sid", "Effect", "Principal", "Action", "Resource", "Condition"}
-_IP_OPS = {"IpAddress", "NotIpAddress"}
-_STRING_OPS = {"StringEquals", "StringNotEquals", "StringLike", "StringNotLike"}
-_BOOL_OPS = {"Bool"}
-_ARN_IAM = re.compile(r"arn:aws:iam::([^:]+):root")
-
-IpNet = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    operator: str
-    key: str  # lower case
-    values: tuple[str, ...]
-    networks: tuple[IpNet, ...] = ()
+# IAM user names: 1-64 of [A-Za-z0-9+=,.@_-], after an optional path ("user/division/name").
+_USER_NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
+_INVALID_PRINCIPAL = "Invalid principal in policy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,23 +45,25 @@ class Statement:
     sid: str
     allow: bool
     principals: frozenset[str]  # canonical ids, or "*"
-    actions: tuple[re.Pattern[str], ...]
-    resources: tuple[re.Pattern[str], ...]
+    actions: tuple[Glob, ...]
+    resources: tuple[Glob, ...]
     conditions: tuple[Condition, ...]
+    users: frozenset[tuple[str, str]] = frozenset()  # (tenant canonical id, user name)
 
 
 @dataclass(frozen=True, slots=True)
 class Policy:
     statements: tuple[Statement, ...]
 
+    @property
+    def tests_object_tags(self) -> bool:
+        """Whether a condition tests s3:ExistingObjectTag (the object must be read to decide)."""
+        return any(c.key.startswith(EXISTING_TAG) for st in self.statements for c in st.conditions)
 
-@dataclass(frozen=True, slots=True)
-class Facts:
-    """What conditions may test about a request."""
-
-    source_ip: str
-    secure: bool
-    prefix: str | None = None
+    @property
+    def users(self) -> frozenset[tuple[str, str]]:
+        """Every IAM user the policy names (PutBucketPolicy checks that they exist)."""
+        return frozenset(u for st in self.statements for u in st.users)
 
 
 def _bad(message: str) -> errors.MalformedPolicy:
@@ -77,74 +77,71 @@ def _strings(value: Any, what: str) -> list[str]:
     return list(items)
 
 
-def _wildcard(pattern: str, *, ignore_case: bool) -> re.Pattern[str]:
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(body, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+def _iam_arn(ident: str) -> tuple[str, str | None] | None:
+    """(account, None) for `arn:aws:iam::<account>:root`, (account, user name) for
+    `arn:aws:iam::<account>:user/[path/]<name>`; None for anything else."""
+    parts = ident.split(":", 5)
+    if len(parts) != 6 or parts[:4] != ["arn", "aws", "iam", ""]:
+        return None
+    account, resource = parts[4], parts[5]
+    if not account or any(c in account for c in "/*?"):
+        return None
+    if resource == "root":
+        return account, None
+    kind, _, rest = resource.partition("/")
+    name = rest.rsplit("/", 1)[-1]
+    if kind != "user" or "*" in rest or not _USER_NAME.fullmatch(name):
+        return None
+    return account, name
 
 
-def _principals(value: Any) -> frozenset[str]:
+def _principals(value: Any) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
     if value == "*":
-        return frozenset({"*"})
+        return frozenset({"*"}), frozenset()
     if not isinstance(value, dict) or not value:
-        raise _bad("Invalid principal in policy")
+        raise _bad(_INVALID_PRINCIPAL)
     out: set[str] = set()
+    users: set[tuple[str, str]] = set()
     for kind, ids in value.items():
         if kind not in ("AWS", "CanonicalUser"):
             raise _bad(f"Unsupported principal type {kind}")
         for ident in _strings(ids, "Principal"):
             if ident == "*":
                 out.add("*")
-                continue
-            m = _ARN_IAM.fullmatch(ident)
-            out.add(tenant_id(m.group(1) if m else ident))
-    return frozenset(out)
+            elif kind == "AWS" and (arn := _iam_arn(ident)):
+                account, name = arn
+                if name is None:
+                    out.add(tenant_id(account))
+                else:
+                    users.add((tenant_id(account), name))
+            elif ident.lower().startswith("arn:") or "*" in ident or "?" in ident:
+                # A role, group, session or wildcard ARN names nobody s3front can match;
+                # storing it would make a Deny silently apply to no one.
+                raise _bad(_INVALID_PRINCIPAL)
+            else:
+                out.add(tenant_id(ident))
+    return frozenset(out), frozenset(users)
 
 
-def _actions(value: Any) -> tuple[re.Pattern[str], ...]:
+def _actions(value: Any) -> tuple[Glob, ...]:
     out = []
     for action in _strings(value, "Action"):
         if action != "*" and not action.lower().startswith("s3:"):
             raise _bad(f"Policy has an invalid action: {action}")
-        out.append(_wildcard(action, ignore_case=True))
+        out.append(compile_glob(action, ignore_case=True))
     return tuple(out)
 
 
-def _resources(value: Any, bucket: str) -> tuple[re.Pattern[str], ...]:
+def _resources(value: Any, bucket: str) -> tuple[Glob, ...]:
     out = []
     for res in _strings(value, "Resource"):
         if not res.startswith("arn:aws:s3:::"):
             raise _bad("Policy has invalid resource")
         rest = res[len("arn:aws:s3:::") :]
         name = rest.split("/", 1)[0]
-        if not _wildcard(name, ignore_case=False).fullmatch(bucket):
+        if not compile_glob(name).matches(bucket):
             raise _bad("Policy has invalid resource")
-        out.append(_wildcard(rest, ignore_case=False))
-    return tuple(out)
-
-
-def _conditions(value: Any) -> tuple[Condition, ...]:
-    if not isinstance(value, dict):
-        raise _bad("Condition must be an object")
-    out: list[Condition] = []
-    for op, block in value.items():
-        if op not in _IP_OPS | _STRING_OPS | _BOOL_OPS:
-            raise _bad(f"Unsupported condition operator {op}")
-        if not isinstance(block, dict) or not block:
-            raise _bad(f"Condition {op} must be an object")
-        for key, raw in block.items():
-            items = raw if isinstance(raw, list) else [raw]
-            if not items or not all(isinstance(i, str | bool) for i in items):
-                raise _bad(f"Invalid condition value for {key}")
-            values = tuple(str(i).lower() if isinstance(i, bool) else i for i in items)
-            nets: tuple[IpNet, ...] = ()
-            if op in _IP_OPS:
-                if key.lower() != "aws:sourceip":
-                    raise _bad(f"{op} applies to aws:SourceIp only")
-                try:
-                    nets = tuple(ipaddress.ip_network(v, strict=False) for v in values)
-                except ValueError:
-                    raise _bad(f"Invalid IP address or CIDR in {op}") from None
-            out.append(Condition(op, key.lower(), values, nets))
+        out.append(compile_glob(rest))
     return tuple(out)
 
 
@@ -181,14 +178,16 @@ def parse(text: str, bucket: str) -> Policy:
                 raise _bad(f"Missing required field {need}")
         if st["Effect"] not in ("Allow", "Deny"):
             raise _bad("Invalid effect: " + str(st["Effect"]))
+        principals, users = _principals(st["Principal"])
         statements.append(
             Statement(
                 sid=str(st.get("Sid", "")),
                 allow=st["Effect"] == "Allow",
-                principals=_principals(st["Principal"]),
+                principals=principals,
                 actions=_actions(st["Action"]),
                 resources=_resources(st["Resource"], bucket),
-                conditions=_conditions(st.get("Condition", {})),
+                conditions=parse_block(st.get("Condition", {})),
+                users=users,
             )
         )
     return Policy(tuple(statements))
@@ -199,44 +198,20 @@ def parse_cached(text: str, bucket: str) -> Policy:
     return parse(text, bucket)
 
 
-def _fact(key: str, facts: Facts) -> str | None:
-    if key == "aws:sourceip":
-        return facts.source_ip
-    if key == "aws:securetransport":
-        return "true" if facts.secure else "false"
-    if key == "s3:prefix":
-        return facts.prefix
-    return None
-
-
-def _condition_holds(cond: Condition, facts: Facts) -> bool:
-    value = _fact(cond.key, facts)
-    if cond.operator in _IP_OPS:
-        try:
-            addr = ipaddress.ip_address(value or "")
-        except ValueError:
-            return False
-        inside = any(addr in net for net in cond.networks)
-        return inside if cond.operator == "IpAddress" else not inside
-    if value is None:
-        # A missing key satisfies only the negated operators, as in IAM.
-        return cond.operator in ("StringNotEquals", "StringNotLike")
-    if cond.operator in ("StringEquals", "Bool"):
-        return value in cond.values
-    if cond.operator == "StringNotEquals":
-        return value not in cond.values
-    like = any(_wildcard(v, ignore_case=False).fullmatch(value) for v in cond.values)
-    return like if cond.operator == "StringLike" else not like
+def _names(st: Statement, who: str | None, facts: Facts) -> bool:
+    if "*" in st.principals:
+        return True
+    return who is not None and (who in st.principals or (who, facts.username) in st.users)
 
 
 def _matches(st: Statement, who: str | None, action: str, resource: str, facts: Facts) -> bool:
-    if "*" not in st.principals and (who is None or who not in st.principals):
+    if not _names(st, who, facts):
         return False
-    if not any(a.fullmatch(action) for a in st.actions):
+    if not any(a.matches(action) for a in st.actions):
         return False
-    if not any(r.fullmatch(resource) for r in st.resources):
+    if not any(r.matches(resource) for r in st.resources):
         return False
-    return all(_condition_holds(c, facts) for c in st.conditions)
+    return all(holds(c, facts) for c in st.conditions)
 
 
 def evaluate(

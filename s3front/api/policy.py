@@ -2,7 +2,8 @@
 
 The policy is kept verbatim in the bucket's `attrs["policy"]` (GetBucketPolicy returns the
 document as it was put) after `s3front.access.policy.parse` has accepted it. Only the bucket
-owner may read or change it (`authorize` enforces that whatever the policy says).
+owner may read or change it (`authorize` enforces that whatever the policy says). A policy
+naming an IAM user (`arn:aws:iam::<tenant>:user/<name>`) is accepted only when that user exists.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from s3front.access import policy as policies
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx
 from s3front.body import read_all
+from s3front.keys import tenant_id
 
 
 async def handle_put_bucket_policy(ctx: Ctx) -> Response:
@@ -25,11 +27,22 @@ async def handle_put_bucket_policy(ctx: Ctx) -> Response:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise errors.MalformedPolicy("This policy contains invalid Json") from None
-    policies.parse(text, bucket.name)
+    policy = policies.parse(text, bucket.name)
+    if policy.users:
+        await _check_users(ctx, policy.users)
     attrs = dict(bucket.attrs)
     attrs["policy"] = text
     await ctx.store.meta.update_bucket(replace(bucket, attrs=attrs))
     return Response(status_code=204)
+
+
+async def _check_users(ctx: Ctx, users: frozenset[tuple[str, str]]) -> None:
+    """MalformedPolicy unless every IAM user the policy names exists (a key of the tenant with
+    that display name), as AWS refuses a principal it does not know: a Deny naming a user
+    that cannot exist would be stored and never apply."""
+    known = {(tenant_id(k.tenant), k.display_name) for k in await ctx.store.keys.list_keys()}
+    if not users <= known:
+        raise errors.MalformedPolicy("Invalid principal in policy")
 
 
 async def handle_get_bucket_policy(ctx: Ctx) -> Response:

@@ -25,6 +25,7 @@ from starlette.responses import Response
 from s3front import errors, xml
 from s3front.access import acl as acls
 from s3front.access import post_form
+from s3front.access.context_hooks import authorize_object
 from s3front.api.context import Ctx, now_ms
 from s3front.api.headers import check_stored_headers, header_value_ok
 from s3front.api.objects import MAX_PUT_SIZE, commit_object, new_version
@@ -127,7 +128,8 @@ async def handle_post_object(ctx: Ctx) -> Response:
         doc = post_form.decode_policy(fields["policy"])
         limits = post_form.check_policy(doc, values, datetime.now(UTC))
     signed = replace(ctx, principal=principal)
-    await signed.authorize_object(bucket, key, None, "s3:PutObject")
+    # The form's fields (acl, x-amz-server-side-encryption, ...) are what policy conditions test.
+    authorize_object(signed, bucket, key, None, "s3:PutObject", form=fields)
     owner = principal.tenant if principal is not None else bucket.owner
     attrs: dict[str, str] = {}
     if fields.get("acl"):
