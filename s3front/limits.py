@@ -18,7 +18,10 @@ forever. `GuardedHttpToolsProtocol` is uvicorn's httptools protocol plus these g
   AccessDenied before a PUT body) gives the rest of the body `header_timeout` seconds to arrive
   and be discarded; then the connection is closed. uvicorn itself discards such a body with no
   timer at all (data cancels its keep-alive timer), so a client could trickle a large declared
-  body into the void forever.
+  body into the void forever. When such a response says `Connection: close`, the connection is
+  half-closed and the rest discarded for that time too (a lingering close, as nginx and Go do):
+  closing a socket with unread data sends a reset, which can destroy the response before the
+  client (a browser still sending its form, say) has read it.
 
 uvicorn's `limit_concurrency` (connections or requests in flight per worker) answers a request
 over the limit with a plain-text 503; S3 clients expect an error document there, and `SlowDown`
@@ -208,6 +211,38 @@ def _error_bytes(err: S3Error) -> bytes:
     )
 
 
+class _LingeringClose:
+    """The transport as a request's cycle sees it: `close()` after a complete response whose
+    request body has not all arrived half-closes instead (see the module docstring)."""
+
+    def __init__(self, protocol: GuardedHttpToolsProtocol, transport: asyncio.Transport) -> None:
+        self._protocol, self._transport = protocol, transport
+        self.cycle: Any = None
+        # What a cycle calls per response, bound here rather than found through __getattr__.
+        self.write = transport.write
+        self.is_closing = transport.is_closing
+
+    def close(self) -> None:
+        p, t = self._protocol, self._transport
+        if (
+            self.cycle is not None
+            and self.cycle.response_complete
+            and p.cycle is self.cycle
+            and not p._message_done
+            and p._head_timeout > 0
+            and not p._shedding
+            and t.can_write_eof()
+            and not t.is_closing()
+        ):
+            t.write_eof()  # after the response; uvicorn then arms the drain timer
+            p._lingering = True
+        else:
+            t.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(
         self,
@@ -238,6 +273,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._message_done = False  # the current request's body has all arrived
         self._drain_timer: asyncio.TimerHandle | None = None
+        self._lingering = False  # half-closed after a response; the body is being discarded
+        self._shedding = False  # the current request was refused over the limit: no lingering
 
     # -- uvicorn's protocol interface
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -300,11 +337,29 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_raw = 0
         self._head_seen = False
         self._cancel_head_timer()
-        limit = self._limit
-        if limit is None:
+        self._shedding = False
+        app = self._admit(self._limit) if self._limit is not None else self.app
+        saved, self.app = self.app, app  # uvicorn starts (or queues) the request's app
+        transport = self.transport
+        lingering = _LingeringClose(self, transport)
+        self.transport = lingering  # type: ignore[assignment]  # the cycle's view of it
+        try:
             super().on_headers_complete()
+        finally:
+            self.app, self.transport = saved, transport
+        lingering.cycle = self.cycle
+
+    def on_message_complete(self) -> None:
+        self._message_done = True
+        self._cancel_drain_timer()
+        if self._lingering:
+            self.transport.close()
             return
-        app = self.app
+        super().on_message_complete()
+
+    # -- internals
+    def _admit(self, limit: int) -> Any:
+        """The app for the request whose head just ended: the server's, or `slow_down`."""
         if has_credentials(self.headers, self.url):
             admitted = len(self.tasks) < limit
         else:
@@ -317,22 +372,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 and (not per_client or share.by_client.get(client, 0) < per_client)
             )
             if admitted:
-                app = _Counted(app, share, client)
+                return _Counted(self.app, share, client)
         if not admitted:
             self.logger.warning("over limit_concurrency (%d): 503 SlowDown", limit)
-            app = slow_down
-        saved, self.app = self.app, app  # uvicorn starts (or queues) the request's app
-        try:
-            super().on_headers_complete()
-        finally:
-            self.app = saved
+            self._shedding = True  # an overloaded worker sheds the connection at once
+            return slow_down
+        return self.app
 
-    def on_message_complete(self) -> None:
-        self._message_done = True
-        self._cancel_drain_timer()
-        super().on_message_complete()
-
-    # -- internals
     def _count(self, n: int) -> None:
         self._head_exact += n
         if self._head_exact > self._max_head:

@@ -28,6 +28,7 @@ MIN_RATE = 200.0
 RATE_WINDOW = 2.0
 BODY_TIMEOUT = 5.0
 HEADER_TIMEOUT = 3.0
+PER_CLIENT = 3  # anonymous requests in flight per client address on paced_server
 CAPACITY = 32  # limit_concurrency of capacity_server: 16 anonymous requests at most
 ATTACKERS = 300
 BOUNDARY = "slowclientboundary"
@@ -43,6 +44,7 @@ def paced_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             "S3FRONT_BODY_MIN_RATE": str(MIN_RATE),
             "S3FRONT_BODY_RATE_WINDOW": str(RATE_WINDOW),
             "S3FRONT_BODY_TIMEOUT": str(BODY_TIMEOUT),
+            "S3FRONT_ANONYMOUS_PER_CLIENT": str(PER_CLIENT),
         },
     )
     try:
@@ -250,6 +252,26 @@ def test_post_form_refused_before_the_file(
     assert srv.raw("HEAD", f"/{bucket}/k").status in (403, 404)
 
 
+def test_refused_form_whose_file_keeps_coming_still_gets_its_answer(paced_server: Any) -> None:
+    """A browser does not read the answer until it has sent its file. The server half-closes
+    and discards the rest (a lingering close), so the client's send completes and it reads the
+    403; a plain close with unread data would reset the connection under the response."""
+    srv = paced_server
+    bucket = private_bucket(srv)
+    head = form_fields({"key": "k"})
+    tail = f"\r\n--{BOUNDARY}--\r\n".encode()
+    file_data = b"f" * (4 * 1024 * 1024)
+    sock = sup.open_raw_socket(srv, timeout=10)
+    with sock:
+        sock.sendall(form_head(bucket, srv.port, len(head) + len(file_data) + len(tail)) + head)
+        time.sleep(0.3)  # the server has answered by now
+        sock.sendall(file_data + tail)  # a plain close: BrokenPipeError here
+        resp = sup.parse_http_response(sup.read_http_response(sock))
+        assert resp is not None and (resp.status, resp.error_code) == (403, "AccessDenied")
+        assert resp.headers.get("connection") == "close"
+        assert closed_by_server(sock, 2)
+
+
 def test_anonymous_put_refused_and_closed(paced_server: Any) -> None:
     srv = paced_server
     bucket = private_bucket(srv)
@@ -339,6 +361,36 @@ def test_signed_request_answered_early_keeps_its_connection(paced_server: Any) -
             assert resp.getheader("connection") != "close"
     finally:
         conn.close()
+
+
+def _get(port: int, target: str, source: str = "127.0.0.1", headers: str = "") -> Any:
+    with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0)) as s:
+        s.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}\r\n".encode())
+        return sup.parse_http_response(sup.read_http_response(s))
+
+
+def test_anonymous_requests_per_client_address(paced_server: Any) -> None:
+    """With `anonymous_per_client` held by slow forms from one address, that address's next
+    anonymous request gets 503 SlowDown; another address, and signed requests, are served."""
+    srv = paced_server
+    bucket = private_bucket(srv)
+    held = [sup.open_raw_socket(srv, timeout=10) for _ in range(PER_CLIENT)]
+    try:
+        for sock in held:  # a form that has not reached its file: its handler is reading
+            sock.sendall(form_head(bucket, srv.port, 1000) + b"--" + BOUNDARY.encode())
+        time.sleep(0.5)
+        refused = _get(srv.port, "/-/healthz")
+        assert refused is not None and (refused.status, refused.error_code) == (503, "SlowDown")
+        other = _get(srv.port, "/-/healthz", source="127.0.0.2")
+        assert other is not None and other.status == 200, other
+        assert srv.raw("GET", f"/{bucket}", timeout=10).status == 200
+    finally:
+        for sock in held:
+            sock.close()
+    deadline = time.monotonic() + 10
+    while (resp := _get(srv.port, "/-/healthz")) is None or resp.status != 200:
+        assert time.monotonic() < deadline, resp
+        time.sleep(0.2)
 
 
 # -- the reserve for signed requests -----------------------------------------------------------
