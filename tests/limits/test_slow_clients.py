@@ -53,16 +53,24 @@ def paced_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         sup.stop_server(srv)
 
 
-@pytest.fixture(scope="module")
-def capacity_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+@pytest.fixture(
+    scope="module",
+    params=["sqlite", pytest.param("cassandra", marks=pytest.mark.cassandra)],
+)
+def capacity_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = 4 * ATTACKERS + 256  # ours and the server's (it inherits the limit)
     if soft != resource.RLIM_INFINITY and soft < wanted:
         if hard != resource.RLIM_INFINITY and hard < wanted:
             pytest.fail(f"needs {wanted} open files, the hard limit is {hard}")
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    cassandra = request.param == "cassandra"
     srv = sup.start_server(
         tmp_path_factory.mktemp("capacity"),
+        store_url=request.getfixturevalue("cassandra_url") if cassandra else None,
+        ready_timeout=60 if cassandra else 30,
         env_extra={
             "S3FRONT_LIMIT_CONCURRENCY": str(CAPACITY),
             "S3FRONT_HEADER_TIMEOUT": "60",  # the slow forms are not cut during the test
