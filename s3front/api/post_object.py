@@ -116,7 +116,7 @@ async def _read_fields(ctx: Ctx, reader: post_form.FormReader, body: AsyncIterat
                 pos = 0
                 while pos < len(chunk) and not reader.in_file:
                     reader.feed(chunk[pos : pos + _STEP])
-                    pos += _STEP
+                    pos = min(pos + _STEP, len(chunk))
                     if not reader.in_file and consumed + pos > MAX_FORM_HEAD:
                         raise errors.EntityTooLarge(
                             "Your POST request fields preceding the upload file were too large."
