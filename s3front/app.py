@@ -33,7 +33,7 @@ from s3front.auth import authenticate
 from s3front.config import Settings
 from s3front.gc import gc_loop
 from s3front.keys import KeyCache, ensure_root_key
-from s3front.limits import paced
+from s3front.limits import NO_LINGER, paced
 from s3front.request import S3Request, from_scope, new_request_id
 from s3front.requestlog import RequestLog
 from s3front.store import open_store
@@ -141,6 +141,8 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
         response = await handler(ctx)
     except Exception as exc:  # every failure becomes an S3 error document
         response = failure_response(exc, req, request_id)
+        if isinstance(exc, errors.RequestTimeout):
+            scope[NO_LINGER] = True  # a client too slow to send its body: close at once
     if ep is not None and "origin" in req.headers:  # no store read without an Origin header
         try:
             response.headers.update(await cors_headers(state.store, req, ep.bucket, ep.op))

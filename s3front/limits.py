@@ -21,7 +21,8 @@ forever. `GuardedHttpToolsProtocol` is uvicorn's httptools protocol plus these g
   body into the void forever. When such a response says `Connection: close`, the connection is
   half-closed and the rest discarded for that time too (a lingering close, as nginx and Go do):
   closing a socket with unread data sends a reset, which can destroy the response before the
-  client (a browser still sending its form, say) has read it.
+  client (a browser still sending its form, say) has read it. Not for a request refused over the
+  limit, nor for a body cut for its pace (the app sets `NO_LINGER`): those are shed at once.
 
 uvicorn's `limit_concurrency` (connections or requests in flight per worker) answers a request
 over the limit with a plain-text 503; S3 clients expect an error document there, and `SlowDown`
@@ -67,6 +68,7 @@ from s3front.errors import RequestHeaderSectionTooLarge, RequestTimeout, S3Error
 from s3front.request import new_request_id
 
 __all__ = [
+    "NO_LINGER",
     "GuardedHttpToolsProtocol",
     "has_credentials",
     "paced",
@@ -115,6 +117,9 @@ async def paced(
             credit = min(window, credit - (loop.time() - started) + len(chunk) / min_rate)
         yield chunk
 
+
+# A scope key the app sets when the rest of an unread body is not worth a lingering close.
+NO_LINGER = "s3front.no_linger"
 
 _QUERY_CREDENTIALS = frozenset(
     {b"X-Amz-Algorithm", b"X-Amz-Credential", b"X-Amz-Signature", b"AWSAccessKeyId", b"Signature"}
@@ -242,6 +247,7 @@ class _LingeringClose:
             and not p._message_done
             and p._head_timeout > 0
             and not p._shedding
+            and not self.cycle.scope.get(NO_LINGER)
             and t.can_write_eof()
             and not t.is_closing()
         ):

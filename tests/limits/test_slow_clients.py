@@ -154,6 +154,17 @@ def closed_by_server(sock: socket.socket, within: float) -> bool:
     return False
 
 
+def still_accepting(sock: socket.socket) -> bool:
+    """Whether the server still takes bytes on `sock` (a half-close does; a close resets)."""
+    try:
+        for _ in range(3):
+            sock.sendall(b"x")
+            time.sleep(0.2)
+    except OSError:
+        return False
+    return True
+
+
 # -- the pace of a body ------------------------------------------------------------------------
 
 
@@ -167,6 +178,7 @@ def test_body_below_the_minimum_rate_gets_request_timeout(paced_server: Any) -> 
     with sock:
         sock.sendall(signed_put_head(srv, path, 1000))
         resp_bytes, elapsed = trickle(sock, iter([b"x"] * 1000), 0.5, RATE_WINDOW + 10)
+        assert not still_accepting(sock)  # shed at once: no lingering for a client this slow
     resp = sup.parse_http_response(resp_bytes)
     assert resp is not None and resp.status == 400, resp_bytes[:300]
     assert resp.error_code == "RequestTimeout"
