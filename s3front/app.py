@@ -33,7 +33,7 @@ from s3front.auth import authenticate
 from s3front.config import Settings
 from s3front.gc import gc_loop
 from s3front.keys import KeyCache, ensure_root_key
-from s3front.limits import idle_limited
+from s3front.limits import NO_LINGER, paced
 from s3front.request import S3Request, from_scope, new_request_id
 from s3front.requestlog import RequestLog
 from s3front.store import open_store
@@ -62,17 +62,49 @@ def error_response(err: errors.S3Error, req: S3Request, request_id: str) -> Resp
     return Response(body, status_code=err.status, media_type="application/xml")
 
 
-async def request_body(receive: Receive) -> AsyncIterator[bytes]:
-    """The request body as it arrives (what Starlette's `Request.stream` does, minus a Request)."""
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        body: bytes = message.get("body", b"")
-        if body:
-            yield body
-        if not message.get("more_body", False):
-            return
+class RequestBody:
+    """The request body as it arrives (what Starlette's `Request.stream` does, minus a Request),
+    noting whether all of it has arrived."""
+
+    __slots__ = ("complete", "receive")
+
+    def __init__(self, receive: Receive) -> None:
+        self.receive = receive
+        self.complete = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            body: bytes = message.get("body", b"")
+            if body:
+                yield body
+            if not message.get("more_body", False):
+                self.complete = True
+                return
+
+    def unread(self, req: S3Request) -> bool:
+        """Whether the request declared a body that has not all been read."""
+        if self.complete:
+            return False
+        declared = req.header("content-length")
+        return declared not in ("", "0") or "transfer-encoding" in req.headers
+
+
+def body_stream(settings: Settings, raw: RequestBody) -> AsyncIterator[bytes]:
+    """The body, paced (`s3front.limits.paced`): a client that sends it too slowly gets
+    400 RequestTimeout instead of holding its connection and its request slot."""
+    deadline = None
+    if settings.body_timeout > 0:
+        deadline = asyncio.get_running_loop().time() + settings.body_timeout
+    return paced(
+        aiter(raw),
+        idle=settings.body_idle_timeout,
+        min_rate=settings.body_min_rate,
+        window=settings.body_rate_window,
+        deadline=deadline,
+    )
 
 
 async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Send) -> None:
@@ -87,14 +119,13 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
     req = from_scope(scope)
     ep: routing.Endpoint | None = None
     tenant = ""
+    signed = False
+    raw_body = RequestBody(receive)
     try:
         ep = routing.resolve(req, state.settings.domains)
-        stream: AsyncIterator[bytes] = request_body(receive)
-        if state.settings.body_idle_timeout > 0:
-            stream = idle_limited(stream, state.settings.body_idle_timeout)
         auth = await authenticate(
             req,
-            stream,
+            body_stream(state.settings, raw_body),
             bucket=ep.bucket,
             virtual_host=ep.virtual_host,
             lookup=state.keys.lookup,
@@ -102,6 +133,7 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
             now=datetime.now(UTC),
         )
         tenant = auth.principal.tenant if auth.principal else ""
+        signed = auth.principal is not None
         handler = HANDLERS.get(ep.op)
         if handler is None:
             raise errors.NotImplemented(f"{ep.op} is not implemented.")
@@ -109,11 +141,18 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
         response = await handler(ctx)
     except Exception as exc:  # every failure becomes an S3 error document
         response = failure_response(exc, req, request_id)
+        if isinstance(exc, errors.RequestTimeout):
+            scope[NO_LINGER] = True  # a client too slow to send its body: close at once
     if ep is not None and "origin" in req.headers:  # no store read without an Origin header
         try:
             response.headers.update(await cors_headers(state.store, req, ep.bucket, ep.op))
         except Exception as exc:  # the bucket's CORS rules could not be read
             response = failure_response(exc, req, request_id)
+    if not signed and raw_body.unread(req):
+        # Answered before the body ended (a refused POST form, say): the rest of an anonymous
+        # body is not worth reading. A signed client's is discarded as it comes, for a while
+        # (s3front.limits), so that its connection can carry the next request.
+        response.headers["connection"] = "close"
     # Appended to the raw list: no handler sets these, and `response.headers[...] = ...`
     # builds a MutableHeaders view and rescans the list on every use (~3 us of a small GET).
     rid = request_id.encode()

@@ -62,7 +62,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # s3front.limits: httptools with a bounded, timed request head; the h11 limit is for
         # a deployment that forces h11.
         "http": protocol_factory(
-            max_header_bytes=settings.max_header_bytes, header_timeout=settings.header_timeout
+            max_header_bytes=settings.max_header_bytes,
+            header_timeout=settings.header_timeout,
+            anonymous_share=settings.anonymous_share,
+            anonymous_per_client=settings.anonymous_per_client,
         ),
         "h11_max_incomplete_event_size": settings.max_header_bytes,
         "limit_concurrency": settings.limit_concurrency or None,

@@ -63,7 +63,24 @@ class Settings:
     max_header_bytes: int = 32 * 1024
     header_timeout: float = 15.0
     body_idle_timeout: float = 30.0
+    # A body must average `body_min_rate` bytes/s (0: no minimum), measured as a token bucket of
+    # `body_rate_window` seconds of waiting (so it may start slowly or pause that long), and end
+    # within `body_timeout` seconds of the request's start (0: no deadline); else 400
+    # RequestTimeout. 500 B/s is Apache mod_reqtimeout's MinRate: far below any real link, yet
+    # a byte every few seconds fails within the window. One hour lets a 5 GiB PUT (S3's single
+    # PUT maximum) through at 1.5 MB/s; slower links upload big objects in multipart parts, as
+    # every SDK does above 8-100 MiB, each part a request with its own hour.
+    body_min_rate: float = 500.0
+    body_rate_window: float = 30.0
+    body_timeout: float = 3600.0
     limit_concurrency: int = 1024
+    # Requests without credentials (no Authorization header or presigned query; browser POST
+    # uploads included) may hold at most this share of `limit_concurrency`; the rest is kept
+    # for signed requests, so slow anonymous clients cannot starve them (1: no reserve). And at
+    # most `anonymous_per_client` anonymous requests per client address (0: no cap; behind a
+    # proxy every client has the proxy's address).
+    anonymous_share: float = 0.5
+    anonymous_per_client: int = 0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
@@ -164,6 +181,14 @@ def load(
         raise ValueError("max_header_bytes must be between 1 KiB and 1 MiB")
     if settings.limit_concurrency < 0:
         raise ValueError("limit_concurrency must be 0 (no limit) or positive")
+    if not 0 < settings.anonymous_share <= 1:
+        raise ValueError("anonymous_share must be above 0 and at most 1")
+    if settings.anonymous_per_client < 0:
+        raise ValueError("anonymous_per_client must be 0 (no cap) or positive")
+    if settings.body_min_rate < 0 or settings.body_timeout < 0:
+        raise ValueError("body_min_rate and body_timeout must be 0 (off) or positive")
+    if settings.body_min_rate > 0 and settings.body_rate_window <= 0:
+        raise ValueError("body_rate_window must be positive when body_min_rate is set")
     if not 0 <= settings.bucket_cache_seconds <= 60:
         raise ValueError("bucket_cache_seconds must be between 0 and 60")
     if bool(settings.tls_cert) != bool(settings.tls_key):

@@ -14,6 +14,7 @@ Content-Type (CLIENTS.md).
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -34,6 +35,11 @@ from s3front.keys import lookup_key
 from s3front.objects.intents import WriteIntent
 from s3front.objects.writer import write_object_data
 from s3front.store.records import AccessKeyRecord, ObjectRecord
+
+# The form before the file: field values (post_form.MAX_FIELDS_BYTES of them) plus part headers
+# and boundaries.
+MAX_FORM_HEAD = 2 * post_form.MAX_FIELDS_BYTES
+_STEP = 4096
 
 # Form fields stored as object headers (as PutObject stores the request headers).
 _STORED = (
@@ -94,17 +100,46 @@ async def _key(ctx: Ctx, access_key: str) -> AccessKeyRecord:
     return record
 
 
+async def _read_fields(ctx: Ctx, reader: post_form.FormReader, body: AsyncIterator[bytes]) -> None:
+    """Feed `reader` until the file starts: everything the form's authorization rests on.
+
+    The request is anonymous until these fields are checked, so they are bounded: at most
+    `MAX_FORM_HEAD` bytes (field values, part headers and boundaries), arriving within
+    `header_timeout` seconds, the time a request head gets. A browser sends them at once.
+    """
+    consumed = 0
+    timeout = ctx.settings.header_timeout
+    try:
+        async with asyncio.timeout(timeout if timeout > 0 else None):
+            while not reader.in_file and not reader.ended:
+                chunk = await anext(body, None)
+                if chunk is None:
+                    return
+                # In steps, so that the bound holds however much uvicorn had buffered.
+                pos = 0
+                while pos < len(chunk) and not reader.in_file:
+                    reader.feed(chunk[pos : pos + _STEP])
+                    pos = min(pos + _STEP, len(chunk))
+                    if not reader.in_file and consumed + pos > MAX_FORM_HEAD:
+                        raise errors.EntityTooLarge(
+                            "Your POST request fields preceding the upload file were too large."
+                        )
+                consumed += len(chunk)
+                if pos < len(chunk):
+                    reader.feed(chunk[pos:])  # file data
+    except TimeoutError:
+        raise errors.RequestTimeout() from None
+
+
 async def handle_post_object(ctx: Ctx) -> Response:
     bucket = await ctx.store.meta.get_bucket(ctx.bucket_name)
     if bucket is None:
         raise errors.NoSuchBucket(BucketName=ctx.bucket_name)
     reader = post_form.FormReader(post_form.boundary_of(ctx.req.header("content-type")))
     body = aiter(ctx.body)
-    while not reader.in_file and not reader.ended:
-        chunk = await anext(body, None)
-        if chunk is None:
-            break
-        reader.feed(chunk)
+    # Nothing past the fields is read until they are checked (signature, policy, access): a
+    # form that cannot succeed is answered then, and the app closes the connection.
+    await _read_fields(ctx, reader, body)
     if not reader.in_file:
         raise errors.InvalidArgument(
             "POST requires exactly one file upload per request.", ArgumentName="file"
@@ -175,6 +210,13 @@ async def handle_post_object(ctx: Ctx) -> Response:
             expected_length=None,
             intent=intent,
         )
+        # What follows the file (the closing boundary, fields S3 ignores) is read and dropped,
+        # up to a bound, so that the connection may carry another request.
+        tail = 0
+        async for chunk in body:
+            tail += len(chunk)
+            if tail > MAX_FORM_HEAD:
+                break
         seq, version_id = new_version(bucket)
         rec = ObjectRecord(
             key=key,

@@ -4,8 +4,9 @@ Limits (defaults; see s3front.config and s3front.limits): request head 32 KiB
 (RequestHeaderSectionTooLarge), head within 15 s (RequestTimeout), body idle 30 s between chunks
 (RequestTimeout), key 1024 bytes (KeyTooLongError), user metadata 2 KB (MetadataTooLarge), part
 numbers 1..10000 (InvalidArgument), 5 GiB per PUT or part (EntityTooLarge, from the declared
-length, before any body is read), 1024 concurrent connections per worker (503). This server runs
-with 2 s timeouts and a limit of 20 connections so the tests are quick.
+length, before any body is read), 1024 concurrent connections per worker (503; signed requests
+count requests only, see test_slow_clients.py for them and for the body's pace). This server
+runs with 2 s timeouts and a limit of 20 connections so the tests are quick.
 """
 
 from __future__ import annotations
