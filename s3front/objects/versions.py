@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from s3front.store.protocols import MetaStore
@@ -142,12 +143,20 @@ class Deletion:
 
 
 async def delete_version(
-    meta: MetaStore, bucket: BucketRecord, shard: int, key: str, version_id: str
+    meta: MetaStore,
+    bucket: BucketRecord,
+    shard: int,
+    key: str,
+    version_id: str,
+    guard: Callable[[ObjectRecord], None] | None = None,
 ) -> Deletion:
     """Remove exactly one version (or delete marker). A version that does not exist is no
-    error, as in S3. For "null", every "null" row goes (a crash may have left two)."""
+    error, as in S3. For "null", every "null" row goes (a crash may have left two).
+    `guard` sees each row before it goes and raises to keep it (object lock)."""
     marker = False
     while (rec := await get_version(meta, bucket.bucket_id, shard, key, version_id)) is not None:
+        if guard is not None:
+            guard(rec)
         marker = marker or rec.delete_marker
         # The data is released by removing the row; the GC frees what no row references.
         await meta.delete_object(bucket.bucket_id, shard, key, rec.seq)
