@@ -9,14 +9,16 @@ by request passes `delete_guard`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 
 from s3front import errors
 from s3front.access.authorize import is_allowed
 from s3front.access.context_hooks import caller, facts_of
 from s3front.api import integrity
 from s3front.api.context import Ctx, now_ms
-from s3front.objects import lock
+from s3front.objects import lock, versions
+from s3front.objects.listing import shard_of
 from s3front.store.records import BucketRecord, ObjectRecord
 
 BYPASS_HEADER = "x-amz-bypass-governance-retention"
@@ -25,6 +27,10 @@ MODE_HEADER = "x-amz-object-lock-mode"
 UNTIL_HEADER = "x-amz-object-lock-retain-until-date"
 HOLD_HEADER = "x-amz-object-lock-legal-hold"
 
+# A delete's claim on a version (`delete_guard`): ms stamp, honoured this long.
+CLAIM_ATTR = "lock-deleting"
+CLAIM_MS = 30_000
+_RETRIES = 5
 _MISSING_CONFIGURATION = "Bucket is missing Object Lock Configuration"
 
 
@@ -131,15 +137,48 @@ def response_headers(ctx: Ctx, bucket: BucketRecord, rec: ObjectRecord) -> dict[
     return out
 
 
-def delete_guard(ctx: Ctx, bucket: BucketRecord, key: str) -> Callable[[ObjectRecord], None]:
+def delete_guard(
+    ctx: Ctx, bucket: BucketRecord, key: str
+) -> Callable[[ObjectRecord], Awaitable[ObjectRecord | None]]:
     """What every removal of one version by request passes: 403 AccessDenied while the version
-    is protected (GOVERNANCE yields to the bypass, nothing else does)."""
-    now = now_ms()
+    is protected (GOVERNANCE yields to the bypass, nothing else does).
 
-    def guard(rec: ObjectRecord) -> None:
-        bypass = lock.needs_bypass(rec, now) and may_bypass(ctx, bucket, key)
-        reason = lock.refusal(rec, now, bypass=bypass)
-        if reason is not None:
-            raise errors.AccessDenied(reason)
+    In a lock-enabled bucket the guard then claims the row (a compare-and-set that stamps
+    `CLAIM_ATTR`) and returns the claimed row for the caller to delete, or None if the row
+    changed or went meanwhile (look again). Without the claim, a PutObjectLegalHold landing
+    between the check and the delete would answer 200 for a version about to vanish; with it,
+    that update fails its own compare-and-set and sees the claim (409 OperationAborted)."""
+    meta = ctx.store.meta
+    shard = shard_of(key, bucket.shards)
+
+    async def guard(rec: ObjectRecord) -> ObjectRecord | None:
+        for _ in range(_RETRIES):
+            now = now_ms()
+            bypass = lock.needs_bypass(rec, now) and may_bypass(ctx, bucket, key)
+            reason = lock.refusal(rec, now, bypass=bypass)
+            if reason is not None:
+                raise errors.AccessDenied(reason)
+            if rec.delete_marker or not lock.enabled(bucket):
+                return rec  # a marker takes no lock; nothing else can lock this row
+            claimed = replace(rec, attrs={**rec.attrs, CLAIM_ATTR: str(now)})
+            if await meta.put_object_if(bucket.bucket_id, shard, claimed, rec):
+                return claimed
+            fresh = await versions.get_version(meta, bucket.bucket_id, shard, key, rec.version_id)
+            if fresh is None:
+                return None
+            rec = fresh
+        raise errors.SlowDown("The object version kept changing while being deleted; retry.")
 
     return guard
+
+
+def check_not_claimed(rec: ObjectRecord, now: int) -> None:
+    """409 OperationAborted while a delete has claimed the version (see `delete_guard`); a
+    claim older than CLAIM_MS is a delete that died and is ignored."""
+    stamp = rec.attrs.get(CLAIM_ATTR, "")
+    if stamp.isdigit() and now - int(stamp) < CLAIM_MS:
+        raise errors.OperationAborted()
+
+
+def without_claim(attrs: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in attrs.items() if k != CLAIM_ATTR}

@@ -26,7 +26,7 @@ from s3front import checksums, errors, xml
 from s3front.api import integrity
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, now_ms
-from s3front.api.lock_headers import may_bypass, require_lock
+from s3front.api.lock_headers import check_not_claimed, may_bypass, require_lock, without_claim
 from s3front.api.objects import find_object
 from s3front.body import read_all
 from s3front.objects import lock
@@ -180,7 +180,8 @@ async def _update_version(
     shard = shard_of(ctx.key, bucket.shards)
     for _ in range(_RETRIES):
         rec = await find_object(ctx, bucket, ctx.key)
-        new = replace(rec, attrs=dict(change(rec)))
+        check_not_claimed(rec, now_ms())
+        new = replace(rec, attrs=without_claim(change(rec)))
         if await ctx.store.meta.put_object_if(bucket.bucket_id, shard, new, rec):
             return new
     raise errors.SlowDown("The object changed while its lock was being updated; retry.")

@@ -169,7 +169,8 @@ def change_allowed(
 _ISO = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})"
     r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?"
-    r"([Zz]|[+-]\d{2}:?\d{2})?"
+    r"([Zz]|[+-]\d{2}:?\d{2})?",
+    re.ASCII,  # \d is [0-9] only, not every script's digits
 )
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from s3front.store.protocols import MetaStore
@@ -148,15 +148,16 @@ async def delete_version(
     shard: int,
     key: str,
     version_id: str,
-    guard: Callable[[ObjectRecord], None] | None = None,
+    guard: Callable[[ObjectRecord], Awaitable[ObjectRecord | None]] | None = None,
 ) -> Deletion:
     """Remove exactly one version (or delete marker). A version that does not exist is no
     error, as in S3. For "null", every "null" row goes (a crash may have left two).
-    `guard` sees each row before it goes and raises to keep it (object lock)."""
+    `guard` sees each row before it goes: it raises to keep it (object lock), returns the row
+    to delete, or None when the row changed meanwhile (it is read again)."""
     marker = False
     while (rec := await get_version(meta, bucket.bucket_id, shard, key, version_id)) is not None:
-        if guard is not None:
-            guard(rec)
+        if guard is not None and (rec := await guard(rec)) is None:
+            continue
         marker = marker or rec.delete_marker
         # The data is released by removing the row; the GC frees what no row references.
         await meta.delete_object(bucket.bucket_id, shard, key, rec.seq)
