@@ -26,6 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from s3front.objects import lock
 from s3front.store.protocols import MetaStore
 from s3front.store.records import NULL_VERSION, BucketRecord, ObjectRecord
 
@@ -113,7 +114,13 @@ async def write_version(
             return False
     else:
         await meta.put_object(bucket.bucket_id, shard, rec)
-    if previous_null is not None and previous_null.seq != rec.seq:
+    # A lock-enabled bucket is never Suspended, so no protected "null" version should be
+    # here; should one be (a configuration race), it is kept rather than overwritten.
+    if (
+        previous_null is not None
+        and previous_null.seq != rec.seq
+        and not lock.blocks_removal(previous_null, time.time_ns() // 1_000_000)
+    ):
         await meta.delete_object(bucket.bucket_id, shard, rec.key, previous_null.seq)
     return True
 
