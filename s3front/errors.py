@@ -250,6 +250,14 @@ class ObjectLockConfigurationNotFoundError(S3Error):
     status, message = 404, "Object Lock configuration does not exist for this bucket"
 
 
+class NoSuchObjectLockConfiguration(S3Error):
+    status, message = 404, "The specified object does not have a ObjectLock configuration"
+
+
+class InvalidRetentionPeriod(S3Error):
+    status, message = 400, "Default retention period must be a positive integer value."
+
+
 class OperationAborted(S3Error):
     status, message = (
         409,

@@ -98,6 +98,7 @@ _ROUTE_LIST: tuple[Route, ...] = (
     _r("PutBucketEncryption", "s3:PutEncryptionConfiguration", "bucket"),
     _r("DeleteBucketEncryption", "s3:PutEncryptionConfiguration", "bucket"),
     _r("GetObjectLockConfiguration", "s3:GetBucketObjectLockConfiguration", "bucket"),
+    _r("PutObjectLockConfiguration", "s3:PutBucketObjectLockConfiguration", "bucket"),
     _r("GetBucketOwnershipControls", "s3:GetBucketOwnershipControls", "bucket"),
     _r("GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock", "bucket"),
     _r("GetBucketReplication", "s3:GetReplicationConfiguration", "bucket"),
@@ -120,6 +121,11 @@ _ROUTE_LIST: tuple[Route, ...] = (
     _r("PutObjectTagging", "s3:PutObjectTagging", "object", "s3:PutObjectVersionTagging"),
     _r("DeleteObjectTagging", "s3:DeleteObjectTagging", "object", "s3:DeleteObjectVersionTagging"),
     _r("GetObjectAttributes", "s3:GetObjectAttributes", "object", "s3:GetObjectVersionAttributes"),
+    # Object lock: one action with or without a versionId (AWS has no *Version variants).
+    _r("GetObjectRetention", "s3:GetObjectRetention", "object"),
+    _r("PutObjectRetention", "s3:PutObjectRetention", "object"),
+    _r("GetObjectLegalHold", "s3:GetObjectLegalHold", "object"),
+    _r("PutObjectLegalHold", "s3:PutObjectLegalHold", "object"),
     _r("CreateMultipartUpload", "s3:PutObject", "object"),
     _r("UploadPart", "s3:PutObject", "object"),
     _r("UploadPartCopy", "s3:PutObject", "object"),
@@ -197,6 +203,7 @@ _RULES: Mapping[tuple[Level, str], tuple[_Rule, ...]] = {
         ("logging", "PutBucketLogging"),
         ("notification", "PutBucketNotificationConfiguration"),
         ("encryption", "PutBucketEncryption"),
+        ("object-lock", "PutObjectLockConfiguration"),
         ((), "CreateBucket"),
     ),
     ("bucket", "DELETE"): _rules(
@@ -217,6 +224,8 @@ _RULES: Mapping[tuple[Level, str], tuple[_Rule, ...]] = {
         ("acl", "GetObjectAcl"),
         ("tagging", "GetObjectTagging"),
         ("attributes", "GetObjectAttributes"),
+        ("retention", "GetObjectRetention"),
+        ("legal-hold", "GetObjectLegalHold"),
         ((), "GetObject"),
     ),
     ("object", "PUT"): _rules(
@@ -224,6 +233,8 @@ _RULES: Mapping[tuple[Level, str], tuple[_Rule, ...]] = {
         _Rule(("partNumber", "uploadId"), "UploadPart", copy_source=False),
         ("acl", "PutObjectAcl"),
         ("tagging", "PutObjectTagging"),
+        ("retention", "PutObjectRetention"),
+        ("legal-hold", "PutObjectLegalHold"),
         _Rule((), "CopyObject", copy_source=True),
         ((), "PutObject"),
     ),
@@ -249,7 +260,6 @@ _UNSUPPORTED: Mapping[tuple[Level, str], Mapping[str, str]] = {
         "intelligent-tiering": "GetBucketIntelligentTieringConfiguration",
     },
     ("bucket", "PUT"): {
-        "object-lock": "PutObjectLockConfiguration",
         "ownershipControls": "PutBucketOwnershipControls",
         "publicAccessBlock": "PutPublicAccessBlock",
         "replication": "PutBucketReplication",
@@ -269,16 +279,8 @@ _UNSUPPORTED: Mapping[tuple[Level, str], Mapping[str, str]] = {
         "metrics": "DeleteBucketMetricsConfiguration",
         "intelligent-tiering": "DeleteBucketIntelligentTieringConfiguration",
     },
-    ("object", "GET"): {
-        "torrent": "GetObjectTorrent",
-        "legal-hold": "GetObjectLegalHold",
-        "retention": "GetObjectRetention",
-    },
-    ("object", "PUT"): {
-        "legal-hold": "PutObjectLegalHold",
-        "retention": "PutObjectRetention",
-        "renameObject": "RenameObject",
-    },
+    ("object", "GET"): {"torrent": "GetObjectTorrent"},
+    ("object", "PUT"): {"renameObject": "RenameObject"},
     ("object", "POST"): {"select": "SelectObjectContent"},
 }
 

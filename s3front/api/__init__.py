@@ -15,6 +15,7 @@ from s3front.api import (
     cors,
     listing,
     multipart,
+    object_lock,
     objects,
     policy,
     post_object,
@@ -71,4 +72,11 @@ HANDLERS: dict[str, Handler] = {
     "DeleteBucketCors": cors.handle_delete_bucket_cors,
     "Options": cors.handle_options,
     "PostObject": post_object.handle_post_object,
+    # Object lock (s3front.api.object_lock): WORM retention and legal holds.
+    "GetObjectLockConfiguration": object_lock.handle_get_object_lock_configuration,
+    "PutObjectLockConfiguration": object_lock.handle_put_object_lock_configuration,
+    "GetObjectRetention": object_lock.handle_get_object_retention,
+    "PutObjectRetention": object_lock.handle_put_object_retention,
+    "GetObjectLegalHold": object_lock.handle_get_object_legal_hold,
+    "PutObjectLegalHold": object_lock.handle_put_object_legal_hold,
 }

@@ -12,6 +12,7 @@ from s3front import errors, xml, xmldocs
 from s3front.api.context import Ctx, now_ms, owner_names
 from s3front.body import read_all
 from s3front.objects import bucket_deletion
+from s3front.objects.lock import BUCKET_ATTR as OBJECT_LOCK_ATTR
 from s3front.store.records import BucketRecord, OwnerBucket
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -52,6 +53,7 @@ async def handle_create_bucket(ctx: Ctx) -> Response:
     if location not in (None, "", ctx.settings.region, "us-east-1"):
         raise errors.InvalidLocationConstraint(LocationConstraint=location or "")
     created = now_ms()
+    locked = _object_lock_requested(ctx)
     rec = BucketRecord(
         name=name,
         bucket_id=uuid.uuid4().hex,
@@ -59,6 +61,9 @@ async def handle_create_bucket(ctx: Ctx) -> Response:
         created_ms=created,
         region=ctx.settings.region,
         shards=ctx.settings.bucket_shards,
+        # Object lock is on from the first write, with versioning that can never be suspended.
+        versioning="Enabled" if locked else "",
+        attrs={OBJECT_LOCK_ATTR: ""} if locked else {},
     )
     if not await ctx.store.meta.insert_bucket(rec):
         existing = await ctx.store.meta.get_bucket(name)
@@ -69,6 +74,21 @@ async def handle_create_bucket(ctx: Ctx) -> Response:
         raise errors.BucketAlreadyExists(BucketName=name)
     await ctx.store.meta.put_owner_bucket(OwnerBucket(tenant, name, created))
     return Response(status_code=200, headers={"location": f"/{name}"})
+
+
+def _object_lock_requested(ctx: Ctx) -> bool:
+    """x-amz-bucket-object-lock-enabled: "true" or "false" (what SDKs send); anything else is
+    refused rather than read as either."""
+    value = ctx.req.headers.get("x-amz-bucket-object-lock-enabled")
+    if value is None or value.strip().lower() == "false":
+        return False
+    if value.strip().lower() == "true":
+        return True
+    raise errors.InvalidArgument(
+        "x-amz-bucket-object-lock-enabled must be true or false.",
+        ArgumentName="x-amz-bucket-object-lock-enabled",
+        ArgumentValue=value,
+    )
 
 
 async def handle_delete_bucket(ctx: Ctx) -> Response:

@@ -42,7 +42,6 @@ HANDLERS: dict[str, Callable[[Ctx], Awaitable[Response]]] = {
     "GetBucketLifecycleConfiguration": _missing(errors.NoSuchLifecycleConfiguration),
     "GetBucketWebsite": _missing(errors.NoSuchWebsiteConfiguration),
     "GetBucketEncryption": _missing(errors.ServerSideEncryptionConfigurationNotFoundError),
-    "GetObjectLockConfiguration": _missing(errors.ObjectLockConfigurationNotFoundError),
     "GetBucketOwnershipControls": _missing(errors.OwnershipControlsNotFoundError),
     "GetPublicAccessBlock": _missing(errors.NoSuchPublicAccessBlockConfiguration),
     "GetBucketReplication": _missing(errors.ReplicationConfigurationNotFoundError),

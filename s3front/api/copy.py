@@ -31,7 +31,7 @@ from starlette.responses import Response
 from s3front import errors, xmldocs
 from s3front.access.acl import attrs_with_request_acl
 from s3front.access.context_hooks import authorize_read, writer
-from s3front.api import conditions
+from s3front.api import conditions, lock_headers
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, now_ms
 from s3front.api.headers import stored_headers
@@ -303,6 +303,9 @@ async def _copy_object(
             f"source: {MAX_COPY_SIZE}"
         )
     headers = dict(rec.headers) if metadata == "COPY" else stored_headers(ctx.req)
+    # The source's lock is not copied: the copy takes the request's lock headers or the
+    # target bucket's default retention, as in S3.
+    lock_attrs = lock_headers.requested_attrs(ctx.req.headers.get, bucket, now_ms())
     tags = (
         tags_of(rec.attrs)
         if tagging == "COPY"
@@ -325,7 +328,7 @@ async def _copy_object(
         parts=rec.parts,
         # Only the tags travel: an ACL or other per-object document is not copied (as in S3).
         attrs=attrs_with_request_acl(
-            ctx.req, with_tags({}, tags), writer(ctx, bucket), bucket.owner
+            ctx.req, with_tags(lock_attrs, tags), writer(ctx, bucket), bucket.owner
         ),
     )
     written = await commit_object(ctx, bucket, new)

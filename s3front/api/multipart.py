@@ -14,7 +14,7 @@ from starlette.responses import Response
 from s3front import checksums, errors, xml, xmldocs
 from s3front.access.acl import attrs_with_request_acl
 from s3front.access.context_hooks import writer
-from s3front.api import integrity
+from s3front.api import integrity, lock_headers
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, now_ms, owner_names
 from s3front.api.headers import stored_headers
@@ -45,7 +45,11 @@ async def handle_create_multipart_upload(ctx: Ctx) -> Response:
         # The ACL asked for here is carried to the completed object with the other attrs.
         attrs=attrs_with_request_acl(
             ctx.req,
-            with_tags({}, parse_tagging_header(ctx.req.header("x-amz-tagging"))),
+            with_tags(
+                # Explicit lock headers now; the default retention when the upload completes.
+                lock_headers.requested_attrs(ctx.req.headers.get, bucket, now_ms(), defaults=False),
+                parse_tagging_header(ctx.req.header("x-amz-tagging")),
+            ),
             writer(ctx, bucket),
             bucket.owner,
         ),
@@ -97,6 +101,8 @@ async def _upload_part(ctx: Ctx, intent: WriteIntent) -> Response:
     if ctx.body.length is not None and ctx.body.length > MAX_PART_SIZE:
         raise errors.EntityTooLarge(MaxSizeAllowed=str(MAX_PART_SIZE))
     exp = integrity.expected(ctx.req, default_algorithm=upload.checksum_algorithm)
+    if lock_headers.has_lock_attrs(upload.attrs):
+        lock_headers.check_put_integrity(exp)  # AWS: required once lock parameters are set
     result = await write_object_data(
         ctx.store.blocks,
         ctx.store.meta,
@@ -161,7 +167,7 @@ async def _complete_multipart_upload(ctx: Ctx, intent: WriteIntent) -> Response:
         headers=upload.headers,
         checksums=assembly.checksums,
         parts=len(requested),
-        attrs=upload.attrs,
+        attrs=lock_headers.with_default_retention(bucket, upload.attrs, now_ms()),
     )
     rec = await commit_object(ctx, bucket, rec)
     # The part manifests now belong to the object; the part rows and the upload go.

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from s3front import checksums, errors, xml, xmldocs
 from s3front.access.acl import attrs_with_request_acl
 from s3front.access.context_hooks import writer
-from s3front.api import conditions, integrity
+from s3front.api import conditions, integrity, lock_headers
 from s3front.api.context import Ctx, now_ms
 from s3front.api.headers import object_headers, stored_headers
 from s3front.api.streaming import BodyStream
@@ -47,6 +47,10 @@ async def _put_object(ctx: Ctx, intent: WriteIntent) -> Response:
     key = ctx.key
     headers = stored_headers(ctx.req)
     exp = integrity.expected(ctx.req)
+    # Lock headers are checked before the body is read: a refusal stores nothing.
+    lock_attrs = lock_headers.requested_attrs(ctx.req.headers.get, bucket, now_ms())
+    if lock_headers.has_lock_fields(ctx.req.headers.get):
+        lock_headers.check_put_integrity(exp)
     if ctx.body.length is not None and ctx.body.length > MAX_PUT_SIZE:
         raise errors.EntityTooLarge(MaxSizeAllowed=str(MAX_PUT_SIZE))
     result = await write_object_data(
@@ -68,6 +72,7 @@ async def _put_object(ctx: Ctx, intent: WriteIntent) -> Response:
     if tagging_header := ctx.req.header("x-amz-tagging"):
         attrs = with_tags({}, parse_tagging_header(tagging_header))
     attrs = attrs_with_request_acl(ctx.req, attrs, writer(ctx, bucket), bucket.owner)
+    attrs.update(lock_attrs)
     rec = ObjectRecord(
         key=key,
         seq=seq,
@@ -210,6 +215,7 @@ async def _get_or_head(ctx: Ctx, *, head: bool) -> Response:
     headers.update(version_headers(bucket, rec.version_id))
     if tags := tags_of(rec.attrs):
         headers["x-amz-tagging-count"] = str(len(tags))
+    headers.update(lock_headers.response_headers(ctx, bucket, rec))
     status = 200
     start, end = 0, rec.size
     range_header = ctx.req.header("range")
@@ -250,7 +256,8 @@ async def delete_key(
     shard = shard_of(key, bucket.shards)
     meta = ctx.store.meta
     if version_id is not None:
-        return await versions.delete_version(meta, bucket, shard, key, version_id)
+        guard = lock_headers.delete_guard(ctx, bucket, key)
+        return await versions.delete_version(meta, bucket, shard, key, version_id, guard)
     return await versions.delete_latest(
         meta, bucket, shard, key, owner=writer(ctx, bucket), now_ms=now_ms()
     )

@@ -27,6 +27,7 @@ from s3front import errors, xml
 from s3front.access import acl as acls
 from s3front.access import post_form
 from s3front.access.context_hooks import authorize_object
+from s3front.api import lock_headers
 from s3front.api.context import Ctx, now_ms
 from s3front.api.headers import check_stored_headers, header_value_ok
 from s3front.api.objects import MAX_PUT_SIZE, commit_object, new_version
@@ -169,6 +170,8 @@ async def handle_post_object(ctx: Ctx) -> Response:
     attrs: dict[str, str] = {}
     if fields.get("acl"):
         attrs = acls.with_acl({}, acls.canned(fields["acl"], owner, bucket.owner))
+    # Lock fields (x-amz-object-lock-*) as on a PUT, refused before any byte is stored.
+    attrs.update(lock_headers.requested_attrs(fields.get, bucket, now_ms()))
     headers = _stored_headers(fields, reader.file_content_type)
     redirect = _redirect(fields)
 

@@ -24,6 +24,7 @@ from s3front.api import integrity
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx
 from s3front.body import read_all
+from s3front.objects import lock
 from s3front.store.records import BucketRecord, ObjectRecord
 
 
@@ -35,6 +36,12 @@ async def handle_put_bucket_versioning(ctx: Ctx) -> Response:
         md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
         integrity.verify(exp, md5, {}, {})
     status = xml.parse_versioning(body)  # "Enabled" or "Suspended": never back to ""
+    if status != "Enabled" and lock.enabled(bucket):
+        # Suspending would let a write replace the "null" version in place: never under lock.
+        raise errors.InvalidBucketState(
+            "An Object Lock configuration is present on this bucket, so the versioning state "
+            "cannot be changed."
+        )
     if status != bucket.versioning:
         await ctx.store.meta.update_bucket(replace(bucket, versioning=status))
     return Response(status_code=200)

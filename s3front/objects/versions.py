@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from s3front.objects import lock
 from s3front.store.protocols import MetaStore
 from s3front.store.records import NULL_VERSION, BucketRecord, ObjectRecord
 
@@ -112,7 +114,13 @@ async def write_version(
             return False
     else:
         await meta.put_object(bucket.bucket_id, shard, rec)
-    if previous_null is not None and previous_null.seq != rec.seq:
+    # A lock-enabled bucket is never Suspended, so no protected "null" version should be
+    # here; should one be (a configuration race), it is kept rather than overwritten.
+    if (
+        previous_null is not None
+        and previous_null.seq != rec.seq
+        and not lock.blocks_removal(previous_null, time.time_ns() // 1_000_000)
+    ):
         await meta.delete_object(bucket.bucket_id, shard, rec.key, previous_null.seq)
     return True
 
@@ -142,12 +150,21 @@ class Deletion:
 
 
 async def delete_version(
-    meta: MetaStore, bucket: BucketRecord, shard: int, key: str, version_id: str
+    meta: MetaStore,
+    bucket: BucketRecord,
+    shard: int,
+    key: str,
+    version_id: str,
+    guard: Callable[[ObjectRecord], Awaitable[ObjectRecord | None]] | None = None,
 ) -> Deletion:
     """Remove exactly one version (or delete marker). A version that does not exist is no
-    error, as in S3. For "null", every "null" row goes (a crash may have left two)."""
+    error, as in S3. For "null", every "null" row goes (a crash may have left two).
+    `guard` sees each row before it goes: it raises to keep it (object lock), returns the row
+    to delete, or None when the row changed meanwhile (it is read again)."""
     marker = False
     while (rec := await get_version(meta, bucket.bucket_id, shard, key, version_id)) is not None:
+        if guard is not None and (rec := await guard(rec)) is None:
+            continue
         marker = marker or rec.delete_marker
         # The data is released by removing the row; the GC frees what no row references.
         await meta.delete_object(bucket.bucket_id, shard, key, rec.seq)

@@ -533,14 +533,19 @@ class SqliteStore:
     ) -> bool:
         def tx(c: sqlite3.Connection) -> bool:
             row = c.execute(
-                "SELECT etag, last_modified_ms FROM objects"
+                "SELECT etag, last_modified_ms, attrs FROM objects"
                 " WHERE bucket_id = ? AND shard = ? AND key = ? AND seq = ?",
                 (bucket_id, shard, rec.key, rec.seq),
             ).fetchall()
             if expected is None:
                 ok = not row
             else:
-                ok = bool(row) and tuple(row[0]) == (expected.etag, expected.last_modified_ms)
+                # attrs too, as on Cassandra: attribute updates keep etag and time.
+                ok = bool(row) and (row[0][0], row[0][1], json.loads(row[0][2])) == (
+                    expected.etag,
+                    expected.last_modified_ms,
+                    dict(expected.attrs),
+                )
             if ok:
                 c.execute(OBJECTS.replace, OBJECTS.params(rec, bucket_id, shard))
             return ok

@@ -276,6 +276,27 @@ async def test_put_object_if_is_conditional(store: Store, prefix: str) -> None:
     )
 
 
+async def test_put_object_if_compares_attrs(store: Store, prefix: str) -> None:
+    """Two attribute updates (tags, ACL, object lock) read from the same row: the second one
+    must not write back its stale copy, which would drop the first (e.g. a legal hold)."""
+    from dataclasses import replace
+
+    from s3front.store.records import ObjectRecord
+
+    bid = f"{prefix}-attrs"
+    base = ObjectRecord(
+        key="k", seq=0, version_id="null", size=1, etag="e", last_modified_ms=1, owner="o"
+    )
+    assert await store.meta.put_object_if(bid, 0, base, None)
+    held = replace(base, attrs={"lock-legal-hold": "ON"})
+    assert await store.meta.put_object_if(bid, 0, held, base)
+    assert not await store.meta.put_object_if(bid, 0, replace(base, attrs={"tags": "{}"}), base)
+    assert await store.meta.get_object(bid, 0, "k") == held
+    both = replace(held, attrs={**held.attrs, "tags": "{}"})
+    assert await store.meta.put_object_if(bid, 0, both, held)
+    assert await store.meta.get_object(bid, 0, "k") == both
+
+
 async def test_put_object_if_race_has_one_winner(store: Store, prefix: str) -> None:
     import asyncio
     from dataclasses import replace

@@ -137,6 +137,13 @@ class State:
     part_etag: str
 
 
+LOCK_XML = (
+    b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>"
+    b"</ObjectLockConfiguration>"
+)
+HOLD_XML = b"<LegalHold><Status>ON</Status></LegalHold>"
+
+
 @dataclass(frozen=True)
 class Req:
     method: str
@@ -252,6 +259,11 @@ def build(op: str, st: State, actor: Key | None) -> Req:
         "PutBucketEncryption": lambda: Req("PUT", b, "encryption", body=EMPTY_XML),
         "DeleteBucketEncryption": lambda: Req("DELETE", b, "encryption"),
         "GetObjectLockConfiguration": lambda: Req("GET", b, "object-lock"),
+        "PutObjectLockConfiguration": lambda: Req("PUT", b, "object-lock", body=LOCK_XML),
+        "GetObjectRetention": lambda: Req("GET", o, "retention"),
+        "PutObjectRetention": lambda: Req("PUT", o, "retention", body=b"<Retention/>"),
+        "GetObjectLegalHold": lambda: Req("GET", o, "legal-hold"),
+        "PutObjectLegalHold": lambda: Req("PUT", o, "legal-hold", body=HOLD_XML),
         "GetBucketOwnershipControls": lambda: Req("GET", b, "ownershipControls"),
         "GetPublicAccessBlock": lambda: Req("GET", b, "publicAccessBlock"),
         "GetBucketReplication": lambda: Req("GET", b, "replication"),

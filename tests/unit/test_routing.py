@@ -96,6 +96,7 @@ AWS_DOC_EXAMPLES: list[tuple[str, Mapping[str, str], str, str | None]] = [
     ("PUT /?encryption", {}, "PutBucketEncryption", None),
     ("DELETE /?encryption", {}, "DeleteBucketEncryption", None),
     ("GET /?object-lock", {}, "GetObjectLockConfiguration", None),
+    ("PUT /?object-lock", {}, "PutObjectLockConfiguration", None),
     ("GET /?ownershipControls", {}, "GetBucketOwnershipControls", None),
     ("GET /?publicAccessBlock", {}, "GetPublicAccessBlock", None),
     ("GET /?replication", {}, "GetBucketReplication", None),
@@ -133,6 +134,10 @@ AWS_DOC_EXAMPLES: list[tuple[str, Mapping[str, str], str, str | None]] = [
     ("GET /example-object?tagging", {}, "GetObjectTagging", "example-object"),
     ("PUT /object-key?tagging", {}, "PutObjectTagging", "object-key"),
     ("DELETE /exampleobject?tagging", {}, "DeleteObjectTagging", "exampleobject"),
+    ("PUT /my-image.jpg?retention", {}, "PutObjectRetention", "my-image.jpg"),
+    ("GET /my-image.jpg?retention", {}, "GetObjectRetention", "my-image.jpg"),
+    ("PUT /my-image.jpg?legal-hold", {}, "PutObjectLegalHold", "my-image.jpg"),
+    ("GET /my-image.jpg?legal-hold&versionId=v1", {}, "GetObjectLegalHold", "my-image.jpg"),
     (
         "GET /example-object?attributes",
         {"x-amz-object-attributes": "ETag"},
@@ -289,11 +294,12 @@ REJECTED: list[tuple[str, Mapping[str, str], type[errors.S3Error]]] = [
     ("PUT /b/k?uploads", {}, errors.MethodNotAllowed),
     ("PUT /b/k?uploadId=u", {}, errors.MethodNotAllowed),
     ("PUT /b/k?partNumber=1", {}, errors.InvalidArgument),  # would overwrite the object
-    ("PUT /b?object-lock", {}, errors.NotImplemented),
     ("PUT /b?publicAccessBlock", {}, errors.NotImplemented),
     ("GET /b?analytics&id=a", {}, errors.NotImplemented),
     ("GET /b/k?torrent", {}, errors.NotImplemented),
-    ("PUT /b/k?retention", {}, errors.NotImplemented),
+    ("PUT /b/k?renameObject", {}, errors.NotImplemented),
+    ("DELETE /b/k?retention", {}, errors.MethodNotAllowed),
+    ("POST /b?object-lock", {}, errors.MethodNotAllowed),
     ("POST /b/k?select&select-type=2", {}, errors.NotImplemented),
     ("GET /b?list-type=1", {}, errors.InvalidArgument),
     ("GET /b/%zz", {}, errors.InvalidArgument),
@@ -375,6 +381,9 @@ def test_route_permissions(op: str, permission: str, level: str) -> None:
         ("GET /b/k?versionId=v1", "s3:GetObjectVersion"),
         ("DELETE /b/k?versionId=v1", "s3:DeleteObjectVersion"),
         ("PUT /b/k?versionId=v1", "s3:PutObject"),  # no version variant
+        ("PUT /b/k?retention&versionId=v1", "s3:PutObjectRetention"),  # nor here
+        ("GET /b/k?legal-hold&versionId=v1", "s3:GetObjectLegalHold"),
+        ("PUT /b?object-lock", "s3:PutBucketObjectLockConfiguration"),
     ],
 )
 def test_required_permission(line: str, permission: str) -> None:

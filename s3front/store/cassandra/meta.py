@@ -72,7 +72,9 @@ _OBJ_PUT_IF = (
     "UPDATE objects SET version_id = ?, size = ?, etag = ?, last_modified_ms = ?, owner = ?, "
     "manifest_id = ?, delete_marker = ?, headers = ?, checksums = ?, parts = ?, attrs = ?, "
     "inline = ? WHERE bucket_id = ? AND shard = ? AND key = ? AND seq = ? "
-    "IF etag = ? AND last_modified_ms = ?"
+    # attrs too: tags, ACL and object-lock updates keep etag and time, and one of them must
+    # not write back a copy read before another (a legal hold lost to a tagging update).
+    "IF etag = ? AND last_modified_ms = ? AND attrs = ?"
 )
 _OBJ_WHERE = "FROM objects WHERE bucket_id = ? AND shard = ?"
 _OBJ_GET_NEWEST = f"SELECT {_OBJ_COLS}, inline {_OBJ_WHERE} AND key = ? LIMIT 1"
@@ -294,10 +296,16 @@ class CassandraMeta:
         else:
             # UPDATE takes the key columns last, then the condition's values.
             stmt = self._obj_put_if
-            params = (*row[4:], *row[:4], expected.etag, expected.last_modified_ms)
+            params = (
+                *row[4:],
+                *row[:4],
+                expected.etag,
+                expected.last_modified_ms,
+                dict(expected.attrs),
+            )
 
-        def state(r: ObjectRecord | None) -> tuple[str, int] | None:
-            return None if r is None else (r.etag, r.last_modified_ms)
+        def state(r: ObjectRecord | None) -> tuple[str, int, dict[str, str]] | None:
+            return None if r is None else (r.etag, r.last_modified_ms, dict(r.attrs))
 
         async def won() -> bool | None:
             found = await self._db.rows(
