@@ -44,7 +44,7 @@ def may_bypass(ctx: Ctx, bucket: BucketRecord, key: str) -> bool:
     bucket owner does unless its policy denies it; anyone else needs a policy Allow)."""
     if ctx.req.header(BYPASS_HEADER).strip().lower() != "true":
         return False
-    return is_allowed(caller(ctx), BYPASS_ACTION, bucket, key, None, facts_of(ctx.req))
+    return is_allowed(caller(ctx), BYPASS_ACTION, bucket, key, None, facts_of(ctx))
 
 
 def has_lock_fields(fields: Callable[[str], str | None]) -> bool:
@@ -126,7 +126,7 @@ def response_headers(ctx: Ctx, bucket: BucketRecord, rec: ObjectRecord) -> dict[
     hold = lock.legal_hold_of(rec.attrs)
     if retention is None and hold is None:
         return out
-    who, facts = caller(ctx), facts_of(ctx.req)
+    who, facts = caller(ctx), facts_of(ctx)
     if retention is not None and is_allowed(
         who, "s3:GetObjectRetention", bucket, rec.key, rec, facts
     ):
