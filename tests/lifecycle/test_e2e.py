@@ -6,8 +6,10 @@ versioned and unversioned buckets, delete markers and aborted uploads."""
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -326,3 +328,57 @@ def test_cli_lifecycle_run(lc_server: Any, s3: Any, bucket: str, tmp_path: Path)
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("lifecycle: buckets "), out.stdout
+
+
+# -- response headers ------------------------------------------------------------------------------
+def test_expiration_and_abort_headers(lc_server: Any, bucket: str) -> None:
+    """x-amz-expiration on PUT/GET/HEAD/copy/Complete, x-amz-abort-* on Create and ListParts,
+    with AWS's date: creation + Days rounded up to the next (2-second) "midnight"."""
+    s3 = lc_server.client()
+    try:
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=bucket,
+            LifecycleConfiguration={
+                "Rules": [
+                    _rule("far", {"Prefix": "h/"}, Expiration={"Days": 1000}),
+                    _rule("mpu", {"Prefix": "h/"},
+                          AbortIncompleteMultipartUpload={"DaysAfterInitiation": 500}),
+                ]
+            },
+        )  # fmt: skip
+
+        def expiry(value: str) -> float:
+            m = re.fullmatch(r'expiry-date="([^"]+)", rule-id="far"', value)
+            assert m, value
+            return parsedate_to_datetime(m.group(1)).timestamp()
+
+        before = time.time()
+        put = s3.put_object(Bucket=bucket, Key="h/a", Body=b"1")
+        after = time.time()
+        at = expiry(put["Expiration"])
+        assert at % DAY_SECONDS == 0  # at a "midnight"
+        assert before + 1000 * DAY_SECONDS <= at <= after + 1001 * DAY_SECONDS
+        assert expiry(s3.head_object(Bucket=bucket, Key="h/a")["Expiration"]) == at
+        assert expiry(s3.get_object(Bucket=bucket, Key="h/a")["Expiration"]) > 0
+        copy = s3.copy_object(Bucket=bucket, Key="h/b", CopySource={"Bucket": bucket, "Key": "h/a"})
+        assert expiry(copy["Expiration"]) >= at
+        # Not under the rule's prefix: no header.
+        other = lc_server.raw("PUT", f"/{bucket}/x", body=b"1")
+        assert other.status == 200 and "x-amz-expiration" not in other.headers
+
+        up = s3.create_multipart_upload(Bucket=bucket, Key="h/m")
+        assert up["AbortRuleId"] == "mpu"
+        abort_at = up["AbortDate"].timestamp()
+        assert abort_at % DAY_SECONDS == 0 and abort_at >= before + 500 * DAY_SECONDS
+        part = s3.upload_part(Bucket=bucket, Key="h/m", UploadId=up["UploadId"], PartNumber=1,
+                              Body=b"p")  # fmt: skip
+        listed = s3.list_parts(Bucket=bucket, Key="h/m", UploadId=up["UploadId"])
+        assert listed["AbortRuleId"] == "mpu" and listed["AbortDate"].timestamp() == abort_at
+        done = s3.complete_multipart_upload(
+            Bucket=bucket, Key="h/m", UploadId=up["UploadId"],
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+        )  # fmt: skip
+        assert expiry(done["Expiration"]) >= at
+        assert "AbortDate" not in s3.create_multipart_upload(Bucket=bucket, Key="x/m")
+    finally:
+        s3.close()
