@@ -39,7 +39,7 @@ class Settings:
     max_xml_body: int = 2 * MiB
     # Periodic GC inside the server: seconds between passes (0: off; run `s3front gc` instead)
     # and the grace period (how long garbage lingers; writes in progress are safe at any value).
-    gc_interval: float = 0.0
+    gc_interval: float = 3600.0
     gc_grace: float = 24 * 3600.0
     # The lifecycle worker inside the server (s3front.lifecycle_worker): seconds between passes
     # (0: off; run `s3front lifecycle run` instead), and the length of a lifecycle "day" (tests
