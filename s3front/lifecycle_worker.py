@@ -39,8 +39,9 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 from s3front.api.tagging_attrs import tags_of
 from s3front.objects import lifecycle, versions
@@ -50,6 +51,7 @@ from s3front.store.records import BucketRecord, ObjectRecord
 log = logging.getLogger("s3front.lifecycle")
 
 PAGE = 500
+ACTIONS = 32  # row actions of one page in flight at once
 # Leases last this long unless extended; the worker extends its lease after every page, which
 # takes far less. A server that dies holds its shards this long at most.
 LEASE_SECONDS = 60
@@ -116,6 +118,7 @@ class _Pass:
         self.lease_seconds = lease_seconds
         self.progress = progress
         self.report = LifecycleReport()
+        self._pending: list[Coroutine[Any, Any, None]] = []
         self._last_progress = time.monotonic()
 
     def _tick(self) -> None:
@@ -193,6 +196,7 @@ class _Pass:
                 state.index += 1
                 state.newer_ms = rec.last_modified_ms
             self.report.scanned += len(page)
+            await self._flush()
             self._tick()
             if len(page) < PAGE:
                 break
@@ -202,6 +206,29 @@ class _Pass:
                 return
         if state is not None:
             await self._key_done(bucket, shard, rules, state)
+            await self._flush()
+
+    def _later(self, action: Coroutine[Any, Any, None]) -> None:
+        """Queue an action on one row; `_flush` runs the page's actions, ACTIONS at a time.
+        They touch distinct rows and each is conditional, so their order does not matter;
+        one at a time, a pass on Cassandra would wait out one LWT round trip per object."""
+        self._pending.append(action)
+
+    async def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        gate = asyncio.Semaphore(ACTIONS)
+
+        async def gated(action: Coroutine[Any, Any, None]) -> None:
+            async with gate:
+                await action
+
+        await asyncio.gather(*(gated(a) for a in pending))
+
+    async def _remove(
+        self, bucket: BucketRecord, shard: int, rec: ObjectRecord, counter: str
+    ) -> None:
+        if await self.meta.delete_object_if(bucket.bucket_id, shard, rec):
+            setattr(self.report, counter, getattr(self.report, counter) + 1)
 
     async def row(
         self,
@@ -219,7 +246,7 @@ class _Pass:
                 rules, rec.key, rec.size, tags_of(rec.attrs), rec.last_modified_ms, self.day_ms
             )
             if found is not None and found[0] <= self.now_ms:
-                await self.expire_current(bucket, shard, rec)
+                self._later(self.expire_current(bucket, shard, rec))
             return
         state.marker = None  # the key has more than one row: its marker is not alone
         newer = state.index - 1  # noncurrent rows newer than this one
@@ -236,8 +263,7 @@ class _Pass:
             if _removal_blocked(rec, self.now_ms):
                 self.report.kept_locked += 1
                 return
-            if await self.meta.delete_object_if(bucket.bucket_id, shard, rec):
-                self.report.noncurrent_removed += 1
+            self._later(self._remove(bucket, shard, rec, "noncurrent_removed"))
             return
 
     async def _key_done(
@@ -250,8 +276,7 @@ class _Pass:
             if r.expired_object_delete_marker and lifecycle.matches(
                 r.filter, marker.key, None, tags_of(marker.attrs)
             ):
-                if await self.meta.delete_object_if(bucket.bucket_id, shard, marker):
-                    self.report.markers_removed += 1
+                self._later(self._remove(bucket, shard, marker, "markers_removed"))
                 return
 
     async def expire_current(self, bucket: BucketRecord, shard: int, rec: ObjectRecord) -> None:

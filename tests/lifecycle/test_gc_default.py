@@ -48,7 +48,7 @@ async def test_two_servers_share_one_gc_pass_per_interval(
             await s.close()
     passes = [r for r in caplog.records if r.getMessage().startswith("gc pass: ")]
     failed = [r for r in caplog.records if "failed" in r.getMessage()]
-    assert not failed
+    assert not failed, [r.getMessage() for r in failed]
     assert len(passes) == 1
 
 
