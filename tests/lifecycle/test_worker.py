@@ -277,32 +277,6 @@ async def test_deleted_bucket_rows_are_swept(lc_store: Store) -> None:
     assert await _rows(lc_store, live, "kept") == [kept]
 
 
-async def test_lease_contract(lc_store: Store) -> None:
-    lease = "test:" + uuid.uuid4().hex
-    meta = lc_store.meta
-    assert await meta.take_lease(lease, "a", 30)
-    assert not await meta.take_lease(lease, "b", 30)
-    assert await meta.take_lease(lease, "a", 30)  # extending
-    await meta.release_lease(lease, "b")  # not b's: no effect
-    assert not await meta.take_lease(lease, "b", 30)
-    await meta.release_lease(lease, "a")
-    assert await meta.take_lease(lease, "b", 1)
-    await asyncio.sleep(2.5)  # b crashed: its lease lapses
-    assert await meta.take_lease(lease, "a", 30)
-
-
-async def test_delete_object_if_contract(lc_store: Store) -> None:
-    b = uuid.uuid4().hex
-    rec = ObjectRecord("k", 0, NULL_VERSION, 1, "e1", NOW, "owner")
-    await lc_store.meta.put_object(b, 0, rec)
-    newer = ObjectRecord("k", 0, NULL_VERSION, 1, "e2", NOW + 1, "owner")
-    await lc_store.meta.put_object(b, 0, newer)  # overwritten after it was judged
-    assert not await lc_store.meta.delete_object_if(b, 0, rec)
-    assert await lc_store.meta.get_object(b, 0, "k") == newer
-    assert await lc_store.meta.delete_object_if(b, 0, newer)
-    assert await lc_store.meta.get_object(b, 0, "k") is None
-
-
 async def test_two_workers_expire_each_object_once(lc_store: Store) -> None:
     b = await _bucket(lc_store, EXPIRE_LOGS, versioning="Enabled", shards=8)
     sem = asyncio.Semaphore(32)
