@@ -8,7 +8,8 @@ lifecycle run` (`run_lifecycle`, one pass). A pass, bucket by bucket (those with
     bucket, and in a versioned one hidden by a new delete marker (the data stays, as in S3);
   - a noncurrent version, NoncurrentDays after it became noncurrent (when the next newer
     version was written), keeping the NewerNoncurrentVersions newest noncurrent ones: removed;
-  - a delete marker that is a key's only row, under ExpiredObjectDeleteMarker: removed;
+  - a delete marker that is a key's only row: removed under ExpiredObjectDeleteMarker, or once
+    it is as old as an Expiration's Days (or past its Date), as S3 does;
 - the multipart uploads, DaysAfterInitiation after initiation: aborted (upload and part rows).
 
 It removes references only: the blocks and manifests they pointed to are freed later by GC
@@ -273,9 +274,12 @@ class _Pass:
         if marker is None or state.index != 1:
             return
         for r in rules:
-            if r.expired_object_delete_marker and lifecycle.matches(
-                r.filter, marker.key, None, tags_of(marker.attrs)
-            ):
+            if not lifecycle.matches(r.filter, marker.key, None, tags_of(marker.attrs)):
+                continue
+            # ExpiredObjectDeleteMarker removes it at once; a Days or Date rule once the marker
+            # itself is old enough (as S3 does).
+            due = lifecycle.expiry_of(r, marker.last_modified_ms, self.day_ms)
+            if r.expired_object_delete_marker or (due is not None and due <= self.now_ms):
                 self._later(self._remove(bucket, shard, marker, "markers_removed"))
                 return
 

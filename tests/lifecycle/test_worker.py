@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from typing import Any, cast
 
 import pytest
 
@@ -71,7 +72,7 @@ async def _put(
     rec = ObjectRecord(
         key=key,
         seq=seq,
-        version_id=version_id_for(seq) if b.versioning else NULL_VERSION,
+        version_id=version_id_for(seq) if b.versioning == "Enabled" else NULL_VERSION,
         size=0 if marker else size,
         etag="" if marker else uuid.uuid4().hex,
         last_modified_ms=NOW - int(age_days * DAY),
@@ -294,3 +295,62 @@ async def test_two_workers_expire_each_object_once(lc_store: Store) -> None:
             assert [r.delete_marker for r in rows] == [True, False], rec.key
         else:
             assert rows == [rec], rec.key
+
+
+async def test_days_rule_removes_old_sole_markers(lc_store: Store) -> None:
+    """S3: with Days, expired object delete markers are cleaned up once old enough."""
+    b = await _bucket(lc_store, EXPIRE_LOGS, versioning="Enabled")
+    await _put(lc_store, b, "logs/old-marker", age_days=5, marker=True)
+    young = await _put(lc_store, b, "logs/young-marker", age_days=0, marker=True)
+    report = await _run(lc_store, b)
+    assert report.markers_removed == 1
+    assert await _rows(lc_store, b, "logs/old-marker") == []
+    assert await _rows(lc_store, b, "logs/young-marker") == [young]
+
+
+class _OpenLeases:
+    """The store's meta with leases that never exclude anyone: what two servers see when a
+    lease lapses in the middle of a pass (a stalled holder). The actions themselves must then
+    still apply once."""
+
+    def __init__(self, meta: Any) -> None:
+        self._meta = meta
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._meta, name)
+
+    async def take_lease(self, lease_id: str, holder: str, ttl_seconds: int) -> bool:
+        return True
+
+    async def release_lease(self, lease_id: str, holder: str) -> None:
+        return None
+
+
+class _StoreOpenLeases:
+    def __init__(self, store: Store) -> None:
+        self.meta = _OpenLeases(store.meta)
+        self.blocks, self.keys = store.blocks, store.keys
+
+
+@pytest.mark.parametrize("versioning", ["", "Enabled", "Suspended"])
+async def test_actions_apply_once_without_leases(lc_store: Store, versioning: str) -> None:
+    b = await _bucket(lc_store, EXPIRE_LOGS, versioning=versioning, shards=2)
+    recs = [
+        await _put(lc_store, b, f"logs/{i:04d}", age_days=5 if i % 2 else 0) for i in range(300)
+    ]
+    open_store = cast(Store, _StoreOpenLeases(lc_store))
+    reports = await asyncio.gather(
+        *(run_lifecycle(open_store, now_ms=NOW, holder=h, only=[b.name]) for h in "abc")
+    )
+    done = sum(r.markers_added if versioning else r.expired for r in reports)
+    assert done == 150
+    for rec in recs:
+        rows = await _rows(lc_store, b, rec.key)
+        if not int(rec.key[-4:]) % 2:
+            assert rows == [rec]
+        elif not versioning:
+            assert rows == []
+        elif versioning == "Enabled":
+            assert [r.delete_marker for r in rows] == [True, False]
+        else:  # Suspended: the marker replaces the "null" version
+            assert [r.delete_marker for r in rows] == [True]
