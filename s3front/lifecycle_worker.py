@@ -167,6 +167,9 @@ class _Pass:
                     self.report.shards += 1
                     await self.shard(bucket, shard, rules, lease)
                 finally:
+                    for action in self._pending:  # left by a failure: never to be run
+                        action.close()
+                    self._pending = []
                     await self.meta.release_lease(lease, self.holder)
         if any(r.abort_days for r in rules):
             lease = f"lc:{bucket.bucket_id}:uploads"
