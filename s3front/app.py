@@ -33,6 +33,7 @@ from s3front.auth import authenticate
 from s3front.config import Settings
 from s3front.gc import gc_loop
 from s3front.keys import KeyCache, ensure_root_key
+from s3front.lifecycle_worker import lifecycle_loop
 from s3front.limits import NO_LINGER, paced
 from s3front.request import S3Request, from_scope, new_request_id
 from s3front.requestlog import RequestLog
@@ -276,14 +277,27 @@ class S3Front:
                         stop=stop,
                     )
                 )
+            lc_task = None
+            if settings.lifecycle_interval > 0:
+                lc_task = asyncio.create_task(
+                    lifecycle_loop(
+                        store,
+                        interval_seconds=settings.lifecycle_interval,
+                        day_seconds=settings.lifecycle_day_seconds,
+                        stop=stop,
+                    )
+                )
             try:
                 yield
             finally:
                 stop.set()
-                if gc_task is not None:
-                    gc_task.cancel()  # a pass is safe to interrupt anywhere
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await gc_task
+                # Both passes are safe to interrupt anywhere: every step is one conditional
+                # write, and a lifecycle lease left behind lapses by itself.
+                for task in (gc_task, lc_task):
+                    if task is not None:
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
         finally:
             await store.close()
 

@@ -9,6 +9,7 @@ import logging
 import math
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -184,11 +185,51 @@ async def _gc(args: argparse.Namespace) -> int:
 
     store = await open_store(_store_url(args))
     try:
-        report = await run_gc(store, grace_seconds=args.grace, progress=_status_printer())
+        report = await run_gc(store, grace_seconds=args.grace, progress=_progress_logger("gc"))
         if sys.stderr.isatty():
             sys.stderr.write("\r\x1b[2K")
         print(report.summary())
         return 0
+    finally:
+        await store.close()
+
+
+def _progress_logger(label: str, every: float = 30.0) -> Callable[[str], None]:
+    """Progress of a long command: the status line on a terminal; elsewhere (a CronJob's log)
+    one plain line at most every `every` seconds, so a long pass still shows it is alive."""
+    shown = _status_printer()
+    if shown is not None:
+        return shown
+    last = [time.monotonic()]
+
+    def log_line(message: str) -> None:
+        if time.monotonic() - last[0] >= every:
+            last[0] = time.monotonic()
+            print(f"{label}: {message}", file=sys.stderr, flush=True)
+
+    return log_line
+
+
+def cmd_lifecycle(args: argparse.Namespace) -> int:
+    return asyncio.run(_lifecycle(args))
+
+
+async def _lifecycle(args: argparse.Namespace) -> int:
+    from s3front.lifecycle_worker import run_lifecycle
+    from s3front.store import open_store
+
+    settings = config.load({"store": args.store})
+    store = await open_store(settings.store)
+    try:
+        report = await run_lifecycle(
+            store,
+            day_seconds=settings.lifecycle_day_seconds,
+            progress=_progress_logger("lifecycle"),
+        )
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\x1b[2K")
+        print(report.summary())
+        return 1 if report.errors else 0
     finally:
         await store.close()
 
@@ -344,6 +385,11 @@ def build_parser() -> argparse.ArgumentParser:
         " any value, 0 included (default 86400)",
     )
     g.set_defaults(func=cmd_gc)
+    lc = sub.add_parser("lifecycle", help="apply the buckets' lifecycle rules")
+    lcs = lc.add_subparsers(dest="lifecycle_cmd", required=True)
+    lr = lcs.add_parser("run", help="one pass over every bucket (e.g. from a CronJob)")
+    lr.add_argument("--store", help="store URL (or S3FRONT_STORE)")
+    lr.set_defaults(func=cmd_lifecycle)
     st = sub.add_parser("stats", help="logical vs stored bytes and the dedup ratio")
     st.add_argument("--store", help="store URL (or S3FRONT_STORE)")
     st.set_defaults(func=cmd_stats)

@@ -49,8 +49,13 @@ class Settings:
     max_xml_body: int = 2 * MiB
     # Periodic GC inside the server: seconds between passes (0: off; run `s3front gc` instead)
     # and the grace period (how long garbage lingers; writes in progress are safe at any value).
-    gc_interval: float = 0.0
+    gc_interval: float = 3600.0
     gc_grace: float = 24 * 3600.0
+    # The lifecycle worker inside the server (s3front.lifecycle_worker): seconds between passes
+    # (0: off; run `s3front lifecycle run` instead), and the length of a lifecycle "day" (tests
+    # shorten it so that a rule of 1 day acts in seconds).
+    lifecycle_interval: float = 3600.0
+    lifecycle_day_seconds: float = 86400.0
     log_level: str = "info"
     access_log: bool = True
     # Server processes sharing the listening socket (`serve --workers`).
@@ -191,6 +196,8 @@ def load(
         raise ValueError("body_rate_window must be positive when body_min_rate is set")
     if not 0 <= settings.bucket_cache_seconds <= 60:
         raise ValueError("bucket_cache_seconds must be between 0 and 60")
+    if settings.lifecycle_interval < 0 or settings.lifecycle_day_seconds <= 0:
+        raise ValueError("lifecycle_interval must be >= 0 and lifecycle_day_seconds > 0")
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise ValueError("--tls-cert and --tls-key go together")
     for name in ("gc_interval", "gc_grace"):

@@ -93,8 +93,11 @@ keeps a garbage block one more pass (passes reseed the filter), never deletes a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import random
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -110,6 +113,8 @@ CONCURRENCY = 32  # store calls in flight while following manifests or deleting 
 PROGRESS_EVERY = 1000  # rows between two progress reports
 FUTURE_SLACK_MS = 3_600_000  # a stamped time later than t0 + this is not a real time
 DEFAULT_GRACE_SECONDS = 24 * 3600.0
+# The lease that spreads `gc_loop`'s passes: one per interval across every server of a store.
+GC_LEASE = "gc:pass"
 # How far apart two servers' clocks may be (NTP keeps them within milliseconds): subtracted from
 # the horizon for the writes a pass cannot see, those that register their intent after it read
 # the intents. Not the operator's grace period: it holds at grace 0 too.
@@ -439,27 +444,53 @@ async def gc_loop(
     stop: asyncio.Event,
 ) -> None:
     """Run a pass every `interval_seconds` (the first one interval after start) until `stop`
-    is set. A failed pass is logged and retried at the next interval; it never ends the loop."""
-    while True:
-        try:
-            await asyncio.wait_for(stop.wait(), interval_seconds)
-            return
-        except TimeoutError:
-            pass
-        try:
-            report = await run_gc(
-                store, grace_seconds=grace_seconds, clock_skew_seconds=clock_skew_seconds
-            )
-        except Exception:
-            log.exception("gc pass failed; next attempt in %s s", interval_seconds)
-        else:
-            log.info("gc pass: %s", report.summary())
-            metrics.set_gc_result(report.freed_blocks, report.freed_bytes)
-            try:
-                # Dedup figures for /-/metrics: a second scan, but only once per GC interval.
-                from s3front.stats import collect_stats  # stats builds on this module
+    is set. A failed pass is logged and retried at the next interval; it never ends the loop.
 
-                stats = await collect_stats(store)
-                metrics.set_dedup(stats.logical_bytes, stats.stored_bytes)
-            except Exception:
-                log.exception("collecting stats after the gc pass failed")
+    Every server runs this loop (on by default), but one pass per interval is enough for the
+    whole store: a pass first takes the lease GC_LEASE for most of an interval and does not
+    give it back, so the other servers' loops find it held and skip their turn. Concurrent
+    passes would be safe (write intents), only wasted work. Each wait is the interval give or
+    take a tenth, so servers started together do not all ask at once."""
+    holder = uuid.uuid4().hex
+    try:
+        while True:
+            try:
+                wait = interval_seconds * random.uniform(0.9, 1.1)
+                await asyncio.wait_for(stop.wait(), wait)
+                return
+            except TimeoutError:
+                pass
+            await _gc_turn(store, holder, interval_seconds, grace_seconds, clock_skew_seconds)
+    finally:
+        # A server that stops leaves the next pass to the others at once.
+        with contextlib.suppress(Exception):
+            await store.meta.release_lease(GC_LEASE, holder)
+
+
+async def _gc_turn(
+    store: Store,
+    holder: str,
+    interval_seconds: float,
+    grace_seconds: float,
+    clock_skew_seconds: float,
+) -> None:
+    try:
+        ttl = max(1, int(interval_seconds * 0.8))
+        if not await store.meta.take_lease(GC_LEASE, holder, ttl):
+            return  # another server's pass this interval
+        report = await run_gc(
+            store, grace_seconds=grace_seconds, clock_skew_seconds=clock_skew_seconds
+        )
+    except Exception:
+        log.exception("gc pass failed; next attempt in %s s", interval_seconds)
+    else:
+        log.info("gc pass: %s", report.summary())
+        metrics.set_gc_result(report.freed_blocks, report.freed_bytes)
+        try:
+            # Dedup figures for /-/metrics: a second scan, but only once per GC interval.
+            from s3front.stats import collect_stats  # stats builds on this module
+
+            stats = await collect_stats(store)
+            metrics.set_dedup(stats.logical_bytes, stats.stored_bytes)
+        except Exception:
+            log.exception("collecting stats after the gc pass failed")

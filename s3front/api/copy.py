@@ -32,6 +32,7 @@ from s3front import errors, xmldocs
 from s3front.access.acl import attrs_with_request_acl
 from s3front.access.context_hooks import authorize_read, writer
 from s3front.api import conditions, lock_headers
+from s3front.api import lifecycle as lifecycle_headers
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, now_ms
 from s3front.api.headers import stored_headers
@@ -334,7 +335,10 @@ async def _copy_object(
     written = await commit_object(ctx, bucket, new)
     return xml_response(
         xmldocs.copy_object_result(written.etag, written.last_modified_ms, written.checksums),
-        headers=_version_headers(src, bucket, written.version_id),
+        headers={
+            **_version_headers(src, bucket, written.version_id),
+            **lifecycle_headers.expiration_headers(ctx, bucket, written),
+        },
     )
 
 

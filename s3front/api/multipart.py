@@ -15,6 +15,7 @@ from s3front import checksums, errors, xml, xmldocs
 from s3front.access.acl import attrs_with_request_acl
 from s3front.access.context_hooks import writer
 from s3front.api import integrity, lock_headers
+from s3front.api import lifecycle as lifecycle_headers
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, now_ms, owner_names
 from s3front.api.headers import stored_headers
@@ -56,9 +57,9 @@ async def handle_create_multipart_upload(ctx: Ctx) -> Response:
         checksum_algorithm=checksums.parse_algorithm(alg) if alg else "",
     )
     await ctx.store.meta.put_upload(bucket.bucket_id, rec)
-    headers = (
-        {"x-amz-checksum-algorithm": rec.checksum_algorithm} if rec.checksum_algorithm else None
-    )
+    headers = lifecycle_headers.abort_headers(ctx, bucket, rec.key, rec.initiated_ms)
+    if rec.checksum_algorithm:
+        headers["x-amz-checksum-algorithm"] = rec.checksum_algorithm
     return xml_response(
         xmldocs.initiate_multipart_upload(bucket.name, rec.key, rec.upload_id), headers=headers
     )
@@ -174,7 +175,9 @@ async def _complete_multipart_upload(ctx: Ctx, intent: WriteIntent) -> Response:
     await ctx.store.meta.delete_upload(bucket.bucket_id, upload.key, upload.upload_id)
     await ctx.store.meta.delete_parts(upload.upload_id)
     location = f"{ctx.req.scheme}://{ctx.req.headers.get('host', '')}/{bucket.name}/{rec.key}"
-    headers = {"x-amz-version-id": rec.version_id} if bucket.versioning else None
+    headers = lifecycle_headers.expiration_headers(ctx, bucket, rec)
+    if bucket.versioning:
+        headers["x-amz-version-id"] = rec.version_id
     return xml_response(
         xmldocs.complete_multipart_upload(location, bucket.name, rec.key, rec.etag, rec.checksums),
         headers=headers,
@@ -218,5 +221,6 @@ async def handle_list_parts(ctx: Ctx) -> Response:
             max_parts=max_parts,
             is_truncated=truncated,
             owner_name=owner_names(ctx),
-        )
+        ),
+        headers=lifecycle_headers.abort_headers(ctx, bucket, upload.key, upload.initiated_ms),
     )

@@ -14,6 +14,7 @@ from s3front import checksums, errors, xml, xmldocs
 from s3front.access.acl import attrs_with_request_acl
 from s3front.access.context_hooks import writer
 from s3front.api import conditions, integrity, lock_headers
+from s3front.api import lifecycle as lifecycle_headers
 from s3front.api.context import Ctx, now_ms
 from s3front.api.headers import object_headers, stored_headers
 from s3front.api.streaming import BodyStream
@@ -93,6 +94,7 @@ async def _put_object(ctx: Ctx, intent: WriteIntent) -> Response:
         if alg != "type":
             out[integrity.header_name(alg)] = value
     out.update(version_headers(bucket, rec.version_id))
+    out.update(lifecycle_headers.expiration_headers(ctx, bucket, rec))
     return Response(status_code=200, headers=out)
 
 
@@ -213,6 +215,8 @@ async def _get_or_head(ctx: Ctx, *, head: bool) -> Response:
         return Response(status_code=304, headers={k: h[k] for k in ("etag", "last-modified")})
     headers = object_headers(rec, ctx.req)
     headers.update(version_headers(bucket, rec.version_id))
+    if ctx.req.param("versionId") is None:  # the current version: when a rule expires it
+        headers.update(lifecycle_headers.expiration_headers(ctx, bucket, rec))
     if tags := tags_of(rec.attrs):
         headers["x-amz-tagging-count"] = str(len(tags))
     headers.update(lock_headers.response_headers(ctx, bucket, rec))

@@ -130,6 +130,20 @@ class MetaStore(Protocol):
 
     async def delete_object(self, bucket_id: str, shard: int, key: str, seq: int) -> None: ...
 
+    async def delete_object_if(self, bucket_id: str, shard: int, expected: ObjectRecord) -> bool:
+        """Delete the row at (expected.key, expected.seq) only if it is still `expected` --
+        compared by etag and last_modified_ms, as put_object_if (a lightweight transaction).
+        True if this call deleted it."""
+        ...
+
+    async def list_object_partitions(
+        self, after: tuple[str, int] | None, limit: int
+    ) -> list[tuple[str, int]]:
+        """(bucket_id, shard) of object index partitions that hold rows, after `after` in the
+        backend's scan order (token order on Cassandra). Lifecycle's sweep of deleted buckets
+        only."""
+        ...
+
     # -- manifests: partition = manifest_id, clustering = offset --------------------------------
     async def put_manifest(self, manifest_id: str, entries: Sequence[ManifestEntry]) -> None:
         """Write entries of one manifest; may be called several times for one id."""
@@ -163,6 +177,11 @@ class MetaStore(Protocol):
         ("", "") starts at the beginning."""
         ...
 
+    async def list_upload_buckets(self, after: str, limit: int) -> list[str]:
+        """bucket_ids that have upload rows, after `after` in the backend's scan order
+        (lifecycle's sweep of deleted buckets only)."""
+        ...
+
     # -- parts: partition = upload_id, clustering = part_number ---------------------------------
     async def put_part(self, upload_id: str, rec: PartRecord) -> None:
         """Write (or replace) a part."""
@@ -189,6 +208,17 @@ class MetaStore(Protocol):
     async def list_intents(self) -> list[IntentRecord]:
         """Every intent row, expired ones possibly included (GC only; the table holds one row
         per write in progress, so it is small)."""
+        ...
+
+    # -- leases: partition = lease_id (`s3front.lifecycle_worker`) ------------------------------
+    async def take_lease(self, lease_id: str, holder: str, ttl_seconds: int) -> bool:
+        """Take the lease if nobody holds it (or its holder's time has run out), or extend it
+        if `holder` holds it already; for `ttl_seconds` from now (a lightweight transaction;
+        on Cassandra the row's TTL, so a crashed holder's lease lapses). True if held now."""
+        ...
+
+    async def release_lease(self, lease_id: str, holder: str) -> None:
+        """Give the lease up if `holder` holds it."""
         ...
 
 

@@ -17,6 +17,7 @@ rows stored in key order (WITHOUT ROWID), so every scan is an index range:
     uploads        (bucket_id, key, upload_id)     multipart uploads in progress
     parts          (upload_id, part_number)        their parts
     gc_intents     (intent_id)                     writes in progress, for GC (s3front.gc)
+    leases         (lease_id)                      lifecycle worker leases (lifecycle_worker)
     access_keys    (access_key)
 
 Mappings (headers, checksums, attrs) are JSON text. Keys are TEXT with SQLite's default BINARY
@@ -138,6 +139,9 @@ CREATE TABLE IF NOT EXISTS parts (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS gc_intents (
     intent_id TEXT PRIMARY KEY, started_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS leases (
+    lease_id TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS access_keys (
     access_key TEXT PRIMARY KEY, secret TEXT NOT NULL, tenant TEXT NOT NULL,
@@ -620,6 +624,50 @@ class SqliteStore:
         sql = "DELETE FROM objects WHERE bucket_id = ? AND shard = ? AND key = ? AND seq = ?"
         await self._exec_quick(sql, (bucket_id, shard, key, seq))
 
+    async def delete_object_if(self, bucket_id: str, shard: int, expected: ObjectRecord) -> bool:
+        # attrs too, as put_object_if: a legal hold or retention set after `expected` was read
+        # keeps etag and time, and must stop the removal.
+        def tx(c: sqlite3.Connection) -> bool:
+            where = " WHERE bucket_id = ? AND shard = ? AND key = ? AND seq = ?"
+            key = (bucket_id, shard, expected.key, expected.seq)
+            row = c.execute("SELECT etag, last_modified_ms, attrs FROM objects" + where, key)
+            found = row.fetchall()
+            ok = bool(found) and (found[0][0], found[0][1], json.loads(found[0][2])) == (
+                expected.etag,
+                expected.last_modified_ms,
+                dict(expected.attrs),
+            )
+            if ok:
+                c.execute("DELETE FROM objects" + where, key)
+            return ok
+
+        return await self._tx(tx)
+
+    async def list_object_partitions(
+        self, after: tuple[str, int] | None, limit: int
+    ) -> list[tuple[str, int]]:
+        sql = (
+            "SELECT bucket_id, shard FROM objects WHERE (bucket_id, shard) > (?, ?)"
+            " ORDER BY bucket_id, shard LIMIT 1"
+        )
+
+        def partitions(c: sqlite3.Connection) -> list[tuple[str, int]]:
+            # One index seek per partition, as list_manifest_ids.
+            out: list[tuple[str, int]] = []
+            last = after or ("", -(2**62))
+            c.execute("BEGIN")
+            try:
+                while len(out) < limit:
+                    rows = c.execute(sql, out[-1] if out else last).fetchall()
+                    if not rows:
+                        break
+                    out.append((rows[0][0], rows[0][1]))
+            finally:
+                c.execute("COMMIT")
+            return out
+
+        return await self._read(partitions)
+
     # -- manifests --------------------------------------------------------------------------------
     async def put_manifest(self, manifest_id: str, entries: Sequence[ManifestEntry]) -> None:
         rows = [MANIFESTS.params(e, manifest_id) for e in entries]
@@ -681,6 +729,24 @@ class SqliteStore:
         rows = await self._rows(sql, (bucket_id, after_key, after_upload_id, limit))
         return [UPLOADS.load(r) for r in rows]
 
+    async def list_upload_buckets(self, after: str, limit: int) -> list[str]:
+        sql = "SELECT min(bucket_id) FROM uploads WHERE bucket_id > ?"
+
+        def ids(c: sqlite3.Connection) -> list[str]:
+            out: list[str] = []
+            c.execute("BEGIN")
+            try:
+                while len(out) < limit:
+                    (next_id,) = c.execute(sql, (out[-1] if out else after,)).fetchall()[0]
+                    if next_id is None:
+                        break
+                    out.append(next_id)
+            finally:
+                c.execute("COMMIT")
+            return out
+
+        return await self._read(ids)
+
     async def put_part(self, upload_id: str, rec: PartRecord) -> None:
         await self._exec_quick(PARTS.replace, PARTS.params(rec, upload_id))
 
@@ -704,6 +770,27 @@ class SqliteStore:
 
     async def list_intents(self) -> list[IntentRecord]:
         return [INTENTS.load(r) for r in await self._rows(INTENTS.select, ())]
+
+    # -- leases -----------------------------------------------------------------------------------
+    async def take_lease(self, lease_id: str, holder: str, ttl_seconds: int) -> bool:
+        def tx(c: sqlite3.Connection) -> bool:
+            now = _now_ms()
+            row = c.execute(
+                "SELECT holder, expires_ms FROM leases WHERE lease_id = ?", (lease_id,)
+            ).fetchall()
+            if row and row[0][0] != holder and row[0][1] > now:
+                return False
+            c.execute(
+                "REPLACE INTO leases (lease_id, holder, expires_ms) VALUES (?, ?, ?)",
+                (lease_id, holder, now + ttl_seconds * 1000),
+            )
+            return True
+
+        return await self._tx(tx)
+
+    async def release_lease(self, lease_id: str, holder: str) -> None:
+        sql = "DELETE FROM leases WHERE lease_id = ? AND holder = ?"
+        await self._exec(sql, (lease_id, holder))
 
     # -- blocks -----------------------------------------------------------------------------------
     def _block_path(self, block_id: bytes) -> str:

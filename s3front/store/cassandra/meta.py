@@ -81,6 +81,12 @@ _OBJ_GET_NEWEST = f"SELECT {_OBJ_COLS}, inline {_OBJ_WHERE} AND key = ? LIMIT 1"
 _OBJ_GET_SEQ = f"SELECT {_OBJ_COLS}, inline {_OBJ_WHERE} AND key = ? AND seq = ?"
 _OBJ_VERSIONS = f"SELECT {_OBJ_COLS}, inline {_OBJ_WHERE} AND key = ?"
 _OBJ_DELETE = "DELETE FROM objects WHERE bucket_id = ? AND shard = ? AND key = ? AND seq = ?"
+_OBJ_DELETE_IF = _OBJ_DELETE + " IF etag = ? AND last_modified_ms = ? AND attrs = ?"
+_OBJ_PARTS_FIRST = "SELECT DISTINCT bucket_id, shard FROM objects LIMIT ?"
+_OBJ_PARTS_AFTER = (
+    "SELECT DISTINCT bucket_id, shard FROM objects WHERE token(bucket_id, shard) > token(?, ?)"
+    " LIMIT ?"
+)
 
 
 def _obj_scan(start_op: str, with_end: bool, with_inline: bool) -> str:
@@ -124,6 +130,10 @@ _UP_SCAN_FIRST = f"SELECT {_UP_COLS} FROM uploads WHERE bucket_id = ? LIMIT ?"
 _UP_SCAN_AFTER = (
     f"SELECT {_UP_COLS} FROM uploads WHERE bucket_id = ? AND (key, upload_id) > (?, ?) LIMIT ?"
 )
+_UP_BUCKETS_FIRST = "SELECT DISTINCT bucket_id FROM uploads LIMIT ?"
+_UP_BUCKETS_AFTER = (
+    "SELECT DISTINCT bucket_id FROM uploads WHERE token(bucket_id) > token(?) LIMIT ?"
+)
 
 # -- parts: PRIMARY KEY (upload_id, part_number) ------------------------------------------------
 _PART_COLS = "part_number, size, etag, last_modified_ms, manifest_id, checksums"
@@ -140,6 +150,12 @@ _INTENT_ALL = "SELECT intent_id, started_ms, expires_ms FROM gc_intents"
 # The TTL counts from the replica's clock: this much beyond expires_ms covers clock skew, so
 # the row never vanishes before the time it names.
 _INTENT_TTL_SLACK_SECONDS = 60
+
+# -- leases: PRIMARY KEY (lease_id), every row with a TTL (schema/cassandra/0004) -------------
+_LEASE_TAKE = "INSERT INTO leases (lease_id, holder) VALUES (?, ?) IF NOT EXISTS USING TTL ?"
+_LEASE_EXTEND = "UPDATE leases USING TTL ? SET holder = ? WHERE lease_id = ? IF holder = ?"
+_LEASE_GET = "SELECT holder FROM leases WHERE lease_id = ?"
+_LEASE_RELEASE = "DELETE FROM leases WHERE lease_id = ? IF holder = ?"
 
 
 class CassandraMeta:
@@ -170,6 +186,15 @@ class CassandraMeta:
         self._obj_put_if = p(_OBJ_PUT_IF)
         self._obj_versions = p(_OBJ_VERSIONS)
         self._obj_delete = p(_OBJ_DELETE)
+        self._obj_delete_if = p(_OBJ_DELETE_IF)
+        self._obj_parts_first = p(_OBJ_PARTS_FIRST)
+        self._obj_parts_after = p(_OBJ_PARTS_AFTER)
+        self._up_buckets_first = p(_UP_BUCKETS_FIRST)
+        self._up_buckets_after = p(_UP_BUCKETS_AFTER)
+        self._lease_take = p(_LEASE_TAKE)
+        self._lease_extend = p(_LEASE_EXTEND)
+        self._lease_get_serial = p(_LEASE_GET, serial=True)
+        self._lease_release = p(_LEASE_RELEASE)
         self._obj_scan = {
             (op, end, inline): p(_obj_scan(op, end, inline))
             for op in (">=", ">")
@@ -363,6 +388,36 @@ class CassandraMeta:
     async def delete_object(self, bucket_id: str, shard: int, key: str, seq: int) -> None:
         await self._db.run(self._obj_delete, (bucket_id, shard, key, seq))
 
+    async def delete_object_if(self, bucket_id: str, shard: int, expected: ObjectRecord) -> bool:
+        key = (bucket_id, shard, expected.key, expected.seq)
+
+        async def won() -> bool | None:
+            found = await self._db.rows(self._obj_get_seq_serial, key)
+            if not found:
+                return True  # gone: ours, or a delete of the same row that raced it
+            now = _object(found[0])
+            same = (now.etag, now.last_modified_ms, dict(now.attrs)) == (
+                expected.etag,
+                expected.last_modified_ms,
+                dict(expected.attrs),
+            )
+            return None if same else False
+
+        # attrs too, as put_object_if: a legal hold set after `expected` was read stops it.
+        params = (*key, expected.etag, expected.last_modified_ms, dict(expected.attrs))
+        return await self._lwt(self._obj_delete_if, params, won)
+
+    async def list_object_partitions(
+        self, after: tuple[str, int] | None, limit: int
+    ) -> list[tuple[str, int]]:
+        if limit <= 0:
+            return []
+        if after is None:
+            rows = await self._db.rows(self._obj_parts_first, (limit,))
+        else:
+            rows = await self._db.rows(self._obj_parts_after, (*after, limit))
+        return [(r["bucket_id"], r["shard"]) for r in rows]
+
     # -- manifests ------------------------------------------------------------------------------
     async def put_manifest(self, manifest_id: str, entries: Sequence[ManifestEntry]) -> None:
         for i in range(0, len(entries), _MAN_BATCH_ROWS):
@@ -420,6 +475,15 @@ class CassandraMeta:
             rows = await self._db.rows(self._up_scan_first, (bucket_id, limit))
         return [_upload(r) for r in rows]
 
+    async def list_upload_buckets(self, after: str, limit: int) -> list[str]:
+        if limit <= 0:
+            return []
+        if after:
+            rows = await self._db.rows(self._up_buckets_after, (after, limit))
+        else:
+            rows = await self._db.rows(self._up_buckets_first, (limit,))
+        return [r["bucket_id"] for r in rows]
+
     # -- parts ----------------------------------------------------------------------------------
     async def put_part(self, upload_id: str, rec: PartRecord) -> None:
         await self._db.run(
@@ -463,6 +527,21 @@ class CassandraMeta:
     async def list_intents(self) -> list[IntentRecord]:
         rows = await self._db.rows(self._intent_all)
         return [IntentRecord(r["intent_id"], r["started_ms"], r["expires_ms"]) for r in rows]
+
+    # -- leases ---------------------------------------------------------------------------------
+    async def take_lease(self, lease_id: str, holder: str, ttl_seconds: int) -> bool:
+        async def won() -> bool | None:
+            rows = await self._db.rows(self._lease_get_serial, (lease_id,))
+            return bool(rows and rows[0]["holder"] == holder)
+
+        ttl = max(1, int(ttl_seconds))
+        if await self._lwt(self._lease_take, (lease_id, holder, ttl), won):
+            return True
+        # Held: by this holder (extend it) or another (the condition fails).
+        return await self._lwt(self._lease_extend, (ttl, holder, lease_id, holder), won)
+
+    async def release_lease(self, lease_id: str, holder: str) -> None:
+        await self._db.run(self._lease_release, (lease_id, holder))
 
 
 def _now_ms() -> int:
