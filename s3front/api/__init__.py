@@ -9,6 +9,7 @@ from starlette.responses import Response
 from s3front.api import (
     acl,
     attributes,
+    bucket_encryption,
     buckets,
     config_docs,
     copy,
@@ -49,6 +50,7 @@ HANDLERS: dict[str, Handler] = {
     "UploadPartCopy": copy.handle_upload_part_copy,
     "GetObjectAttributes": attributes.handle_get_object_attributes,
     **config_docs.HANDLERS,
+    **bucket_encryption.HANDLERS,  # Get/Put/DeleteBucketEncryption
     "GetObjectTagging": tagging.handle_get_object_tagging,
     "PutObjectTagging": tagging.handle_put_object_tagging,
     "DeleteObjectTagging": tagging.handle_delete_object_tagging,

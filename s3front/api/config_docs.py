@@ -41,7 +41,6 @@ HANDLERS: dict[str, Callable[[Ctx], Awaitable[Response]]] = {
     "GetBucketLifecycle": _missing(errors.NoSuchLifecycleConfiguration),
     "GetBucketLifecycleConfiguration": _missing(errors.NoSuchLifecycleConfiguration),
     "GetBucketWebsite": _missing(errors.NoSuchWebsiteConfiguration),
-    "GetBucketEncryption": _missing(errors.ServerSideEncryptionConfigurationNotFoundError),
     "GetObjectLockConfiguration": _missing(errors.ObjectLockConfigurationNotFoundError),
     "GetBucketOwnershipControls": _missing(errors.OwnershipControlsNotFoundError),
     "GetPublicAccessBlock": _missing(errors.NoSuchPublicAccessBlockConfiguration),

@@ -108,12 +108,15 @@ def master_key(text: str) -> bytes | None:
     return _decode_master(text) if text else None
 
 
-def customer_key(req: S3Request, prefix: str = CUSTOMER) -> CustomerKey | None:
-    """The SSE-C key a request carries under `prefix`, checked (or None if it carries none).
-    The key is never echoed in an error."""
-    alg = req.header(prefix + "algorithm")
-    key_b64 = req.header(prefix + "key")
-    md5_b64 = req.header(prefix + "key-md5")
+def customer_key(
+    req: S3Request, prefix: str = CUSTOMER, fields: Mapping[str, str] | None = None
+) -> CustomerKey | None:
+    """The SSE-C key a request carries under `prefix` (in its headers, or its POST form
+    `fields`), checked; None if it carries none. The key is never echoed in an error."""
+    get = req.header if fields is None else (lambda n: fields.get(n, ""))
+    alg = get(prefix + "algorithm")
+    key_b64 = get(prefix + "key")
+    md5_b64 = get(prefix + "key-md5")
     if not (alg or key_b64 or md5_b64):
         return None
     if req.scheme != "https":
@@ -203,7 +206,7 @@ def requested(
     """What a write asks for: its headers (or POST form `fields`), else the bucket default."""
     get = (lambda n: fields.get(n, "")) if fields is not None else req.header
     sse = get(SSE)
-    customer = customer_key(req) if fields is None else None
+    customer = customer_key(req, CUSTOMER, fields)
     if (get(KMS_KEY_ID) or get(KMS_CONTEXT)) and sse not in ("aws:kms", "aws:kms:dsse"):
         raise errors.InvalidArgument(
             "Server Side Encryption with AWS KMS managed key requires HTTP header "
