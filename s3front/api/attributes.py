@@ -92,7 +92,7 @@ async def handle_get_object_attributes(ctx: Ctx) -> Response:
     wanted = parse_attributes(ctx.req.header("x-amz-object-attributes"))
     rec = await find_object(ctx, bucket, ctx.key)  # delete markers are errors there
     # An SSE-C object's attributes need its key, as on AWS (400 without, 403 with a wrong one).
-    opened = sse.open_sealing(ctx.req, ctx.settings.master_key, sealing_of(rec.attrs))
+    opened = await sse.open_for(ctx, sealing_of(rec.attrs))
     parts: xmldocs.ObjectParts | None = None
     if "ObjectParts" in wanted and rec.parts:
         max_parts = min(_int_header(ctx, "x-amz-max-parts", MAX_PARTS), MAX_PARTS)

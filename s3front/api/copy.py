@@ -293,9 +293,7 @@ async def _copy_object(
     tagging = _directive(ctx, "x-amz-tagging-directive")
     # The source's key (SSE-C: x-amz-copy-source-server-side-encryption-customer-*) and the
     # target's encryption (its own headers or the target bucket's default, never the source's).
-    source = sse.open_sealing(
-        ctx.req, ctx.settings.master_key, sealing_of(rec.attrs), prefix=sse.COPY_CUSTOMER
-    )
+    source = await sse.open_for(ctx, sealing_of(rec.attrs), prefix=sse.COPY_CUSTOMER)
     want = sse.requested(ctx.req, bucket.attrs)
     if (
         src.bucket.name == bucket.name
@@ -351,7 +349,7 @@ async def _copy_object(
     else:
         # Between different keys (or in or out of encryption) the bytes are read, opened with
         # the source's key and sealed again under a new data key (DESIGN.md section 5).
-        target = sse.begin(ctx.settings.master_key, want)
+        target = await sse.begin_for(ctx, want)
         new = await _reencrypted(ctx, src, source, target, intent, new)
     written = await commit_object(ctx, bucket, new)
     return xml_response(
@@ -449,10 +447,8 @@ async def _upload_part_copy(
         start, end = 0, rec.size
     if end - start > MAX_PART_SIZE:
         raise errors.EntityTooLarge(MaxSizeAllowed=str(MAX_PART_SIZE))
-    source = sse.open_sealing(
-        ctx.req, ctx.settings.master_key, sealing_of(rec.attrs), prefix=sse.COPY_CUSTOMER
-    )
-    target = sse.open_sealing(ctx.req, ctx.settings.master_key, sealing_of(upload.attrs))
+    source = await sse.open_for(ctx, sealing_of(rec.attrs), prefix=sse.COPY_CUSTOMER)
+    target = await sse.open_for(ctx, sealing_of(upload.attrs))
     alg = upload.checksum_algorithm
     reusable_checksum = not alg or (alg in rec.checksums and rec.checksums.get("type") != COMPOSITE)
     if (

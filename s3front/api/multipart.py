@@ -37,7 +37,7 @@ async def handle_create_multipart_upload(ctx: Ctx) -> Response:
     alg = ctx.req.header("x-amz-checksum-algorithm")
     # One data key per upload: every part is sealed under it (SSE-C: the same customer key
     # must come with every part, or the part is refused).
-    sealed = sse.begin(ctx.settings.master_key, sse.requested(ctx.req, bucket.attrs))
+    sealed = await sse.begin_for(ctx, sse.requested(ctx.req, bucket.attrs))
     attrs = attrs_with_request_acl(
         ctx.req,
         with_tags({}, parse_tagging_header(ctx.req.header("x-amz-tagging"))),
@@ -102,7 +102,7 @@ async def _upload_part(ctx: Ctx, intent: WriteIntent) -> Response:
     if ctx.body.length is not None and ctx.body.length > MAX_PART_SIZE:
         raise errors.EntityTooLarge(MaxSizeAllowed=str(MAX_PART_SIZE))
     exp = integrity.expected(ctx.req, default_algorithm=upload.checksum_algorithm)
-    opened = sse.open_sealing(ctx.req, ctx.settings.master_key, sealing_of(upload.attrs))
+    opened = await sse.open_for(ctx, sealing_of(upload.attrs))
     result = await write_object_data(
         ctx.store.blocks,
         ctx.store.meta,

@@ -50,7 +50,7 @@ async def _put_object(ctx: Ctx, intent: WriteIntent) -> Response:
     exp = integrity.expected(ctx.req)
     if ctx.body.length is not None and ctx.body.length > MAX_PUT_SIZE:
         raise errors.EntityTooLarge(MaxSizeAllowed=str(MAX_PUT_SIZE))
-    sealed = sse.begin(ctx.settings.master_key, sse.requested(ctx.req, bucket.attrs))
+    sealed = await sse.begin_for(ctx, sse.requested(ctx.req, bucket.attrs))
     result = await write_object_data(
         ctx.store.blocks,
         ctx.store.meta,
@@ -209,7 +209,7 @@ async def _get_or_head(ctx: Ctx, *, head: bool) -> Response:
         return marker_error_response(ctx, bucket, err)
     # Before the conditions, as AWS: an SSE-C object without (or with a wrong) key is refused
     # whatever the preconditions say.
-    opened = sse.open_sealing(ctx.req, ctx.settings.master_key, sealing_of(rec.attrs))
+    opened = await sse.open_for(ctx, sealing_of(rec.attrs))
     try:
         conditions.check(ctx.req, rec)
     except errors.NotModified:

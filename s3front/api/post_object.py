@@ -165,7 +165,7 @@ async def handle_post_object(ctx: Ctx) -> Response:
             )
 
     # Form fields x-amz-server-side-encryption (AES256) or the SSE-C trio, else the default.
-    sealed = sse.begin(ctx.settings.master_key, sse.requested(ctx.req, bucket.attrs, fields=fields))
+    sealed = await sse.begin_for(ctx, sse.requested(ctx.req, bucket.attrs, fields=fields))
     if sealed is not None:
         attrs = with_sealing(attrs, sealed.sealing)
     async with WriteIntent(ctx.store.meta) as intent:

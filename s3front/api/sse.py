@@ -7,8 +7,11 @@ Implemented (request headers):
 - `x-amz-copy-source-server-side-encryption-customer-*` (an SSE-C copy source);
 - `x-amz-server-side-encryption-bucket-key-enabled` (accepted and echoed; each object still has
   its own data key).
-`aws:kms` is refused (501 NotImplemented) until s3front has a key ring: it is never accepted and
-ignored. SSE-S3 without a master key is refused (400): nothing is ever stored in the clear
+- `x-amz-server-side-encryption: aws:kms` with `x-amz-server-side-encryption-aws-kms-key-id`
+  (a key of s3front's own key ring, `s3front.kms`; none named: the key aliased `aws/s3`). An
+  unknown key is 400 KMS.NotFoundException. `aws:kms:dsse` and an encryption context
+  (`x-amz-server-side-encryption-context`) are refused (501).
+SSE-S3 and SSE-KMS without a master key are refused (400): nothing is ever stored in the clear
 because a key is missing. SSE-C needs no master key.
 
 SSE-C keys travel in request headers, so (as on AWS) they are refused over plain HTTP.
@@ -28,12 +31,14 @@ import hmac
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from s3front import errors
+from s3front import errors, kms
+from s3front.api.context import Ctx
 from s3front.config import decode_master_key
 from s3front.objects.encryption import (
     SSE_C,
+    SSE_KMS,
     SSE_S3,
     BlockCipher,
     Sealing,
@@ -43,6 +48,7 @@ from s3front.objects.encryption import (
     unwrap,
 )
 from s3front.request import S3Request
+from s3front.store.protocols import KeyStore
 
 log = logging.getLogger("s3front.sse")
 
@@ -65,7 +71,21 @@ IMPLEMENTED_HEADERS = (
     COPY_CUSTOMER + "key",
     COPY_CUSTOMER + "key-md5",
     BUCKET_KEY,
+    KMS_KEY_ID,
 )
+# Refused with 501 NotImplemented (never accepted and ignored).
+REFUSED_HEADERS = (KMS_CONTEXT,)
+
+
+class KmsNotFound(errors.S3Error):
+    """An SSE-KMS key that the key ring does not have (AWS answers S3 requests naming an
+    unknown key with this KMS error code)."""
+
+    status, message = 400, "Invalid keyId"
+
+    @property
+    def code(self) -> str:
+        return "KMS.NotFoundException"
 
 
 class InvalidEncryptionAlgorithmError(errors.S3Error):
@@ -85,9 +105,10 @@ class CustomerKey:
 class Requested:
     """The encryption a write asks for (explicitly or through the bucket default)."""
 
-    mode: str  # SSE_S3 or SSE_C
+    mode: str  # SSE_S3, SSE_KMS or SSE_C
     customer: CustomerKey | None = None
     bucket_key: bool = False
+    kms_key: str = ""  # SSE-KMS: the key as named ("" for the default, alias aws/s3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +118,7 @@ class Opened:
     sealing: Sealing
     cipher: BlockCipher
     customer_md5: str = ""
+    kms_arn: str = ""
 
 
 @functools.lru_cache(maxsize=4)
@@ -182,13 +204,13 @@ def _bool_header(req: S3Request, name: str) -> bool:
 
 def check_algorithm(value: str, name: str = SSE) -> str:
     """The SSE mode a header (or form field, or bucket default) names."""
-    if value == SSE_S3:
-        return SSE_S3
-    if value in ("aws:kms", "aws:kms:dsse"):
-        # Never accepted and ignored: until s3front keeps a key ring, it is refused.
+    if value in (SSE_S3, SSE_KMS):
+        return value
+    if value == "aws:kms:dsse":
+        # Never accepted and ignored: refused.
         raise errors.NotImplemented(
-            "Server-side encryption with AWS KMS keys (aws:kms) is not implemented by this "
-            "server; use AES256 or SSE-C."
+            "Dual-layer server-side encryption (aws:kms:dsse) is not implemented by this "
+            "server; use AES256, aws:kms or SSE-C."
         )
     raise errors.InvalidArgument(
         "The encryption method specified is not supported",
@@ -207,7 +229,12 @@ def requested(
     get = (lambda n: fields.get(n, "")) if fields is not None else req.header
     sse = get(SSE)
     customer = customer_key(req, CUSTOMER, fields)
-    if (get(KMS_KEY_ID) or get(KMS_CONTEXT)) and sse not in ("aws:kms", "aws:kms:dsse"):
+    if get(KMS_CONTEXT):
+        raise errors.NotImplemented(
+            "An SSE-KMS encryption context (x-amz-server-side-encryption-context) is not "
+            "implemented by this server."
+        )
+    if get(KMS_KEY_ID) and sse not in ("aws:kms", "aws:kms:dsse"):
         raise errors.InvalidArgument(
             "Server Side Encryption with AWS KMS managed key requires HTTP header "
             "x-amz-server-side-encryption : aws:kms",
@@ -224,25 +251,47 @@ def requested(
                 ArgumentName=SSE,
                 ArgumentValue=sse[:64],
             )
-        return Requested(mode=mode, bucket_key=bucket_key)
+        return Requested(mode=mode, bucket_key=bucket_key, kms_key=get(KMS_KEY_ID).strip())
     if customer is not None:
         return Requested(mode=SSE_C, customer=customer)
     default = bucket_default(bucket_attrs)
     if default is not None:
-        return Requested(mode=default[0], bucket_key=bucket_key or default[1])
+        return replace(default, bucket_key=bucket_key or default.bucket_key)
     return None
 
 
-def bucket_default(attrs: Mapping[str, str]) -> tuple[str, bool] | None:
-    """(algorithm, bucket key enabled) of a bucket's default encryption, if it has one."""
+def bucket_default(attrs: Mapping[str, str]) -> Requested | None:
+    """A bucket's default encryption, if it has one."""
     text = attrs.get(BUCKET_ATTR)
     if not text:
         return None
     d = json.loads(text)
-    return str(d["alg"]), bool(d.get("bk", False))
+    return Requested(
+        mode=str(d["alg"]), bucket_key=bool(d.get("bk", False)), kms_key=str(d.get("kid", ""))
+    )
 
 
-def begin(master_text: str, want: Requested | None) -> Opened | None:
+async def kms_key(ring: KeyStore, master_text: str, name: str) -> kms.KmsKey:
+    """The key ring's key named `name` (default: alias aws/s3), or KMS.NotFoundException."""
+    if not master_text:
+        raise errors.InvalidRequest(
+            "Server-side encryption with KMS keys needs a master key on this server "
+            "(S3FRONT_MASTER_KEY) and none is configured; nothing was stored."
+        )
+    key = await kms.cached_key(ring, master_text, name or "alias/" + kms.DEFAULT_ALIAS)
+    if key is None:
+        if not name:
+            raise KmsNotFound(
+                "No KMS key named: the default key alias/aws/s3 does not exist (create it with "
+                "`s3front kms create-key --alias aws/s3`)."
+            )
+        raise KmsNotFound(f"Invalid keyId {name[:256]}")
+    return key
+
+
+async def begin(
+    ring: KeyStore, master_text: str, want: Requested | None, region: str = "us-east-1"
+) -> Opened | None:
     """A fresh data key for a new object or upload, wrapped as `want` says."""
     if want is None:
         return None
@@ -250,6 +299,15 @@ def begin(master_text: str, want: Requested | None) -> Opened | None:
         assert want.customer is not None
         sealing, cipher = new_sealing(want.customer.key, SSE_C)
         return Opened(sealing, cipher, want.customer.md5)
+    if want.mode == SSE_KMS:
+        key = await kms_key(ring, master_text, want.kms_key)
+        sealing, cipher = new_sealing(
+            key.versions[key.current],
+            SSE_KMS,
+            kek_id=f"{key.key_id}:{key.current}",
+            bucket_key=want.bucket_key,
+        )
+        return Opened(sealing, cipher, kms_arn=key.arn(region))
     master = master_key(master_text)
     if master is None:
         raise errors.InvalidRequest(
@@ -269,8 +327,14 @@ _NEEDS_KEY = (
 )
 
 
-def open_sealing(
-    req: S3Request, master_text: str, sealing: Sealing | None, *, prefix: str = CUSTOMER
+async def open_sealing(
+    req: S3Request,
+    ring: KeyStore,
+    master_text: str,
+    sealing: Sealing | None,
+    *,
+    prefix: str = CUSTOMER,
+    region: str = "us-east-1",
 ) -> Opened | None:
     """The cipher for reading an object (or appending a part to an upload) sealed as
     `sealing`, using the SSE-C key the request carries under `prefix`. An SSE-C object without
@@ -290,6 +354,8 @@ def open_sealing(
         return Opened(sealing, BlockCipher(dek), customer.md5)
     if customer is not None:
         raise errors.InvalidRequest(_NOT_APPLICABLE)
+    if sealing.mode == SSE_KMS:
+        return await _open_kms(ring, master_text, sealing, region)
     master = master_key(master_text)
     if master is None:
         log.error("an SSE-S3 object needs the master key and none is configured")
@@ -300,6 +366,20 @@ def open_sealing(
         log.error("the master key does not unwrap an object's data key (key %s)", sealing.kek_id)
         raise errors.InternalError() from None
     return Opened(sealing, BlockCipher(dek))
+
+
+async def _open_kms(ring: KeyStore, master_text: str, sealing: Sealing, region: str) -> Opened:
+    key_id, _, version = sealing.kek_id.partition(":")
+    key = await kms.cached_key(ring, master_text, key_id) if master_text else None
+    if key is None or int(version) >= len(key.versions):
+        log.error("the KMS key %s that wraps an object's data key is not in the key ring", key_id)
+        raise errors.InternalError()
+    try:
+        dek = unwrap(key.versions[int(version)], sealing.wrapped, SSE_KMS)
+    except UnwrapError:
+        log.error("KMS key %s does not unwrap an object's data key", sealing.kek_id)
+        raise errors.InternalError() from None
+    return Opened(sealing, BlockCipher(dek), kms_arn=key.arn(region))
 
 
 def response_headers(opened: Opened | None, *, sealing: Sealing | None = None) -> dict[str, str]:
@@ -313,13 +393,34 @@ def response_headers(opened: Opened | None, *, sealing: Sealing | None = None) -
             out[CUSTOMER + "key-MD5"] = opened.customer_md5
         return out
     out = {SSE: s.mode}
+    if s.mode == SSE_KMS:
+        arn = opened.kms_arn if opened is not None else ""
+        out[KMS_KEY_ID] = arn or s.kek_id.partition(":")[0]
     if s.bucket_key:
         out[BUCKET_KEY] = "true"
     return out
 
 
 def etag(opened: Opened | None, md5_hex: str) -> str:
-    """The ETag of a single PUT or a part: the plaintext MD5, except under SSE-C."""
-    if opened is not None and opened.sealing.mode == SSE_C:
+    """The ETag of a single PUT or a part: the plaintext MD5, except under SSE-C and SSE-KMS
+    (as on AWS, whose ETags for those are not MD5 digests of the data)."""
+    if opened is not None and opened.sealing.mode in (SSE_C, SSE_KMS):
         return opened.cipher.keyed_etag(md5_hex)
     return md5_hex
+
+
+async def begin_for(ctx: Ctx, want: Requested | None) -> Opened | None:
+    """`begin` with the request's store and settings."""
+    return await begin(ctx.store.keys, ctx.settings.master_key, want, ctx.settings.region)
+
+
+async def open_for(ctx: Ctx, sealing: Sealing | None, *, prefix: str = CUSTOMER) -> Opened | None:
+    """`open_sealing` with the request's headers, store and settings."""
+    return await open_sealing(
+        ctx.req,
+        ctx.store.keys,
+        ctx.settings.master_key,
+        sealing,
+        prefix=prefix,
+        region=ctx.settings.region,
+    )

@@ -14,6 +14,7 @@ the store reveals no plaintext equality. Unencrypted objects keep plaintext addr
 
 The DEK is never stored in the clear. It is kept **wrapped** (AES-256-GCM again) by:
 - the master key (`S3FRONT_MASTER_KEY`) for SSE-S3 (`AES256`);
+- a version of a key of s3front's key ring (`s3front.kms`) for SSE-KMS (`aws:kms`);
 - the customer's key for SSE-C: the customer key itself is never stored. Unwrapping with a wrong
   key fails the GCM tag, which is how a wrong key is recognised (403); nothing else derived from
   the key (not even its MD5) is kept, so the row offers no way to test guesses offline beyond
@@ -39,6 +40,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 ATTR = "sse"  # the attrs key of an object or upload row
 SSE_S3 = "AES256"
 SSE_C = "SSE-C"
+SSE_KMS = "aws:kms"
 NONCE = 12
 TAG = 16
 OVERHEAD = NONCE + TAG  # sealed length - plaintext length
@@ -64,9 +66,10 @@ class Sealing:
     """How one object's (or upload's) blocks are sealed: enough to get the DEK back with the
     right key, never the DEK itself."""
 
-    mode: str  # SSE_S3 or SSE_C
+    mode: str  # SSE_S3, SSE_KMS or SSE_C
     wrapped: bytes  # nonce | AES-GCM(kek, dek, aad=mode) | tag
-    kek_id: str = ""  # SSE-S3: master_key_id of the wrapping key
+    # SSE-S3: master_key_id of the wrapping key; SSE-KMS: "<key id>:<version>"
+    kek_id: str = ""
     bucket_key: bool = False  # BucketKeyEnabled as requested (echoed; no effect on keys)
 
     def to_attr(self) -> str:
