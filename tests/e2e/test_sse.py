@@ -841,3 +841,57 @@ def test_rotate_master_rewraps_without_rewriting_data(tmp_path: Path, tls_materi
         s3.close()
     finally:
         sup.stop_server(srv)
+
+
+# -- real command-line clients -------------------------------------------------------------------
+
+
+def test_s3cmd_server_side_encryption(
+    sse_server: Any, s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    """s3cmd --server-side-encryption: its data really is encrypted (SSE-S3), and comes back."""
+    env = sup.client_env(tmp_path, sse_server)
+    cfg = sup.s3cmd_config(tmp_path / "s3cfg", sse_server, v2=False)
+    src = tmp_path / "f.bin"
+    data = os.urandom(20 * 1024 * 1024 + 5)  # multipart for s3cmd (15 MiB chunks)
+    src.write_bytes(data)
+    small = tmp_path / "s.txt"
+    small.write_bytes(MARKER)
+    for f in (src, small):
+        sup.run(sup.s3cmd_cmd(cfg, "put", "--server-side-encryption", str(f), f"s3://{bucket}/"),
+                env=env, timeout=240)  # fmt: skip
+    for name in ("f.bin", "s.txt"):
+        assert s3.head_object(Bucket=bucket, Key=name)["ServerSideEncryption"] == "AES256"
+    out = tmp_path / "back.bin"
+    sup.run(sup.s3cmd_cmd(cfg, "get", f"s3://{bucket}/f.bin", str(out)), env=env, timeout=240)
+    assert out.read_bytes() == data
+
+
+def test_awscli_sse_and_sse_c(sse_server: Any, s3: Any, bucket: str, tmp_path: Path) -> None:
+    env = sup.client_env(tmp_path, sse_server)
+    src = tmp_path / "f.bin"
+    data = os.urandom(9 * 1024 * 1024 + 1)  # multipart for the CLI (8 MiB threshold)
+    src.write_bytes(data)
+
+    def aws(*args: str) -> str:
+        return sup.run(sup.aws_cmd(sse_server, *args), env=env, timeout=240).stdout
+
+    aws("s3", "cp", str(src), f"s3://{bucket}/sse", "--sse", "AES256")
+    assert s3.head_object(Bucket=bucket, Key="sse")["ServerSideEncryption"] == "AES256"
+    aws("s3", "cp", str(src), f"s3://{bucket}/kms", "--sse", "aws:kms", "--sse-kms-key-id",
+        sse_server.kms_app)  # fmt: skip
+    assert s3.head_object(Bucket=bucket, Key="kms")["ServerSideEncryption"] == "aws:kms"
+    back = tmp_path / "back.bin"
+    aws("s3", "cp", f"s3://{bucket}/kms", str(back))
+    assert back.read_bytes() == data
+    if sse_server.scheme != "https":
+        return
+    key = "k" * 32  # the CLI takes the raw key as text
+    aws("s3", "cp", str(src), f"s3://{bucket}/ssec", "--sse-c", "AES256", "--sse-c-key", key)
+    back.unlink()
+    aws("s3", "cp", f"s3://{bucket}/ssec", str(back), "--sse-c", "AES256", "--sse-c-key", key)
+    assert back.read_bytes() == data
+    assert code_of(lambda: s3.get_object(Bucket=bucket, Key="ssec"))[0] == 400
+    raw_key = key.encode()
+    got = s3.get_object(Bucket=bucket, Key="ssec", **ssec(raw_key))
+    assert body_of(got) == data
