@@ -607,6 +607,7 @@ def test_get_object_attributes(sse_server: Any, s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"abc", ServerSideEncryption="AES256")
     attrs = s3.get_object_attributes(Bucket=bucket, Key="k", ObjectAttributes=["ObjectSize"])
     assert attrs["ObjectSize"] == 3
+    assert attrs["ResponseMetadata"]["HTTPHeaders"]["x-amz-server-side-encryption"] == "AES256"
     if sse_server.scheme != "https":
         return
     s3.put_object(Bucket=bucket, Key="c", Body=b"abcd", **ssec())
