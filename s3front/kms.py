@@ -56,6 +56,7 @@ class KmsKey:
         return len(self.versions) - 1
 
     def arn(self, region: str) -> str:
+        # No AWS account: the account field is zeros (clients echo the ARN, none parses it).
         return f"arn:aws:kms:{region}:000000000000:key/{self.key_id}"
 
 

@@ -177,7 +177,8 @@ async def _complete_multipart_upload(ctx: Ctx, intent: WriteIntent) -> Response:
     await ctx.store.meta.delete_parts(upload.upload_id)
     location = f"{ctx.req.scheme}://{ctx.req.headers.get('host', '')}/{bucket.name}/{rec.key}"
     headers = {"x-amz-version-id": rec.version_id} if bucket.versioning else {}
-    headers.update(sse.response_headers(None, sealing=sealing_of(upload.attrs)))
+    sealing = sealing_of(upload.attrs)
+    headers.update(sse.response_headers(None, sealing=sealing, region=ctx.settings.region))
     return xml_response(
         xmldocs.complete_multipart_upload(location, bucket.name, rec.key, rec.etag, rec.checksums),
         headers=headers,

@@ -382,7 +382,9 @@ async def _open_kms(ring: KeyStore, master_text: str, sealing: Sealing, region: 
     return Opened(sealing, BlockCipher(dek), kms_arn=key.arn(region))
 
 
-def response_headers(opened: Opened | None, *, sealing: Sealing | None = None) -> dict[str, str]:
+def response_headers(
+    opened: Opened | None, *, sealing: Sealing | None = None, region: str = "us-east-1"
+) -> dict[str, str]:
     """The x-amz-server-side-encryption* headers AWS sends for an object sealed this way."""
     s = opened.sealing if opened is not None else sealing
     if s is None:
@@ -394,8 +396,9 @@ def response_headers(opened: Opened | None, *, sealing: Sealing | None = None) -
         return out
     out = {SSE: s.mode}
     if s.mode == SSE_KMS:
+        key_id = s.kek_id.partition(":")[0]
         arn = opened.kms_arn if opened is not None else ""
-        out[KMS_KEY_ID] = arn or s.kek_id.partition(":")[0]
+        out[KMS_KEY_ID] = arn or f"arn:aws:kms:{region}:000000000000:key/{key_id}"
     if s.bucket_key:
         out[BUCKET_KEY] = "true"
     return out

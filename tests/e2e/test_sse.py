@@ -710,6 +710,7 @@ def test_sse_kms_put_get_copy_multipart(sse_server: Any, s3: Any, bucket: str) -
         {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": app}, {},
     )  # fmt: skip
     assert done["create"]["SSEKMSKeyId"].endswith(app)
+    assert done["SSEKMSKeyId"] == done["create"]["SSEKMSKeyId"]
     assert body_of(s3.get_object(Bucket=bucket, Key="mp")) == data * 3 + b"tail"
     # bucket default with a KMS key
     s3.put_bucket_encryption(
