@@ -897,3 +897,24 @@ def test_awscli_sse_and_sse_c(sse_server: Any, s3: Any, bucket: str, tmp_path: P
     raw_key = key.encode()
     got = s3.get_object(Bucket=bucket, Key="ssec", **ssec(raw_key))
     assert body_of(got) == data
+
+
+def test_post_upload_with_ssec_fields(sse_server: Any, s3: Any, bucket: str) -> None:
+    import requests
+
+    need_https(sse_server)
+    fields = {
+        _C + "algorithm": "AES256",
+        _C + "key": base64.b64encode(KEY_A).decode(),
+        _C + "key-MD5": base64.b64encode(hashlib.md5(KEY_A).digest()).decode(),
+    }
+    post = s3.generate_presigned_post(
+        bucket, "posted-c", Fields=fields, Conditions=[{k: v} for k, v in fields.items()]
+    )
+    resp = requests.post(
+        post["url"], data=post["fields"], files={"file": ("f", MARKER)}, verify=sse_server.verify,
+        timeout=30,
+    )  # fmt: skip
+    assert resp.status_code in (200, 204), resp.text
+    assert code_of(lambda: s3.get_object(Bucket=bucket, Key="posted-c"))[0] == 400
+    assert body_of(s3.get_object(Bucket=bucket, Key="posted-c", **ssec())) == MARKER
