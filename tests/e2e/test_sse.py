@@ -389,6 +389,13 @@ def test_plaintext_not_on_disk(sse_server: Any, s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="control", Body=b"CONTROL-" + MARKER)
     found = _scan(Path(sse_server.workdir) / "data", MARKER)
     assert found == ["CONTROL"], found
+    # The customer key is never stored (nor its MD5), and no key reaches the log.
+    key_forms = [KEY_A, base64.b64encode(KEY_A), base64.b64encode(hashlib.md5(KEY_A).digest())]
+    for form in key_forms:
+        assert _scan(Path(sse_server.workdir) / "data", form) == []
+    log = sse_server.log_text()
+    assert MASTER not in log
+    assert all(form.decode("latin-1") not in log for form in key_forms[1:])
 
 
 def _scan(root: Path, needle: bytes) -> list[str]:
@@ -664,6 +671,10 @@ def test_no_master_key(keyless_server: Any) -> None:
             Bucket=name, Key="k", Body=b"x", ServerSideEncryption="AES256"
         )
         assert code_of(put) == (400, "InvalidRequest")
+        put_kms = lambda: s3.put_object(  # noqa: E731
+            Bucket=name, Key="k", Body=b"x", ServerSideEncryption="aws:kms"
+        )
+        assert code_of(put_kms) == (400, "InvalidRequest")
         assert code_of(lambda: s3.head_object(Bucket=name, Key="k"))[0] == 404
         enc = lambda: s3.put_bucket_encryption(  # noqa: E731
             Bucket=name, ServerSideEncryptionConfiguration=_default()
