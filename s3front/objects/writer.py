@@ -17,6 +17,12 @@ registered before the first block is stored and checked after the manifest; it k
 these blocks until the caller's row is written, however long the body takes (`s3front.gc`).
 Objects up to `inline_limit` bytes skip blocks and manifest entirely and travel inline in the
 object row (and never register the intent).
+
+An encrypted object's writer gets a `BlockCipher` (`objects.encryption`): each block is sealed
+(AES-256-GCM) in the same worker thread that hashes it, and its id is the SHA-256 of the sealed
+bytes, so encrypted blocks never dedup and ids reveal nothing about plaintext; the inline value
+is sealed too. Manifest offsets and lengths, the MD5 and the checksums stay those of the
+plaintext, so ranges, ETags and multipart assembly work unchanged.
 """
 
 from __future__ import annotations
