@@ -929,3 +929,20 @@ def test_post_upload_with_ssec_fields(sse_server: Any, s3: Any, bucket: str) -> 
     assert resp.status_code in (200, 204), resp.text
     assert code_of(lambda: s3.get_object(Bucket=bucket, Key="posted-c"))[0] == 400
     assert body_of(s3.get_object(Bucket=bucket, Key="posted-c", **ssec())) == MARKER
+
+
+def test_copy_of_encrypted_multipart_object(sse_server: Any, s3: Any, bucket: str) -> None:
+    parts = [os.urandom(PART), os.urandom(PART + 3)]
+    whole = b"".join(parts)
+    _multipart(s3, bucket, "mp", parts, {"ServerSideEncryption": "AES256"}, {})
+    src = {"Bucket": bucket, "Key": "mp"}
+    s3.copy_object(Bucket=bucket, Key="same", CopySource=src, ServerSideEncryption="AES256")
+    s3.copy_object(Bucket=bucket, Key="plain", CopySource=src)
+    assert body_of(s3.get_object(Bucket=bucket, Key="same")) == whole
+    assert body_of(s3.get_object(Bucket=bucket, Key="plain")) == whole
+    lo, hi = PART - 7, PART + 7
+    got = s3.get_object(Bucket=bucket, Key="same", Range=f"bytes={lo}-{hi}")
+    assert body_of(got) == whole[lo : hi + 1]
+    if sse_server.scheme == "https":
+        s3.copy_object(Bucket=bucket, Key="c", CopySource=src, **ssec())
+        assert body_of(s3.get_object(Bucket=bucket, Key="c", **ssec())) == whole
