@@ -173,12 +173,12 @@ async def handle_post_object(ctx: Ctx) -> Response:
             ctx.store.blocks,
             ctx.store.meta,
             file_bytes(),
+            cipher=sealed.cipher if sealed else None,
             block_size=ctx.settings.block_size,
             inline_limit=ctx.settings.inline_limit,
             algorithms=(),
             expected_length=None,
             intent=intent,
-            cipher=sealed.cipher if sealed else None,
         )
         seq, version_id = new_version(bucket)
         rec = ObjectRecord(
