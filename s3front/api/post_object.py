@@ -25,10 +25,10 @@ from starlette.responses import Response
 from s3front import errors, xml
 from s3front.access import acl as acls
 from s3front.access import post_form
-from s3front.api import sse
 from s3front.api.context import Ctx, now_ms
 from s3front.api.headers import check_stored_headers, header_value_ok
 from s3front.api.objects import MAX_PUT_SIZE, commit_object, new_version
+from s3front.api.sse import begin_for, etag, requested
 from s3front.auth import Principal, sigv2, sigv4
 from s3front.keys import lookup_key
 from s3front.objects.encryption import with_sealing
@@ -165,7 +165,7 @@ async def handle_post_object(ctx: Ctx) -> Response:
             )
 
     # Form fields x-amz-server-side-encryption (AES256) or the SSE-C trio, else the default.
-    sealed = await sse.begin_for(ctx, sse.requested(ctx.req, bucket.attrs, fields=fields))
+    sealed = await begin_for(ctx, requested(ctx.req, bucket.attrs, fields=fields))
     if sealed is not None:
         attrs = with_sealing(attrs, sealed.sealing)
     async with WriteIntent(ctx.store.meta) as intent:
@@ -186,7 +186,7 @@ async def handle_post_object(ctx: Ctx) -> Response:
             seq=seq,
             version_id=version_id,
             size=result.size,
-            etag=sse.etag(sealed, result.md5),
+            etag=etag(sealed, result.md5),
             last_modified_ms=now_ms(),
             owner=owner,
             manifest_id=result.manifest_id,
