@@ -8,6 +8,8 @@
 
 Targets (each started here, on loopback, in its own process tree, and stopped after):
   s3front-sqlite     `s3front serve --workers N` on a fresh SQLite store
+  s3front-sqlite-sse the same with a master key and a bucket default of SSE-S3 (AES256): every
+                     object is sealed with AES-256-GCM (the cost of encryption at rest)
   s3front-cassandra  the same on a fresh keyspace bench_<random> of a local Cassandra node
                      (a running one if `scripts/local-cassandra status` says so; else one is
                      started and stopped again); the keyspace is dropped afterwards
@@ -153,6 +155,7 @@ class Target:
     part_copy: bool = False  # run the CompleteMultipartUpload-latency test
     workers: int = 1  # uvicorn worker processes, each logging its own startup
     store_pid: int | None = None  # a backend process outside the tree (the Cassandra JVM)
+    sse: bool = False  # the bench bucket gets a default encryption of SSE-S3
 
     @property
     def pid(self) -> int:
@@ -223,12 +226,31 @@ def base_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("S3FRONT_", "AWS_"))}
 
 
+# A fixed, public master key: the bench measures the cost of sealing, not key management.
+BENCH_MASTER_KEY = "5be1c8d6f0a3b2e49788c1d2e3f405162738495a6b7c8d9eafb0c1d2e3f40516"
+_DEFAULT_SSE = (
+    b'<?xml version="1.0" encoding="UTF-8"?><ServerSideEncryptionConfiguration '
+    b'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule><ApplyServerSideEncryptionByDefault>'
+    b"<SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule>"
+    b"</ServerSideEncryptionConfiguration>"
+)
+
+
 def start_s3front(
-    name: str, workdir: Path, store: str, workers: int, src: str | None = None
+    name: str,
+    workdir: Path,
+    store: str,
+    workers: int,
+    src: str | None = None,
+    *,
+    sse: bool = False,
 ) -> Target:
-    """`s3front serve`; `src`: run the package from another checkout (before/after runs)."""
+    """`s3front serve`; `src`: run the package from another checkout (before/after runs);
+    `sse`: with a master key, the bench bucket encrypted by default (SSE-S3)."""
     port = free_port()
     env = base_env()
+    if sse:
+        env["S3FRONT_MASTER_KEY"] = BENCH_MASTER_KEY
     if src:
         env["PYTHONPATH"] = src
     env.update(
@@ -241,6 +263,7 @@ def start_s3front(
     t = spawn(name, args, workdir, env, port)
     t.part_copy = True
     t.workers = workers
+    t.sse = sse
     return t
 
 
@@ -507,6 +530,15 @@ async def run_target(t: Target, cfg: Config, data: Data, signer: Signer) -> dict
     nconn = max(cfg.small_conc, cfg.large_conc, *LAT_CONCS, LAT_WARMUP)
     conns = [Conn(t.port, signer) for _ in range(nconn)]
     expect(await conns[0].request("PUT", f"/{bucket}"), "create bucket", 200)
+    if t.sse:
+        resp = await conns[0].request(
+            "PUT",
+            f"/{bucket}",
+            query="encryption=",
+            body=_DEFAULT_SSE,
+            payload_hash=hashlib.sha256(_DEFAULT_SSE).hexdigest(),
+        )
+        expect(resp, "PutBucketEncryption", 200)
     small_b, small_h = data.small
     large_b, large_h = data.large
 
@@ -859,9 +891,14 @@ def run_one(
     it could not start or failed (one broken peer must not lose the others' numbers)."""
     cleanup: list[Callable[[], None]] = []
     try:
-        if name == "s3front-sqlite":
+        if name in ("s3front-sqlite", "s3front-sqlite-sse"):
             t = start_s3front(
-                name, workdir, f"sqlite://{workdir}/data", args.workers, args.s3front_src
+                name,
+                workdir,
+                f"sqlite://{workdir}/data",
+                args.workers,
+                args.s3front_src,
+                sse=name.endswith("-sse"),
             )
         elif name in ("s3front-cassandra", NAGLE):
             url, drop = cassandra_keyspace(args.cassandra, workdir)
@@ -977,7 +1014,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--rounds must be 1..9")
     if not (8 <= cfg.mp_mib <= 4096 and cfg.mp_mib % cfg.part_mib == 0):
         ap.error("--mp-mib must be a multiple of 8 between 8 and 4096")
-    names = ["s3front-sqlite", "s3front-cassandra", *NOOPS, *PEERS]
+    names = ["s3front-sqlite", "s3front-sqlite-sse", "s3front-cassandra", *NOOPS, *PEERS]
     if args.no_cassandra:
         names.remove("s3front-cassandra")
     elif args.only:

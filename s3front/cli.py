@@ -393,6 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("stats", help="logical vs stored bytes and the dedup ratio")
     st.add_argument("--store", help="store URL (or S3FRONT_STORE)")
     st.set_defaults(func=cmd_stats)
+    from s3front import kms_cli  # the SSE-KMS key ring (s3front.kms_cli)
+
+    kms_cli.add_parser(sub)
     return p
 
 

@@ -206,8 +206,9 @@ async def reseal_secrets(keys: KeyStore, master_key: str) -> int:
 
 
 def listed_keys(recs: list[AccessKeyRecord]) -> list[AccessKeyRecord]:
-    """The records that are access keys (not the root-key pseudo-record)."""
-    return [r for r in recs if r.access_key != ROOT_MARKER]
+    """The records that are access keys (not the root-key pseudo-record, nor the SSE-KMS key
+    ring's records `kms:<id>`, s3front.kms)."""
+    return [r for r in recs if r.access_key != ROOT_MARKER and not r.access_key.startswith("kms:")]
 
 
 # -- the lookup auth uses ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from s3front.api import (
     acl,
     attributes,
+    bucket_encryption,
     buckets,
     config_docs,
     copy,
@@ -54,6 +55,7 @@ HANDLERS: dict[str, Handler] = {
     "GetBucketLifecycleConfiguration": lifecycle.handle_get_bucket_lifecycle,
     "PutBucketLifecycleConfiguration": lifecycle.handle_put_bucket_lifecycle,
     "DeleteBucketLifecycle": lifecycle.handle_delete_bucket_lifecycle,
+    **bucket_encryption.HANDLERS,  # Get/Put/DeleteBucketEncryption
     "GetObjectTagging": tagging.handle_get_object_tagging,
     "PutObjectTagging": tagging.handle_put_object_tagging,
     "DeleteObjectTagging": tagging.handle_delete_object_tagging,

@@ -13,10 +13,12 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from s3front import errors, xmldocs
+from s3front.api import sse
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx
 from s3front.api.headers import http_date
 from s3front.api.objects import find_object
+from s3front.objects.encryption import sealing_of
 from s3front.store.protocols import MetaStore
 from s3front.store.records import ManifestEntry, ObjectRecord, PartRecord
 
@@ -89,6 +91,8 @@ async def handle_get_object_attributes(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
     wanted = parse_attributes(ctx.req.header("x-amz-object-attributes"))
     rec = await find_object(ctx, bucket, ctx.key)  # delete markers are errors there
+    # An SSE-C object's attributes need its key, as on AWS (400 without, 403 with a wrong one).
+    opened = await sse.open_for(ctx, sealing_of(rec.attrs))
     parts: xmldocs.ObjectParts | None = None
     if "ObjectParts" in wanted and rec.parts:
         max_parts = min(_int_header(ctx, "x-amz-max-parts", MAX_PARTS), MAX_PARTS)
@@ -117,6 +121,7 @@ async def handle_get_object_attributes(ctx: Ctx) -> Response:
         object_size=rec.size if "ObjectSize" in wanted else None,
     )
     headers = {"last-modified": http_date(rec.last_modified_ms)}
+    headers.update(sse.response_headers(opened))
     if bucket.versioning:
         headers["x-amz-version-id"] = rec.version_id
     return xml_response(body, headers=headers)

@@ -41,7 +41,6 @@ HANDLERS: dict[str, Callable[[Ctx], Awaitable[Response]]] = {
     "GetBucketLifecycle": _missing(errors.NoSuchLifecycleConfiguration),
     "GetBucketLifecycleConfiguration": _missing(errors.NoSuchLifecycleConfiguration),
     "GetBucketWebsite": _missing(errors.NoSuchWebsiteConfiguration),
-    "GetBucketEncryption": _missing(errors.ServerSideEncryptionConfigurationNotFoundError),
     "GetBucketOwnershipControls": _missing(errors.OwnershipControlsNotFoundError),
     "GetPublicAccessBlock": _missing(errors.NoSuchPublicAccessBlockConfiguration),
     "GetBucketReplication": _missing(errors.ReplicationConfigurationNotFoundError),

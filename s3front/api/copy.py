@@ -23,7 +23,7 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, unquote
 
 from starlette.responses import Response
@@ -31,7 +31,7 @@ from starlette.responses import Response
 from s3front import errors, xmldocs
 from s3front.access.acl import attrs_with_request_acl
 from s3front.access.context_hooks import authorize_read, writer
-from s3front.api import conditions, lock_headers
+from s3front.api import conditions, lock_headers, sse
 from s3front.api import lifecycle as lifecycle_headers
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, now_ms
@@ -41,6 +41,7 @@ from s3front.api.objects import commit_object, new_version
 from s3front.api.tagging_attrs import parse_tagging_header, tags_of, with_tags
 from s3front.checksums import COMPOSITE
 from s3front.objects import versions
+from s3front.objects.encryption import SSE_S3, sealing_of, with_sealing
 from s3front.objects.intents import WriteIntent
 from s3front.objects.keys import shard_of
 from s3front.objects.manifest_ids import new_manifest_id
@@ -291,10 +292,15 @@ async def _copy_object(
     rec = src.rec
     metadata = _directive(ctx, "x-amz-metadata-directive")
     tagging = _directive(ctx, "x-amz-tagging-directive")
+    # The source's key (SSE-C: x-amz-copy-source-server-side-encryption-customer-*) and the
+    # target's encryption (its own headers or the target bucket's default, never the source's).
+    source = await sse.open_for(ctx, sealing_of(rec.attrs), prefix=sse.COPY_CUSTOMER)
+    want = sse.requested(ctx.req, bucket.attrs)
     if (
         src.bucket.name == bucket.name
         and rec.key == ctx.key
         and metadata != "REPLACE"
+        and sse.requested(ctx.req, {}) is None  # a self-copy may change the encryption
         and await _is_current(ctx, src)
     ):
         raise errors.InvalidRequest(_SELF_COPY_MESSAGE)
@@ -312,7 +318,10 @@ async def _copy_object(
         if tagging == "COPY"
         else parse_tagging_header(ctx.req.header("x-amz-tagging"))
     )
-    manifest_id = await _pin_source(ctx, src, intent) if rec.manifest_id is not None else None
+    # Only the tags travel: an ACL or other per-object document is not copied (as in S3).
+    attrs = attrs_with_request_acl(
+        ctx.req, with_tags(lock_attrs, tags), writer(ctx, bucket), bucket.owner
+    )
     seq, version_id = new_version(bucket)
     new = ObjectRecord(
         key=ctx.key,
@@ -322,23 +331,88 @@ async def _copy_object(
         etag=rec.etag,
         last_modified_ms=now_ms(),
         owner=writer(ctx, bucket),
-        manifest_id=manifest_id,
-        inline=rec.inline if manifest_id is None else None,
         headers=headers,
         checksums=dict(rec.checksums),
         parts=rec.parts,
-        # Only the tags travel: an ACL or other per-object document is not copied (as in S3).
-        attrs=attrs_with_request_acl(
-            ctx.req, with_tags(lock_attrs, tags), writer(ctx, bucket), bucket.owner
-        ),
+        attrs=attrs,
     )
+    target: sse.Opened | None = None
+    if source is None and want is None:
+        # No data moves.
+        manifest_id = await _pin_source(ctx, src, intent) if rec.manifest_id is not None else None
+        inline = rec.inline if manifest_id is None else None
+        new = replace(new, manifest_id=manifest_id, inline=inline)
+    elif source is not None and want is not None and source.sealing.mode == want.mode == SSE_S3:
+        # Same key (the master key): the copy shares the source's sealed blocks and data key;
+        # nothing is encrypted again, so no nonce is used twice. No data moves.
+        manifest_id = await _pin_source(ctx, src, intent) if rec.manifest_id is not None else None
+        inline = rec.inline if manifest_id is None else None
+        sealing = replace(source.sealing, bucket_key=want.bucket_key)
+        target = sse.Opened(sealing, source.cipher)
+        new = replace(
+            new, manifest_id=manifest_id, inline=inline, attrs=with_sealing(attrs, sealing)
+        )
+    else:
+        # Between different keys (or in or out of encryption) the bytes are read, opened with
+        # the source's key and sealed again under a new data key (DESIGN.md section 5).
+        target = await sse.begin_for(ctx, want)
+        new = await _reencrypted(ctx, src, source, target, intent, new)
     written = await commit_object(ctx, bucket, new)
     return xml_response(
         xmldocs.copy_object_result(written.etag, written.last_modified_ms, written.checksums),
         headers={
             **_version_headers(src, bucket, written.version_id),
             **lifecycle_headers.expiration_headers(ctx, bucket, written),
+            **sse.response_headers(target),
         },
+    )
+
+
+async def _reencrypted(
+    ctx: Ctx,
+    src: Source,
+    source: sse.Opened | None,
+    target: sse.Opened | None,
+    intent: WriteIntent,
+    new: ObjectRecord,
+) -> ObjectRecord:
+    """`new` with the source's bytes streamed through the writer under `target`'s key."""
+    rec = src.rec
+    full = rec.checksums.get("type") != COMPOSITE
+    algorithms = [a for a in rec.checksums if a != "type"] if full else []
+    result = await write_object_data(
+        ctx.store.blocks,
+        ctx.store.meta,
+        read_object(
+            ctx.store.meta,
+            ctx.store.blocks,
+            rec,
+            0,
+            rec.size,
+            cipher=source.cipher if source else None,
+            request_id=ctx.request_id,
+        ),
+        block_size=ctx.settings.block_size,
+        inline_limit=ctx.settings.inline_limit,
+        algorithms=algorithms,
+        expected_length=rec.size,
+        intent=intent,
+        cipher=target.cipher if target else None,
+    )
+    checksums: dict[str, str] = dict(result.checksums)
+    if checksums:
+        checksums["type"] = "FULL_OBJECT"
+    # A multipart source keeps its ETag (as a metadata copy does); a single PUT's is the MD5
+    # again -- or, under SSE-C, a keyed digest.
+    etag = rec.etag if "-" in rec.etag else sse.etag(target, result.md5)
+    return replace(
+        new,
+        etag=etag,
+        manifest_id=result.manifest_id,
+        inline=result.inline,
+        checksums=checksums,
+        parts=0,  # the bytes are one run of blocks now, not part manifests
+        attrs=with_sealing(new.attrs, target.sealing if target else None),
     )
 
 
@@ -380,6 +454,8 @@ async def _upload_part_copy(
         start, end = 0, rec.size
     if end - start > MAX_PART_SIZE:
         raise errors.EntityTooLarge(MaxSizeAllowed=str(MAX_PART_SIZE))
+    source = await sse.open_for(ctx, sealing_of(rec.attrs), prefix=sse.COPY_CUSTOMER)
+    target = await sse.open_for(ctx, sealing_of(upload.attrs))
     alg = upload.checksum_algorithm
     reusable_checksum = not alg or (alg in rec.checksums and rec.checksums.get("type") != COMPOSITE)
     if (
@@ -388,6 +464,8 @@ async def _upload_part_copy(
         and rec.manifest_id is not None
         and "-" not in rec.etag
         and reusable_checksum
+        and source is None
+        and target is None  # sealed bytes never move between data keys
     ):
         # The whole of a single-PUT object: its ETag is the MD5 of its bytes, which is what the
         # part's ETag must be, so the part can stand on the source's manifest. No data moves.
@@ -401,16 +479,26 @@ async def _upload_part_copy(
         result = await write_object_data(
             ctx.store.blocks,
             ctx.store.meta,
-            read_object(ctx.store.meta, ctx.store.blocks, rec, start, end),
+            read_object(
+                ctx.store.meta,
+                ctx.store.blocks,
+                rec,
+                start,
+                end,
+                cipher=source.cipher if source else None,
+                request_id=ctx.request_id,
+            ),
             block_size=ctx.settings.block_size,
             inline_limit=-1,  # parts are always manifests: completion points at them
             algorithms=[alg] if alg else [],
             expected_length=end - start,
             intent=intent,
+            cipher=target.cipher if target else None,
         )
         # An empty part has a manifest with no rows.
         manifest_id = result.manifest_id or new_manifest_id()
-        size, etag, part_checksums = result.size, result.md5, result.checksums
+        size, part_checksums = result.size, result.checksums
+        etag = sse.etag(target, result.md5)
     part = PartRecord(
         part_number=number,
         size=size,
@@ -420,7 +508,8 @@ async def _upload_part_copy(
         checksums=part_checksums,
     )
     await ctx.store.meta.put_part(upload.upload_id, part)
-    headers = {"x-amz-copy-source-version-id": rec.version_id} if src.bucket.versioning else None
+    headers = {"x-amz-copy-source-version-id": rec.version_id} if src.bucket.versioning else {}
+    headers.update(sse.response_headers(target))
     return xml_response(
         xmldocs.copy_part_result(part.etag, part.last_modified_ms, part.checksums),
         headers=headers,

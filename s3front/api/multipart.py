@@ -14,7 +14,7 @@ from starlette.responses import Response
 from s3front import checksums, errors, xml, xmldocs
 from s3front.access.acl import attrs_with_request_acl
 from s3front.access.context_hooks import writer
-from s3front.api import integrity, lock_headers
+from s3front.api import integrity, lock_headers, sse
 from s3front.api import lifecycle as lifecycle_headers
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, now_ms, owner_names
@@ -22,6 +22,7 @@ from s3front.api.headers import stored_headers
 from s3front.api.objects import commit_object, new_version
 from s3front.api.tagging_attrs import parse_tagging_header, with_tags
 from s3front.body import read_all
+from s3front.objects.encryption import sealing_of, with_sealing
 from s3front.objects.intents import WriteIntent
 from s3front.objects.manifest_ids import new_manifest_id
 from s3front.objects.multipart import assemble, write_assembly
@@ -35,6 +36,19 @@ MAX_PART_NUMBER = 10000
 async def handle_create_multipart_upload(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
     alg = ctx.req.header("x-amz-checksum-algorithm")
+    # One data key per upload: every part is sealed under it (SSE-C: the same customer key
+    # must come with every part, or the part is refused).
+    sealed = await sse.begin_for(ctx, sse.requested(ctx.req, bucket.attrs))
+    attrs = attrs_with_request_acl(
+        ctx.req,
+        with_tags(
+            # Explicit lock headers now; the default retention when the upload completes.
+            lock_headers.requested_attrs(ctx.req.headers.get, bucket, now_ms(), defaults=False),
+            parse_tagging_header(ctx.req.header("x-amz-tagging")),
+        ),
+        writer(ctx, bucket),
+        bucket.owner,
+    )
     rec = UploadRecord(
         key=ctx.key,
         # Unguessable (an upload id grants part writes), and hex: a base64url id may start
@@ -43,23 +57,16 @@ async def handle_create_multipart_upload(ctx: Ctx) -> Response:
         initiated_ms=now_ms(),
         owner=writer(ctx, bucket),
         headers=stored_headers(ctx.req),
-        # The ACL asked for here is carried to the completed object with the other attrs.
-        attrs=attrs_with_request_acl(
-            ctx.req,
-            with_tags(
-                # Explicit lock headers now; the default retention when the upload completes.
-                lock_headers.requested_attrs(ctx.req.headers.get, bucket, now_ms(), defaults=False),
-                parse_tagging_header(ctx.req.header("x-amz-tagging")),
-            ),
-            writer(ctx, bucket),
-            bucket.owner,
-        ),
+        # The ACL asked for here is carried to the completed object with the other attrs,
+        # and so is the upload's wrapped data key.
+        attrs=with_sealing(attrs, sealed.sealing if sealed else None),
         checksum_algorithm=checksums.parse_algorithm(alg) if alg else "",
     )
     await ctx.store.meta.put_upload(bucket.bucket_id, rec)
     headers = lifecycle_headers.abort_headers(ctx, bucket, rec.key, rec.initiated_ms)
     if rec.checksum_algorithm:
         headers["x-amz-checksum-algorithm"] = rec.checksum_algorithm
+    headers.update(sse.response_headers(sealed))
     return xml_response(
         xmldocs.initiate_multipart_upload(bucket.name, rec.key, rec.upload_id), headers=headers
     )
@@ -104,6 +111,7 @@ async def _upload_part(ctx: Ctx, intent: WriteIntent) -> Response:
     exp = integrity.expected(ctx.req, default_algorithm=upload.checksum_algorithm)
     if lock_headers.has_lock_attrs(upload.attrs):
         lock_headers.check_put_integrity(exp)  # AWS: required once lock parameters are set
+    opened = await sse.open_for(ctx, sealing_of(upload.attrs))
     result = await write_object_data(
         ctx.store.blocks,
         ctx.store.meta,
@@ -114,13 +122,14 @@ async def _upload_part(ctx: Ctx, intent: WriteIntent) -> Response:
         expected_length=ctx.body.length,
         intent=intent,
         payload_sha256=lambda: ctx.body.sha256,
+        cipher=opened.cipher if opened else None,
     )
     checksums = integrity.verify(exp, result.md5, result.checksums, ctx.body.trailers)
     manifest_id = result.manifest_id or new_manifest_id()  # defensive: the writer always gives one
     part = PartRecord(
         part_number=number,
         size=result.size,
-        etag=result.md5,
+        etag=sse.etag(opened, result.md5),
         last_modified_ms=now_ms(),
         manifest_id=manifest_id,
         checksums=checksums,
@@ -129,6 +138,7 @@ async def _upload_part(ctx: Ctx, intent: WriteIntent) -> Response:
     out = {"etag": f'"{part.etag}"'}
     for alg, value in checksums.items():
         out[integrity.header_name(alg)] = value
+    out.update(sse.response_headers(opened))
     return Response(status_code=200, headers=out)
 
 
@@ -178,6 +188,8 @@ async def _complete_multipart_upload(ctx: Ctx, intent: WriteIntent) -> Response:
     headers = lifecycle_headers.expiration_headers(ctx, bucket, rec)
     if bucket.versioning:
         headers["x-amz-version-id"] = rec.version_id
+    sealing = sealing_of(upload.attrs)
+    headers.update(sse.response_headers(None, sealing=sealing, region=ctx.settings.region))
     return xml_response(
         xmldocs.complete_multipart_upload(location, bucket.name, rec.key, rec.etag, rec.checksums),
         headers=headers,

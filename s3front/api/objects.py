@@ -13,7 +13,7 @@ from starlette.responses import Response
 from s3front import checksums, errors, xml, xmldocs
 from s3front.access.acl import attrs_with_request_acl
 from s3front.access.context_hooks import writer
-from s3front.api import conditions, integrity, lock_headers
+from s3front.api import conditions, integrity, lock_headers, sse
 from s3front.api import lifecycle as lifecycle_headers
 from s3front.api.context import Ctx, now_ms
 from s3front.api.headers import object_headers, stored_headers
@@ -27,10 +27,11 @@ from s3front.api.versioning import (
 )
 from s3front.body import read_all
 from s3front.objects import bucket_deletion, versions
+from s3front.objects.encryption import sealing_of, with_sealing
 from s3front.objects.intents import WriteIntent
 from s3front.objects.listing import shard_of
 from s3front.objects.ranges import parse_range
-from s3front.objects.reader import first_piece, read_object
+from s3front.objects.reader import first_piece, inline_bytes, read_object
 from s3front.objects.writer import write_object_data
 from s3front.store.records import BucketRecord, ObjectRecord
 
@@ -54,6 +55,7 @@ async def _put_object(ctx: Ctx, intent: WriteIntent) -> Response:
         lock_headers.check_put_integrity(exp)
     if ctx.body.length is not None and ctx.body.length > MAX_PUT_SIZE:
         raise errors.EntityTooLarge(MaxSizeAllowed=str(MAX_PUT_SIZE))
+    sealed = await sse.begin_for(ctx, sse.requested(ctx.req, bucket.attrs))
     result = await write_object_data(
         ctx.store.blocks,
         ctx.store.meta,
@@ -64,6 +66,7 @@ async def _put_object(ctx: Ctx, intent: WriteIntent) -> Response:
         expected_length=ctx.body.length,
         intent=intent,
         payload_sha256=lambda: ctx.body.sha256,
+        cipher=sealed.cipher if sealed else None,
     )
     checksums = integrity.verify(exp, result.md5, result.checksums, ctx.body.trailers)
     if checksums:
@@ -74,12 +77,14 @@ async def _put_object(ctx: Ctx, intent: WriteIntent) -> Response:
         attrs = with_tags({}, parse_tagging_header(tagging_header))
     attrs = attrs_with_request_acl(ctx.req, attrs, writer(ctx, bucket), bucket.owner)
     attrs.update(lock_attrs)
+    if sealed is not None:
+        attrs = with_sealing(attrs, sealed.sealing)
     rec = ObjectRecord(
         key=key,
         seq=seq,
         version_id=version_id,
         size=result.size,
-        etag=result.md5,
+        etag=sse.etag(sealed, result.md5),
         last_modified_ms=now_ms(),
         owner=writer(ctx, bucket),
         manifest_id=result.manifest_id,
@@ -95,6 +100,7 @@ async def _put_object(ctx: Ctx, intent: WriteIntent) -> Response:
             out[integrity.header_name(alg)] = value
     out.update(version_headers(bucket, rec.version_id))
     out.update(lifecycle_headers.expiration_headers(ctx, bucket, rec))
+    out.update(sse.response_headers(sealed))
     return Response(status_code=200, headers=out)
 
 
@@ -208,6 +214,9 @@ async def _get_or_head(ctx: Ctx, *, head: bool) -> Response:
         rec = await find_object(ctx, bucket, ctx.key)
     except (DeleteMarkerNoSuchKey, DeleteMarkerNotAllowed) as err:
         return marker_error_response(ctx, bucket, err)
+    # Before the conditions, as AWS: an SSE-C object without (or with a wrong) key is refused
+    # whatever the preconditions say.
+    opened = await sse.open_for(ctx, sealing_of(rec.attrs))
     try:
         conditions.check(ctx.req, rec)
     except errors.NotModified:
@@ -220,6 +229,7 @@ async def _get_or_head(ctx: Ctx, *, head: bool) -> Response:
     if tags := tags_of(rec.attrs):
         headers["x-amz-tagging-count"] = str(len(tags))
     headers.update(lock_headers.response_headers(ctx, bucket, rec))
+    headers.update(sse.response_headers(opened))
     status = 200
     start, end = 0, rec.size
     range_header = ctx.req.header("range")
@@ -237,9 +247,16 @@ async def _get_or_head(ctx: Ctx, *, head: bool) -> Response:
     if rec.inline is not None:
         # Small objects live in their row: a plain response avoids the task group a
         # StreamingResponse starts per request (a fifth of a small GET's CPU in profiles).
-        return Response(rec.inline[start:end], status_code=status, headers=headers)
+        data = inline_bytes(rec, opened.cipher if opened else None, ctx.request_id)
+        return Response(data[start:end], status_code=status, headers=headers)
     stream = read_object(
-        ctx.store.meta, ctx.store.blocks, rec, start, end, request_id=ctx.request_id
+        ctx.store.meta,
+        ctx.store.blocks,
+        rec,
+        start,
+        end,
+        request_id=ctx.request_id,
+        cipher=opened.cipher if opened else None,
     )
     # Before the status line: an object whose first block is lost gets a 500 error document,
     # not a 200 with a short body (a later lost block can only cut the connection short).

@@ -31,8 +31,10 @@ from s3front.api import lock_headers
 from s3front.api.context import Ctx, now_ms
 from s3front.api.headers import check_stored_headers, header_value_ok
 from s3front.api.objects import MAX_PUT_SIZE, commit_object, new_version
+from s3front.api.sse import begin_for, etag, requested
 from s3front.auth import Principal, sigv2, sigv4
 from s3front.keys import lookup_key
+from s3front.objects.encryption import with_sealing
 from s3front.objects.intents import WriteIntent
 from s3front.objects.writer import write_object_data
 from s3front.store.records import AccessKeyRecord, ObjectRecord
@@ -202,11 +204,16 @@ async def handle_post_object(ctx: Ctx) -> Response:
                 MinSizeAllowed=str(limits.min_length),
             )
 
+    # Form fields x-amz-server-side-encryption (AES256) or the SSE-C trio, else the default.
+    sealed = await begin_for(ctx, requested(ctx.req, bucket.attrs, fields=fields))
+    if sealed is not None:
+        attrs = with_sealing(attrs, sealed.sealing)
     async with WriteIntent(ctx.store.meta) as intent:
         result = await write_object_data(
             ctx.store.blocks,
             ctx.store.meta,
             file_bytes(),
+            cipher=sealed.cipher if sealed else None,
             block_size=ctx.settings.block_size,
             inline_limit=ctx.settings.inline_limit,
             algorithms=(),
@@ -226,7 +233,7 @@ async def handle_post_object(ctx: Ctx) -> Response:
             seq=seq,
             version_id=version_id,
             size=result.size,
-            etag=result.md5,
+            etag=etag(sealed, result.md5),
             last_modified_ms=now_ms(),
             owner=owner,
             manifest_id=result.manifest_id,

@@ -26,6 +26,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from s3front.errors import InternalError
+from s3front.objects.encryption import BlockCipher, SealedDataError
 from s3front.store.protocols import BlockStore, MetaStore
 from s3front.store.records import ManifestEntry, ObjectRecord
 
@@ -86,10 +87,26 @@ def _contains(e: ManifestEntry, pos: int) -> bool:
     return e.offset <= pos < e.offset + e.length
 
 
-async def _fetch(blocks: BlockStore, span: _Span, obj: str) -> bytes:
+_THREAD_MIN = 64 * 1024  # below this, opening a sealed block in a thread costs more than it saves
+
+
+def open_sealed(cipher: BlockCipher, sealed: bytes, what: str, obj: str) -> bytes:
+    try:
+        return cipher.open(sealed)
+    except SealedDataError:
+        raise _lost(f"{what} fails authentication", obj) from None
+
+
+async def _fetch(blocks: BlockStore, span: _Span, obj: str, cipher: BlockCipher | None) -> bytes:
     data = await blocks.get_block(span.block_id)
     if data is None:
         raise _lost(f"block {span.block_id.hex()} is missing", obj)
+    if cipher is not None:
+        what = f"sealed block {span.block_id.hex()}"
+        if len(data) < _THREAD_MIN:
+            data = open_sealed(cipher, data, what, obj)
+        else:
+            data = await asyncio.to_thread(open_sealed, cipher, data, what, obj)
     if len(data) != span.length:
         raise _lost(f"block {span.block_id.hex()} has {len(data)} bytes, not {span.length}", obj)
     if span.lo == 0 and span.hi == span.length:
@@ -106,17 +123,19 @@ async def read_object(
     *,
     prefetch: int = PREFETCH,
     request_id: str = "",
+    cipher: BlockCipher | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """The bytes [start, end) of one object version (end exclusive, within rec.size).
-    `request_id` goes into the log line of a loss."""
+    `request_id` goes into the log line of a loss. An encrypted object needs its `cipher`
+    (`api.sse`); only the blocks the range covers are fetched and opened."""
     if end <= start:
-        return
-    if rec.inline is not None:
-        yield rec.inline[start:end]
         return
     obj = f"{rec.key!r} version {rec.version_id}"
     if request_id:
         obj += f", request {request_id}"
+    if rec.inline is not None:
+        yield inline_bytes(rec, cipher, obj)[start:end]
+        return
     if rec.manifest_id is None:
         raise _lost("non-empty object has neither inline data nor a manifest", obj)
     spans = _spans(meta, rec.manifest_id, start, end, obj)
@@ -129,7 +148,7 @@ async def read_object(
                 if span is None:
                     exhausted = True
                 else:
-                    ahead.append(asyncio.create_task(_fetch(blocks, span, obj)))
+                    ahead.append(asyncio.create_task(_fetch(blocks, span, obj, cipher)))
             if not ahead:
                 break
             yield await ahead.popleft()
@@ -139,6 +158,14 @@ async def read_object(
             task.cancel()
         await asyncio.gather(*ahead, return_exceptions=True)
         await spans.aclose()
+
+
+def inline_bytes(rec: ObjectRecord, cipher: BlockCipher | None, obj: str = "") -> bytes:
+    """The plaintext of an inline object (opened with `cipher` if it is sealed)."""
+    assert rec.inline is not None
+    if cipher is None:
+        return rec.inline
+    return open_sealed(cipher, rec.inline, "sealed inline value", obj or repr(rec.key))
 
 
 async def first_piece(stream: AsyncGenerator[bytes, None]) -> bytes:
@@ -152,6 +179,9 @@ async def first_piece(stream: AsyncGenerator[bytes, None]) -> bytes:
         raise
 
 
-async def read_all(meta: MetaStore, blocks: BlockStore, rec: ObjectRecord) -> bytes:
+async def read_all(
+    meta: MetaStore, blocks: BlockStore, rec: ObjectRecord, cipher: BlockCipher | None = None
+) -> bytes:
     """The whole object in memory (small objects and tests only)."""
-    return b"".join([c async for c in read_object(meta, blocks, rec, 0, rec.size)])
+    chunks = read_object(meta, blocks, rec, 0, rec.size, cipher=cipher)
+    return b"".join([c async for c in chunks])

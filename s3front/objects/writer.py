@@ -17,6 +17,12 @@ registered before the first block is stored and checked after the manifest; it k
 these blocks until the caller's row is written, however long the body takes (`s3front.gc`).
 Objects up to `inline_limit` bytes skip blocks and manifest entirely and travel inline in the
 object row (and never register the intent).
+
+An encrypted object's writer gets a `BlockCipher` (`objects.encryption`): each block is sealed
+(AES-256-GCM) in the same worker thread that hashes it, and its id is the SHA-256 of the sealed
+bytes, so encrypted blocks never dedup and ids reveal nothing about plaintext; the inline value
+is sealed too. Manifest offsets and lengths, the MD5 and the checksums stay those of the
+plaintext, so ranges, ETags and multipart assembly work unchanged.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from dataclasses import dataclass, field
 
 from s3front.checksums import Hasher, b64, new_hasher
 from s3front.errors import IncompleteBody
+from s3front.objects.encryption import BlockCipher
 from s3front.objects.intents import WriteIntent
 from s3front.objects.manifest_ids import new_manifest_id
 from s3front.store.protocols import BlockStore, MetaStore
@@ -94,6 +101,11 @@ def _block_id(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
+def _seal(cipher: BlockCipher, data: bytes) -> tuple[bytes, bytes]:
+    sealed = cipher.seal(data)
+    return _block_id(sealed), sealed
+
+
 class _Pipeline:
     """Blocks in flight: id hashing + put_block, and the ordered object-wide hashing."""
 
@@ -103,8 +115,10 @@ class _Pipeline:
         hashers: Sequence[Hasher],
         max_in_flight: int,
         intent: WriteIntent,
+        cipher: BlockCipher | None = None,
     ) -> None:
         self._blocks = blocks
+        self._cipher = cipher
         self._intent = intent
         self._hashers = hashers
         self._slots = asyncio.Semaphore(max_in_flight)
@@ -143,10 +157,17 @@ class _Pipeline:
         self, index: int, data: bytes, hashed: asyncio.Task[None], block_id: bytes | None
     ) -> None:
         try:
+            small = len(data) < _THREAD_MIN
+            if self._cipher is not None:
+                # Sealed blocks are addressed by the hash of the sealed bytes (encryption.py).
+                if small:
+                    block_id, data = _seal(self._cipher, data)
+                else:
+                    block_id, data = await asyncio.to_thread(_seal, self._cipher, data)
             # A block_id given by the caller is a verified payload hash: no need to hash again.
-            if block_id is None:
-                small = len(data) < _THREAD_MIN
+            elif block_id is None:
                 block_id = _block_id(data) if small else await asyncio.to_thread(_block_id, data)
+            assert block_id is not None
             await self._blocks.put_block(block_id, data)
             e = self.entries[index]
             self.entries[index] = ManifestEntry(offset=e.offset, length=e.length, block_id=block_id)
@@ -192,6 +213,7 @@ async def write_object_data(
     intent: WriteIntent,
     max_in_flight: int = 4,
     payload_sha256: Callable[[], bytes | None] | None = None,
+    cipher: BlockCipher | None = None,
 ) -> WriteResult:
     """Store the bytes of `body`; return what the object (or part) row needs.
 
@@ -205,7 +227,7 @@ async def write_object_data(
     names = ["MD5", *sorted(set(algorithms))]
     hashers = [new_hasher(n) for n in names]
     buffer = _BlockBuffer()
-    pipeline = _Pipeline(blocks, hashers, max_in_flight, intent)
+    pipeline = _Pipeline(blocks, hashers, max_in_flight, intent, cipher)
     offset = 0  # bytes handed to the pipeline
     try:
         async for chunk in body:
@@ -229,8 +251,12 @@ async def write_object_data(
             data = buffer.take(total)
             _update_all(hashers, data)  # small: no thread
             inline = data if total else None
+            if inline is not None and cipher is not None:
+                inline = cipher.seal(inline)
             return _result(total, names, hashers, manifest_id=None, inline=inline)
-        whole = payload_sha256() if payload_sha256 is not None and offset == 0 else None
+        whole = None  # sealed blocks are addressed by their sealed bytes, never the payload's
+        if payload_sha256 is not None and cipher is None and offset == 0:
+            whole = payload_sha256()
         while buffer.size:
             data = buffer.take(block_size)
             await pipeline.submit(offset, data, whole if len(data) == total else None)
