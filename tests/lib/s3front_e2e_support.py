@@ -328,8 +328,10 @@ def start_server(
     ready_timeout: float = 30.0,
     variant: str = "http-sqlite",
     env_extra: Mapping[str, str] | None = None,
+    python: str = sys.executable,
 ) -> Server:
-    """Start `python -m s3front serve` on a free loopback port and wait until it answers."""
+    """Start `python -m s3front serve` on a free loopback port and wait until it answers
+    (`python`: the interpreter of another installation, e.g. a venv with the built wheel)."""
     workdir.mkdir(parents=True, exist_ok=True)
     if store_url is None:
         data = workdir / "data"
@@ -347,7 +349,7 @@ def start_server(
     for attempt in range(3):  # a port picked by bind(0) can be taken again before we use it
         port = free_port()
         args = [
-            sys.executable,
+            python,
             "-m",
             "s3front",
             "serve",
