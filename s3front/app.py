@@ -86,7 +86,8 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
     started = time.perf_counter()
     req = from_scope(scope)
     ep: routing.Endpoint | None = None
-    tenant = ""
+    principal = None
+    error_code = ""
     try:
         ep = routing.resolve(req, state.settings.domains)
         stream: AsyncIterator[bytes] = request_body(receive)
@@ -101,19 +102,19 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
             region=state.settings.region,
             now=datetime.now(UTC),
         )
-        tenant = auth.principal.tenant if auth.principal else ""
+        principal = auth.principal
         handler = HANDLERS.get(ep.op)
         if handler is None:
             raise errors.NotImplemented(f"{ep.op} is not implemented.")
         ctx = Ctx(req, ep, auth.principal, auth.body, state.store, state.settings, request_id)
         response = await handler(ctx)
     except Exception as exc:  # every failure becomes an S3 error document
-        response = failure_response(exc, req, request_id)
+        response, error_code = failure(exc, req, request_id)
     if ep is not None and "origin" in req.headers:  # no store read without an Origin header
         try:
             response.headers.update(await cors_headers(state.store, req, ep.bucket, ep.op))
         except Exception as exc:  # the bucket's CORS rules could not be read
-            response = failure_response(exc, req, request_id)
+            response, error_code = failure(exc, req, request_id)
     # Appended to the raw list: no handler sets these, and `response.headers[...] = ...`
     # builds a MutableHeaders view and rescans the list on every use (~3 us of a small GET).
     rid = request_id.encode()
@@ -122,17 +123,22 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
     declared = req.header("content-length") or req.header("x-amz-decoded-content-length")
     # Any client text may be here (the request may have failed on exactly this header).
     bytes_in = int(declared) if declared.isascii() and declared.isdigit() else 0
-    bytes_out = _content_length(response.raw_headers)
+    # A HEAD response's Content-Length is the object's size; no body byte is sent.
+    bytes_out = 0 if req.method == "HEAD" else _content_length(response.raw_headers)
     op = ep.op if ep else ""
     metrics.observe_request(op, response.status_code, elapsed, bytes_in, bytes_out)
+    client = scope.get("client")
     state.request_log.write(
         request_id=request_id,
-        tenant=tenant,
+        client=client[0] if client else "",
+        access_key=principal.access_key if principal else "",
+        tenant=principal.tenant if principal else "",
         op=op,
         method=req.method,
         bucket=ep.bucket or "" if ep else "",
         key=ep.key or "" if ep else "",
         status=response.status_code,
+        error=error_code,
         bytes_in=bytes_in,
         bytes_out=bytes_out,
         seconds=elapsed,
@@ -153,7 +159,8 @@ def _content_length(raw_headers: list[tuple[bytes, bytes]]) -> int:
     return 0
 
 
-def failure_response(exc: Exception, req: S3Request, request_id: str) -> Response:
+def failure(exc: Exception, req: S3Request, request_id: str) -> tuple[Response, str]:
+    """The error response for `exc`, and its S3 error code (for the access log)."""
     err = errors.from_exception(exc, request_id)
     response = error_response(err, req, request_id)
     if req.header("expect").lower() == "100-continue":
@@ -163,7 +170,8 @@ def failure_response(exc: Exception, req: S3Request, request_id: str) -> Respons
     elif isinstance(err, errors.RequestTimeout):
         # The body stalled mid-way: whatever the client sends later is not a request.
         response.headers["connection"] = "close"
-    return response
+        metrics.reject("body_timeout")
+    return response, err.code
 
 
 class S3Front:
@@ -189,7 +197,12 @@ class S3Front:
             if self.state is None:  # only before start-up completed: uvicorn waits for it
                 await PlainTextResponse("starting\n", 503)(scope, receive, send)
                 return
-            await s3_entry(self.state, scope, receive, send)
+            in_flight = metrics.IN_FLIGHT
+            in_flight.value += 1
+            try:
+                await s3_entry(self.state, scope, receive, send)
+            finally:
+                in_flight.value -= 1
             return
         await self.service(scope, receive, send)
 

@@ -13,8 +13,10 @@ import json
 import logging
 import math
 import os
+import shutil
 import ssl
 import sys
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
@@ -89,14 +91,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
         return 0
     # Several worker processes share the listening socket; each builds its app from the
-    # environment (uvicorn spawns them and can only pass an import string).
+    # environment (uvicorn spawns them and can only pass an import string). They share a
+    # directory of metrics snapshots, so that a scrape reports all of them (s3front.metrics).
     _export_settings(overrides, args.config)
-    uvicorn.run(
-        "s3front.cli:app_from_env",
-        factory=True,
-        workers=settings.workers,
-        **options,  # type: ignore[arg-type]
-    )
+    from s3front.metrics import METRICS_DIR_ENV
+
+    metrics_dir = tempfile.mkdtemp(prefix="s3front-metrics-")
+    os.environ[METRICS_DIR_ENV] = metrics_dir
+    try:
+        uvicorn.run(
+            "s3front.cli:app_from_env",
+            factory=True,
+            workers=settings.workers,
+            **options,  # type: ignore[arg-type]
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
@@ -164,11 +174,14 @@ async def _ensure_root_key(settings: config.Settings) -> None:
 
 def app_from_env() -> S3Front:
     """The app of one worker process (`serve --workers N`): settings from the environment."""
+    from s3front import metrics
     from s3front.app import create_app
 
     settings = config.load()
     _setup_logging(settings.log_level)
     keep_freed_memory()  # a spawned worker is a new process: its malloc starts afresh
+    if shared := os.environ.get(metrics.METRICS_DIR_ENV):
+        metrics.share_with_workers(shared)
     return create_app(settings)
 
 

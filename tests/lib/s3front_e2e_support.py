@@ -223,12 +223,13 @@ class Server:
             return ""
 
     def access_log(self, since: int = 0) -> list[dict[str, Any]]:
-        """Entries of the server's JSON access log (logger `s3front.access`) after `since`."""
+        """Entries of the server's access log after `since`: the log lines that are JSON
+        objects (the server's other lines are plain text)."""
         out = []
         for line in self.log_since(since).splitlines():
-            if " s3front.access " in line and "{" in line:
+            if line.startswith("{"):
                 with contextlib.suppress(ValueError):
-                    out.append(json.loads(line[line.index("{") :]))
+                    out.append(json.loads(line))
         return out
 
     def alive(self) -> bool:
