@@ -185,6 +185,44 @@ def app_from_env() -> S3Front:
     return create_app(settings)
 
 
+def cmd_healthcheck(args: argparse.Namespace) -> int:
+    """Exit 0 if the server that these settings describe answers GET /-/healthz with 200.
+
+    For a container's HEALTHCHECK: it reads the same settings as `serve` (S3FRONT_* variables,
+    the --config file), so it follows the configured port and scheme. The certificate is not
+    verified: the check asks whether this process serves, not whether its name matches.
+    """
+    import http.client
+
+    settings = config.load(config_file=args.config)
+    host = settings.host
+    if host in ("", "0.0.0.0", "::"):  # listening everywhere: ask over loopback
+        host = "::1" if host == "::" else "127.0.0.1"
+    conn: http.client.HTTPConnection
+    if settings.tls_cert:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection(
+            host, settings.port, timeout=args.timeout, context=context
+        )
+    else:
+        conn = http.client.HTTPConnection(host, settings.port, timeout=args.timeout)
+    scheme = "https" if settings.tls_cert else "http"
+    try:
+        conn.request("GET", "/-/healthz")
+        status = conn.getresponse().status
+    except (OSError, http.client.HTTPException) as exc:
+        print(f"s3front healthcheck: {scheme}://{host}:{settings.port}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        conn.close()
+    if status != 200:
+        print(f"s3front healthcheck: /-/healthz answered {status}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _store_url(args: argparse.Namespace) -> str:
     return str(config.load({"store": getattr(args, "store", None)}).store)
 
@@ -422,6 +460,18 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("stats", help="logical vs stored bytes and the dedup ratio")
     st.add_argument("--store", help="store URL (or S3FRONT_STORE)")
     st.set_defaults(func=cmd_stats)
+
+    hc = sub.add_parser(
+        "healthcheck",
+        help="exit 0 if the local server answers /-/healthz (for a container HEALTHCHECK)",
+        description="Ask the server described by the same settings as `serve` (S3FRONT_*"
+        " variables, --config) for /-/healthz, on its port and scheme; exit 0 if it answers 200.",
+    )
+    hc.add_argument("--config", help="TOML configuration file (as for serve)")
+    hc.add_argument(
+        "--timeout", type=float, default=4.0, help="seconds to wait for the answer (default 4)"
+    )
+    hc.set_defaults(func=cmd_healthcheck)
     return p
 
 
