@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -85,9 +86,9 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
     request_id = new_request_id()
     started = time.perf_counter()
     req = from_scope(scope)
+    access_key = ""  # the key that signed the request, for the access log
     ep: routing.Endpoint | None = None
-    principal = None
-    error_code = ""
+    tenant = ""
     try:
         ep = routing.resolve(req, state.settings.domains)
         stream: AsyncIterator[bytes] = request_body(receive)
@@ -102,19 +103,20 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
             region=state.settings.region,
             now=datetime.now(UTC),
         )
-        principal = auth.principal
+        access_key = auth.principal.access_key if auth.principal else ""
+        tenant = auth.principal.tenant if auth.principal else ""
         handler = HANDLERS.get(ep.op)
         if handler is None:
             raise errors.NotImplemented(f"{ep.op} is not implemented.")
         ctx = Ctx(req, ep, auth.principal, auth.body, state.store, state.settings, request_id)
         response = await handler(ctx)
     except Exception as exc:  # every failure becomes an S3 error document
-        response, error_code = failure(exc, req, request_id)
+        response = failure_response(exc, req, request_id)
     if ep is not None and "origin" in req.headers:  # no store read without an Origin header
         try:
             response.headers.update(await cors_headers(state.store, req, ep.bucket, ep.op))
         except Exception as exc:  # the bucket's CORS rules could not be read
-            response, error_code = failure(exc, req, request_id)
+            response = failure_response(exc, req, request_id)
     # Appended to the raw list: no handler sets these, and `response.headers[...] = ...`
     # builds a MutableHeaders view and rescans the list on every use (~3 us of a small GET).
     rid = request_id.encode()
@@ -128,17 +130,18 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
     op = ep.op if ep else ""
     metrics.observe_request(op, response.status_code, elapsed, bytes_in, bytes_out)
     client = scope.get("client")
+    status = response.status_code
     state.request_log.write(
         request_id=request_id,
         client=client[0] if client else "",
-        access_key=principal.access_key if principal else "",
-        tenant=principal.tenant if principal else "",
+        access_key=access_key,
+        tenant=tenant,
         op=op,
         method=req.method,
         bucket=ep.bucket or "" if ep else "",
         key=ep.key or "" if ep else "",
-        status=response.status_code,
-        error=error_code,
+        status=status,
+        error=_error_code(response) if status >= 300 and status != 304 else "",
         bytes_in=bytes_in,
         bytes_out=bytes_out,
         seconds=elapsed,
@@ -159,8 +162,22 @@ def _content_length(raw_headers: list[tuple[bytes, bytes]]) -> int:
     return 0
 
 
-def failure(exc: Exception, req: S3Request, request_id: str) -> tuple[Response, str]:
-    """The error response for `exc`, and its S3 error code (for the access log)."""
+_ERROR_CODE = re.compile(rb"<Code>([^<]{1,64})</Code>")
+
+
+def _error_code(response: Response) -> str:
+    """The S3 error code of an error response, for the access log: a HEAD's x-amz-error-code
+    header, else the error document's <Code> (read back from the rendered body, which costs
+    nothing on success and keeps the error paths as they are)."""
+    for name, value in response.raw_headers:
+        if name == b"x-amz-error-code":
+            return value.decode("latin-1")
+    body = getattr(response, "body", None)  # a streamed response has none
+    found = _ERROR_CODE.search(body, 0, 2048) if isinstance(body, bytes) else None
+    return found.group(1).decode("latin-1") if found else ""
+
+
+def failure_response(exc: Exception, req: S3Request, request_id: str) -> Response:
     err = errors.from_exception(exc, request_id)
     response = error_response(err, req, request_id)
     if req.header("expect").lower() == "100-continue":
@@ -171,7 +188,7 @@ def failure(exc: Exception, req: S3Request, request_id: str) -> tuple[Response, 
         # The body stalled mid-way: whatever the client sends later is not a request.
         response.headers["connection"] = "close"
         metrics.reject("body_timeout")
-    return response, err.code
+    return response
 
 
 class S3Front:

@@ -68,13 +68,13 @@ class RequestLog:
         now = time.time()
         ms = int((now % 1) * 1000)
         # Every text that a client chose (method, bucket, key, access key id) is JSON-escaped;
-        # the request id, op and error code are the server's own ASCII.
+        # the request id and op are the server's own ASCII.
         line = (
             f'{{"time": "{self._stamp(now)}.{ms:03d}Z", "request_id": "{request_id}", '
             f'"client": {_encode(client)}, "access_key": {_encode(access_key)}, '
             f'"tenant": {_encode(tenant)}, "op": "{op}", "method": {_encode(method)}, '
             f'"bucket": {_encode(bucket)}, "key": {_encode(key)}, "status": {status}, '
-            f'"error": "{error}", "bytes_in": {bytes_in}, "bytes_out": {bytes_out}, '
+            f'"error": {_encode(error)}, "bytes_in": {bytes_in}, "bytes_out": {bytes_out}, '
             f'"duration_ms": {round(seconds * 1000, 3)}}}\n'
         )
         data = line.encode("utf-8", "backslashreplace")
