@@ -87,7 +87,10 @@ def test_wheel_install_applies_the_schema_and_serves(
     status = _run([s3front, "schema", "status", "--store", url], tmp_path)
     assert status.returncode == 0 and "up to date" in status.stdout, status.stdout
 
-    server = sup.start_server(tmp_path / "srv", store_url=url, python=str(installed))
+    # No PYTHONPATH: the server must import the wheel's s3front, not a source tree.
+    server = sup.start_server(
+        tmp_path / "srv", store_url=url, python=str(installed), env_extra={"PYTHONPATH": ""}
+    )
     try:
         s3 = server.client()
         s3.create_bucket(Bucket="wheel")
