@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -118,6 +119,7 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
     request_id = new_request_id()
     started = time.perf_counter()
     req = from_scope(scope)
+    access_key = ""  # the key that signed the request, for the access log
     ep: routing.Endpoint | None = None
     tenant = ""
     signed = False
@@ -133,6 +135,7 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
             region=state.settings.region,
             now=datetime.now(UTC),
         )
+        access_key = auth.principal.access_key if auth.principal else ""
         tenant = auth.principal.tenant if auth.principal else ""
         signed = auth.principal is not None
         handler = HANDLERS.get(ep.op)
@@ -162,17 +165,23 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
     declared = req.header("content-length") or req.header("x-amz-decoded-content-length")
     # Any client text may be here (the request may have failed on exactly this header).
     bytes_in = int(declared) if declared.isascii() and declared.isdigit() else 0
-    bytes_out = _content_length(response.raw_headers)
+    # A HEAD response's Content-Length is the object's size; no body byte is sent.
+    bytes_out = 0 if req.method == "HEAD" else _content_length(response.raw_headers)
     op = ep.op if ep else ""
     metrics.observe_request(op, response.status_code, elapsed, bytes_in, bytes_out)
+    client = scope.get("client")
+    status = response.status_code
     state.request_log.write(
         request_id=request_id,
+        client=client[0] if client else "",
+        access_key=access_key,
         tenant=tenant,
         op=op,
         method=req.method,
         bucket=ep.bucket or "" if ep else "",
         key=ep.key or "" if ep else "",
-        status=response.status_code,
+        status=status,
+        error=_error_code(response) if status >= 300 and status != 304 else "",
         bytes_in=bytes_in,
         bytes_out=bytes_out,
         seconds=elapsed,
@@ -193,6 +202,21 @@ def _content_length(raw_headers: list[tuple[bytes, bytes]]) -> int:
     return 0
 
 
+_ERROR_CODE = re.compile(rb"<Code>([^<]{1,64})</Code>")
+
+
+def _error_code(response: Response) -> str:
+    """The S3 error code of an error response, for the access log: a HEAD's x-amz-error-code
+    header, else the error document's <Code> (read back from the rendered body, which costs
+    nothing on success and keeps the error paths as they are)."""
+    for name, value in response.raw_headers:
+        if name == b"x-amz-error-code":
+            return value.decode("latin-1")
+    body = getattr(response, "body", None)  # a streamed response has none
+    found = _ERROR_CODE.search(body, 0, 2048) if isinstance(body, bytes) else None
+    return found.group(1).decode("latin-1") if found else ""
+
+
 def failure_response(exc: Exception, req: S3Request, request_id: str) -> Response:
     err = errors.from_exception(exc, request_id)
     response = error_response(err, req, request_id)
@@ -203,6 +227,7 @@ def failure_response(exc: Exception, req: S3Request, request_id: str) -> Respons
     elif isinstance(err, errors.RequestTimeout):
         # The body stalled mid-way: whatever the client sends later is not a request.
         response.headers["connection"] = "close"
+        metrics.reject("body_timeout")
     return response
 
 
@@ -229,7 +254,12 @@ class S3Front:
             if self.state is None:  # only before start-up completed: uvicorn waits for it
                 await PlainTextResponse("starting\n", 503)(scope, receive, send)
                 return
-            await s3_entry(self.state, scope, receive, send)
+            in_flight = metrics.IN_FLIGHT
+            in_flight.value += 1
+            try:
+                await s3_entry(self.state, scope, receive, send)
+            finally:
+                in_flight.value -= 1
             return
         await self.service(scope, receive, send)
 

@@ -1,4 +1,9 @@
-"""The `s3front` command: serve, schema, keys."""
+"""The `s3front` command: serve, schema, keys, gc, stats.
+
+Every expected failure ends with one line on stderr and a non-zero exit, never a traceback:
+usage errors (2, from `_Parser.error`), bad settings or keys (2), a store that cannot be reached
+or opened, or a file that cannot be read (1). See `main`.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,15 @@ import json
 import logging
 import math
 import os
+import shutil
+import ssl
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
-from s3front import config
+from s3front import __version__, config
 from s3front.memory import keep_freed_memory
 from s3front.store.errors import StoreError
 
@@ -47,8 +55,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "workers": args.workers,
     }
     settings = config.load(overrides, config_file=args.config)
+    if settings.tls_cert:
+        _check_tls(settings.tls_cert, settings.tls_key)
     _setup_logging(settings.log_level)
-    log.info("starting with configuration %s", json.dumps(settings.describe()))
     options: dict[str, object] = {
         "host": settings.host,
         "port": settings.port,
@@ -77,6 +86,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # the root key is made: two workers each finding no key would both create one. The
     # lifespan repeats the (idempotent) check for apps started some other way.
     asyncio.run(_ensure_root_key(settings))
+    # After the check: a refused start is its one error line and nothing else.
+    log.info("starting with configuration %s", json.dumps(settings.describe()))
     if settings.workers <= 1:
         from s3front.app import create_app
 
@@ -84,15 +95,44 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
         return 0
     # Several worker processes share the listening socket; each builds its app from the
-    # environment (uvicorn spawns them and can only pass an import string).
+    # environment (uvicorn spawns them and can only pass an import string). They share a
+    # directory of metrics snapshots, so that a scrape reports all of them (s3front.metrics).
     _export_settings(overrides, args.config)
-    uvicorn.run(
-        "s3front.cli:app_from_env",
-        factory=True,
-        workers=settings.workers,
-        **options,  # type: ignore[arg-type]
-    )
+    from s3front.metrics import METRICS_DIR_ENV
+
+    metrics_dir = tempfile.mkdtemp(prefix="s3front-metrics-")
+    os.environ[METRICS_DIR_ENV] = metrics_dir
+    try:
+        uvicorn.run(
+            "s3front.cli:app_from_env",
+            factory=True,
+            workers=settings.workers,
+            **options,  # type: ignore[arg-type]
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+def _check_tls(cert: str, key: str) -> None:
+    """Load the certificate and key once before starting, so that a missing or bad file is a
+    one-line refusal naming the file (uvicorn would fail later, with a traceback and, for a
+    missing file, an OSError that names no file)."""
+    for what, path in (("--tls-cert", cert), ("--tls-key", key)):
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise ValueError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except ssl.SSLError as exc:
+        reason = exc.reason or str(exc)
+        raise ValueError(
+            f"--tls-cert {cert} / --tls-key {key}: not a usable pair: {reason}"
+        ) from None
+    except OSError as exc:  # should not happen after the reads above; still one line
+        raise ValueError(f"--tls-cert {cert} / --tls-key {key}: {exc}") from None
 
 
 def _export_settings(overrides: Mapping[str, object], config_file: str | None) -> None:
@@ -138,12 +178,53 @@ async def _ensure_root_key(settings: config.Settings) -> None:
 
 def app_from_env() -> S3Front:
     """The app of one worker process (`serve --workers N`): settings from the environment."""
+    from s3front import metrics
     from s3front.app import create_app
 
     settings = config.load()
     _setup_logging(settings.log_level)
     keep_freed_memory()  # a spawned worker is a new process: its malloc starts afresh
+    if shared := os.environ.get(metrics.METRICS_DIR_ENV):
+        metrics.share_with_workers(shared)
     return create_app(settings)
+
+
+def cmd_healthcheck(args: argparse.Namespace) -> int:
+    """Exit 0 if the server that these settings describe answers GET /-/healthz with 200.
+
+    For a container's HEALTHCHECK: it reads the same settings as `serve` (S3FRONT_* variables,
+    the --config file), so it follows the configured port and scheme. The certificate is not
+    verified: the check asks whether this process serves, not whether its name matches.
+    """
+    import http.client
+
+    settings = config.load(config_file=args.config)
+    host = settings.host
+    if host in ("", "0.0.0.0", "::"):  # listening everywhere: ask over loopback
+        host = "::1" if host == "::" else "127.0.0.1"
+    conn: http.client.HTTPConnection
+    if settings.tls_cert:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection(
+            host, settings.port, timeout=args.timeout, context=context
+        )
+    else:
+        conn = http.client.HTTPConnection(host, settings.port, timeout=args.timeout)
+    scheme = "https" if settings.tls_cert else "http"
+    try:
+        conn.request("GET", "/-/healthz")
+        status = conn.getresponse().status
+    except (OSError, http.client.HTTPException) as exc:
+        print(f"s3front healthcheck: {scheme}://{host}:{settings.port}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        conn.close()
+    if status != 200:
+        print(f"s3front healthcheck: /-/healthz answered {status}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _store_url(args: argparse.Namespace) -> str:
@@ -319,13 +400,33 @@ def _grace(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="s3front", description="S3-compatible object store front-end")
-    sub = p.add_subparsers(dest="command", required=True)
+def _port(text: str) -> int:
+    """--port: a TCP port number, 1-65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 65535: {text!r}")
+    return value
 
-    s = sub.add_parser("serve", help="run the S3 server")
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (what was wrong, and where to read more), like
+    every other failure of the command; `--help` still prints the full usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="s3front", description="S3-compatible object store front-end")
+    p.add_argument("--version", action="version", version=f"s3front {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("serve", help="run the S3 server", description="Run the S3 server.")
     s.add_argument("--host", help="listen address (default 127.0.0.1)")
-    s.add_argument("--port", type=int, help="listen port (default 9000)")
+    s.add_argument("--port", type=_port, help="listen port, 1-65535 (default 9000)")
     s.add_argument(
         "--store", help="store URL: sqlite:///dir (default sqlite://./data) or cassandra://..."
     )
@@ -343,16 +444,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=cmd_serve)
 
-    sc = sub.add_parser("schema", help="create or upgrade the Cassandra schema")
-    scs = sc.add_subparsers(dest="schema_cmd", required=True)
-    for name in ("apply", "status"):
-        c = scs.add_parser(name)
+    sc = sub.add_parser(
+        "schema",
+        help="create or upgrade the Cassandra schema",
+        description="The Cassandra keyspace and tables (the embedded SQLite store needs none).",
+    )
+    scs = sc.add_subparsers(dest="schema_cmd", required=True, metavar="COMMAND")
+    schema_help = {
+        "apply": "create the keyspace or upgrade it to this version's schema (idempotent);"
+        " exits non-zero unless it ends at the version the server needs",
+        "status": "show the keyspace's schema version; exit 0 if current, 3 if missing or"
+        " outdated, 1 if Cassandra cannot be reached",
+    }
+    for name, text in schema_help.items():
+        c = scs.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         c.add_argument("--store", help="cassandra://host:9042/keyspace?dc=... (or S3FRONT_STORE)")
         if name == "apply":
             c.add_argument(
                 "--strategy",
                 default="SimpleStrategy",
                 choices=["SimpleStrategy", "NetworkTopologyStrategy"],
+                help="replication strategy of a new keyspace (default SimpleStrategy)",
             )
             c.add_argument(
                 "--replication",
@@ -361,16 +473,20 @@ def build_parser() -> argparse.ArgumentParser:
             )
     sc.set_defaults(func=cmd_schema)
 
-    k = sub.add_parser("keys", help="manage access keys")
-    ks = k.add_subparsers(dest="keys_cmd", required=True)
-    kc = ks.add_parser("create")
+    k = sub.add_parser(
+        "keys",
+        help="manage access keys",
+        description="Access keys of tenants. Secrets are printed once (create, rotate).",
+    )
+    ks = k.add_subparsers(dest="keys_cmd", required=True, metavar="COMMAND")
+    kc = ks.add_parser("create", help="a new access key for a tenant; prints its secret once")
     kc.add_argument("--tenant", required=True, help="tenant name (or canonical id)")
-    kc.add_argument("--display-name")
-    ks.add_parser("list")
-    kr = ks.add_parser("revoke")
-    kr.add_argument("access_key")
+    kc.add_argument("--display-name", help="owner display name (default: the tenant name)")
+    ks.add_parser("list", help="every access key: tenant, display name, status (no secrets)")
+    kr = ks.add_parser("revoke", help="revoke an access key (it stops authenticating)")
+    kr.add_argument("access_key", help="the access key id")
     kt = ks.add_parser("rotate", help="new key for the same tenant; the old one is revoked")
-    kt.add_argument("access_key")
+    kt.add_argument("access_key", help="the access key id to replace")
     for c in (kc, ks.choices["list"], kr, kt):
         c.add_argument("--store", help="store URL (or S3FRONT_STORE)")
     k.set_defaults(func=cmd_keys)
@@ -396,6 +512,18 @@ def build_parser() -> argparse.ArgumentParser:
     from s3front import kms_cli  # the SSE-KMS key ring (s3front.kms_cli)
 
     kms_cli.add_parser(sub)
+
+    hc = sub.add_parser(
+        "healthcheck",
+        help="exit 0 if the local server answers /-/healthz (for a container HEALTHCHECK)",
+        description="Ask the server described by the same settings as `serve` (S3FRONT_*"
+        " variables, --config) for /-/healthz, on its port and scheme; exit 0 if it answers 200.",
+    )
+    hc.add_argument("--config", help="TOML configuration file (as for serve)")
+    hc.add_argument(
+        "--timeout", type=float, default=4.0, help="seconds to wait for the answer (default 4)"
+    )
+    hc.set_defaults(func=cmd_healthcheck)
     return p
 
 
@@ -403,15 +531,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Expected failures end with one line on stderr, not a traceback: bad settings or keys (2),
     # a store that cannot be reached or opened, or a file that cannot be read (1). The messages
-    # name settings and access key ids, never secrets.
+    # name settings, files and access key ids, never secrets.
     try:
         return int(args.func(args))
     except ValueError as exc:
-        print(f"s3front: {exc}", file=sys.stderr)
+        print(f"s3front: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except (StoreError, OSError) as exc:
-        print(f"s3front: {exc}", file=sys.stderr)
+    except OSError as exc:
+        if exc.filename:  # e.g. a missing --config file: say which file and why
+            print(f"s3front: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        else:
+            print(f"s3front: {_one_line(exc)}", file=sys.stderr)
         return 1
+    except StoreError as exc:
+        print(f"s3front: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -180,6 +180,8 @@ def load(
         raise ValueError("block_size must be between 64 KiB and 1 MiB")
     if settings.inline_limit > settings.block_size:
         raise ValueError("inline_limit must not exceed block_size")
+    if not 1 <= settings.port <= 65535:
+        raise ValueError("port must be between 1 and 65535")
     if not 1 <= settings.workers <= 64:
         raise ValueError("workers must be between 1 and 64")
     if not 1024 <= settings.max_header_bytes <= 1024 * 1024:

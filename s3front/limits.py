@@ -63,7 +63,7 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from s3front import xml
+from s3front import metrics, xml
 from s3front.errors import RequestHeaderSectionTooLarge, RequestTimeout, S3Error, SlowDown
 from s3front.request import new_request_id
 
@@ -193,6 +193,7 @@ async def slow_down(scope: Scope, receive: Receive, send: Send) -> None:
     """The answer to a request over `limit_concurrency`: 503 SlowDown, and the connection closed
     (as uvicorn's own answer does: a worker that is over its limit sheds the connection too)."""
     err, request_id = SlowDown(), new_request_id()
+    metrics.reject("concurrency_limit")
     headers = [(b"x-amz-request-id", request_id.encode()), (b"connection", b"close")]
     if scope["method"] == "HEAD":  # no body: the code goes in a header, as for other errors
         body = b""
@@ -441,6 +442,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _reject(self, err: S3Error) -> None:
+        metrics.reject("header_timeout" if isinstance(err, RequestTimeout) else "header_too_large")
         self._cancel_head_timer()
         self.logger.info("closing a connection: %s", err.code)
         self.transport.write(_error_bytes(err))

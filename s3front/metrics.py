@@ -1,32 +1,59 @@
 """Prometheus metrics for the server, served at `/-/metrics`.
 
 Every metric lives in one module-level `REGISTRY`, not prometheus-client's global default
-registry: the default one also collects process and platform metrics of whatever imported it
-(pytest included), and a dedicated registry lets tests read exact values and lets the lead
-choose later what else to expose.
+registry (which collects whatever imported it, pytest included); a dedicated registry lets
+tests read exact values.
 
 What is measured:
-  - S3 requests by operation and HTTP status, their latency by operation, bytes in and out;
+  - S3 requests by operation and HTTP status, their latency by operation, bytes in and out
+    (body bytes: a HEAD sends none, whatever its Content-Length says);
+  - requests in flight, and requests refused before an S3 handler ran, by reason;
   - store operations' latency by backend and operation (`time_store(...)`, for the store layer);
-  - the garbage collector's and deduplication's state as gauges the GC job sets.
+  - the garbage collector's and deduplication's state as gauges the GC job sets;
+  - the process (CPU, memory, file descriptors, start time) and `s3front_build_info`.
 
-Label values stay bounded: operation names come from the routing table and statuses from a
-fixed set, never from bucket names or keys (which would grow the series without limit).
+Label values stay bounded: operation names come from the routing table, statuses and reasons
+from fixed sets, never from bucket names or keys (which would grow the series without limit).
+
+With `serve --workers N` each worker process counts its own requests. So that one scrape (which
+lands on any one worker) reports all of them, every worker writes a snapshot of its values to a
+directory the parent made (`S3FRONT_METRICS_DIR`) once a second and at each scrape; the worker
+that answers a scrape sums the snapshots. Counters of a worker that exited stay counted (they
+must not go backwards); gauges (in flight, process memory) count live workers only. The hot
+path is unchanged: snapshots are taken by a background thread, not per request.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import platform
+import sys
+import threading
 import time
 from bisect import bisect_left
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from functools import wraps
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+
+from s3front import __version__
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -52,9 +79,9 @@ class _Counters:
     def inc(self, key: tuple[str, ...], amount: float = 1.0) -> None:
         self.values[key] = self.values.get(key, 0.0) + amount
 
-    def family(self) -> CounterMetricFamily:
+    def family(self, values: dict[tuple[str, ...], float] | None = None) -> CounterMetricFamily:
         fam = CounterMetricFamily(self.name, self.doc, labels=self.labels)
-        for key, value in sorted(self.values.items()):
+        for key, value in sorted((self.values if values is None else values).items()):
             fam.add_metric(list(key), value)
         return fam
 
@@ -81,9 +108,11 @@ class _Histograms:
         row[bisect_left(self.bounds, value)] += 1  # `le` is inclusive: bisect_left
         row[-1] += value
 
-    def family(self) -> HistogramMetricFamily:
+    def family(
+        self, series: dict[tuple[str, ...], list[float]] | None = None
+    ) -> HistogramMetricFamily:
         fam = HistogramMetricFamily(self.name, self.doc, labels=self.labels)
-        for key, row in sorted(self.series.items()):
+        for key, row in sorted((self.series if series is None else series).items()):
             running, buckets = 0.0, []
             for le, n in zip(self.les, row[:-1], strict=True):
                 running += n
@@ -113,31 +142,206 @@ STORE_SECONDS = _Histograms(
 )
 
 
+REJECTED = _Counters(
+    "s3front_rejected_requests",
+    "Requests refused before an S3 handler ran, by reason: concurrency_limit (503 SlowDown over"
+    " limit_concurrency), header_too_large, header_timeout, body_timeout (400 RequestTimeout).",
+    ("reason",),
+)
+REJECT_REASONS = ("concurrency_limit", "header_too_large", "header_timeout", "body_timeout")
+for _reason in REJECT_REASONS:  # every series exists from the start, so rate() sees the first
+    REJECTED.values[(_reason,)] = 0.0
+
+COUNTERS = (REQUESTS, BYTES_IN, BYTES_OUT, REJECTED)
+HISTOGRAMS = (REQUEST_SECONDS, STORE_SECONDS)
+
+
+class _InFlight:
+    """S3 requests being handled now (incremented and decremented by the app, per request)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+IN_FLIGHT = _InFlight()
+
+# Set by the GC job; the last values win (in a merged scrape: the worker whose GC ran last).
+_GAUGE_DOCS = {
+    "s3front_gc_freed_blocks": "Blocks freed by the last garbage-collection run.",
+    "s3front_gc_freed_bytes": "Bytes freed by the last garbage-collection run.",
+    "s3front_gc_last_run_timestamp_seconds": "Unix time at which the last garbage-collection"
+    " run finished.",
+    "s3front_logical_bytes": "Sum of object sizes as clients see them.",
+    "s3front_stored_bytes": "Bytes of distinct data blocks actually stored.",
+}
+GAUGES: dict[str, float] = dict.fromkeys(_GAUGE_DOCS, 0.0)
+
+_PROCESS = ProcessCollector(registry=None)
+# How each process sample of several live workers adds up.
+_PROCESS_MERGE: dict[str, Callable[[list[float]], float]] = {
+    "process_start_time_seconds": min,
+    "process_max_fds": max,
+}
+
+
+def _process_samples() -> dict[str, float]:
+    return {s.name: s.value for fam in _PROCESS.collect() for s in fam.samples}
+
+
+def _process_families(samples: dict[str, float] | None) -> Iterator[Metric]:
+    """This process's own metrics (None), or samples added up over the live workers."""
+    if samples is None:
+        yield from _PROCESS.collect()
+        return
+    docs = {s.name: fam.documentation for fam in _PROCESS.collect() for s in fam.samples}
+    for name, value in sorted(samples.items()):
+        doc = docs.get(name, name)
+        if name.endswith("_total"):
+            yield CounterMetricFamily(name.removesuffix("_total"), doc, value=value)
+        else:
+            yield GaugeMetricFamily(name, doc, value)
+
+
+def _build_info() -> GaugeMetricFamily:
+    fam = GaugeMetricFamily(
+        "s3front_build_info",
+        "Always 1: the running s3front's version and Python.",
+        labels=("version", "python", "implementation"),
+    )
+    fam.add_metric([__version__, platform.python_version(), sys.implementation.name], 1)
+    return fam
+
+
+# `serve --workers N`: see the module docstring and `share_with_workers`.
+METRICS_DIR_ENV = "S3FRONT_METRICS_DIR"
+_SNAPSHOT_SECONDS = 1.0
+_shared_dir: Path | None = None
+_snapshot_lock = threading.Lock()
+
+
 class _Collector(Collector):
     def collect(self) -> Iterator[Metric]:
-        for metric in (REQUESTS, REQUEST_SECONDS, BYTES_IN, BYTES_OUT, STORE_SECONDS):
-            yield metric.family()
+        if _shared_dir is not None:
+            yield from _merged_families(_shared_dir)
+            return
+        for counter in COUNTERS:
+            yield counter.family()
+        for histogram in HISTOGRAMS:
+            yield histogram.family()
+        yield GaugeMetricFamily(
+            "s3front_requests_in_flight", "S3 requests being handled now.", IN_FLIGHT.value
+        )
+        for name, value in GAUGES.items():
+            yield GaugeMetricFamily(name, _GAUGE_DOCS[name], value)
+        yield _build_info()
+        yield from _process_families(None)
 
 
 REGISTRY.register(_Collector())
 
-GC_FREED_BLOCKS = Gauge(
-    "s3front_gc_freed_blocks", "Blocks freed by the last garbage-collection run.", registry=REGISTRY
-)
-GC_FREED_BYTES = Gauge(
-    "s3front_gc_freed_bytes", "Bytes freed by the last garbage-collection run.", registry=REGISTRY
-)
-GC_LAST_RUN = Gauge(
-    "s3front_gc_last_run_timestamp_seconds",
-    "Unix time at which the last garbage-collection run finished.",
-    registry=REGISTRY,
-)
-LOGICAL_BYTES = Gauge(
-    "s3front_logical_bytes", "Sum of object sizes as clients see them.", registry=REGISTRY
-)
-STORED_BYTES = Gauge(
-    "s3front_stored_bytes", "Bytes of distinct data blocks actually stored.", registry=REGISTRY
-)
+
+# -- several worker processes (`serve --workers N`) ---------------------------------------------
+
+
+def share_with_workers(directory: str) -> None:
+    """Make this process one of several whose metrics a scrape reports together: snapshots go
+    to `directory` every second (a daemon thread) and at each scrape."""
+    global _shared_dir
+    shared = _shared_dir = Path(directory)
+    _write_snapshot(shared)
+
+    def loop() -> None:
+        while True:
+            time.sleep(_SNAPSHOT_SECONDS)
+            with suppress(OSError):  # a full disk must not end the worker
+                _write_snapshot(shared)
+
+    threading.Thread(target=loop, name="s3front-metrics", daemon=True).start()
+
+
+def _snapshot() -> dict[str, Any]:
+    # Copies first (each one atomic under the GIL), while the event loop keeps counting.
+    counters = {c.name: list(dict(c.values).items()) for c in COUNTERS}
+    histograms = {h.name: [(k, list(r)) for k, r in dict(h.series).items()] for h in HISTOGRAMS}
+    return {
+        "pid": os.getpid(),
+        "written": time.time(),
+        "counters": counters,
+        "histograms": histograms,
+        "in_flight": IN_FLIGHT.value,
+        "gauges": dict(GAUGES),
+        "process": _process_samples(),
+    }
+
+
+def _write_snapshot(directory: Path) -> None:
+    with _snapshot_lock:
+        path = directory / f"{os.getpid()}.json"
+        tmp = directory / f".{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(_snapshot()))
+        os.replace(tmp, path)  # a reader sees the old snapshot or the new one, never half
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _merged_families(directory: Path) -> Iterator[Metric]:
+    with suppress(OSError):
+        _write_snapshot(directory)
+    snapshots = []
+    for path in sorted(directory.glob("*.json")):
+        with suppress(OSError, ValueError):
+            snapshots.append(json.loads(path.read_text()))
+    live = [s for s in snapshots if s.get("pid") == os.getpid() or _alive(int(s.get("pid", 0)))]
+    for counter in COUNTERS:
+        values: dict[tuple[str, ...], float] = {}
+        for snap in snapshots:
+            for key, value in snap["counters"].get(counter.name, []):
+                values[tuple(key)] = values.get(tuple(key), 0.0) + value
+        yield counter.family(values)
+    for histogram in HISTOGRAMS:
+        series: dict[tuple[str, ...], list[float]] = {}
+        for snap in snapshots:
+            for key, row in histogram_rows(snap, histogram.name, len(histogram.bounds) + 2):
+                total = series.setdefault(key, [0.0] * len(row))
+                for i, n in enumerate(row):
+                    total[i] += n
+        yield histogram.family(series)
+    yield GaugeMetricFamily(
+        "s3front_requests_in_flight",
+        "S3 requests being handled now.",
+        sum(s["in_flight"] for s in live),
+    )
+    yield GaugeMetricFamily(
+        "s3front_worker_processes", "Worker processes whose metrics this scrape sums.", len(live)
+    )
+    latest = max(snapshots, key=lambda s: s["gauges"]["s3front_gc_last_run_timestamp_seconds"])
+    for name in GAUGES:
+        yield GaugeMetricFamily(name, _GAUGE_DOCS[name], latest["gauges"].get(name, 0.0))
+    yield _build_info()
+    merged: dict[str, float] = {}
+    for name in live[0]["process"] if live else ():
+        values_ = [s["process"][name] for s in live if name in s["process"]]
+        merged[name] = _PROCESS_MERGE.get(name, sum)(values_)
+    yield from _process_families(merged)
+
+
+def histogram_rows(
+    snap: dict[str, Any], name: str, width: int
+) -> Iterator[tuple[tuple[str, ...], list[float]]]:
+    for key, row in snap["histograms"].get(name, []):
+        if len(row) == width:  # a snapshot of another version's buckets is left out
+            yield tuple(key), row
+
 
 # Statuses outside this set are folded into their class ("2xx", "4xx", ...) so a misbehaving
 # handler cannot mint new label values.
@@ -145,6 +349,11 @@ _KNOWN_STATUSES = frozenset(
     {200, 204, 206, 301, 304, 307, 400, 403, 404, 405, 409, 411, 412, 416, 500, 501, 503}
 )
 _STATUS_LABELS = {status: str(status) for status in _KNOWN_STATUSES}
+
+
+def reject(reason: str) -> None:
+    """Count a request refused before an S3 handler ran (`reason`: one of REJECT_REASONS)."""
+    REJECTED.inc((reason,))
 
 
 def observe_request(op: str, status: int, seconds: float, bytes_in: int, bytes_out: int) -> None:
@@ -197,15 +406,17 @@ def timed_store(
 
 def set_gc_result(freed_blocks: int, freed_bytes: int, finished_at: float | None = None) -> None:
     """Publish the outcome of a garbage-collection run."""
-    GC_FREED_BLOCKS.set(freed_blocks)
-    GC_FREED_BYTES.set(freed_bytes)
-    GC_LAST_RUN.set(time.time() if finished_at is None else finished_at)
+    GAUGES["s3front_gc_freed_blocks"] = float(freed_blocks)
+    GAUGES["s3front_gc_freed_bytes"] = float(freed_bytes)
+    GAUGES["s3front_gc_last_run_timestamp_seconds"] = (
+        time.time() if finished_at is None else finished_at
+    )
 
 
 def set_dedup(logical_bytes: int, stored_bytes: int) -> None:
     """Publish logical (client-visible) versus stored (distinct block) bytes."""
-    LOGICAL_BYTES.set(logical_bytes)
-    STORED_BYTES.set(stored_bytes)
+    GAUGES["s3front_logical_bytes"] = float(logical_bytes)
+    GAUGES["s3front_stored_bytes"] = float(stored_bytes)
 
 
 def metrics_response() -> tuple[bytes, str]:

@@ -1,15 +1,23 @@
-"""The access log: one JSON line per S3 request, on stderr.
+"""The access log: one JSON object per line (JSON Lines) per S3 request, on stderr.
 
-Lines look like what the `logging` module printed before (so log shippers and `grep` keep
-working): `2026-11-22 08:10:00,123 INFO s3front.access {"time": ..., "request_id": ...}`.
+    {"time": "2026-11-22T08:10:00.123Z", "request_id": "...", "client": "192.0.2.7",
+     "access_key": "AKEXAMPLE", "tenant": "...", "op": "GetObject", "method": "GET",
+     "bucket": "photos", "key": "cat.jpg", "status": 200, "error": "", "bytes_in": 0,
+     "bytes_out": 51234, "duration_ms": 3.412}
+
+A line has no text prefix, so `jq` or a log shipper reads it as it is; the server's other log
+lines (start-up, warnings) are plain text and never start with `{`. `access_key` is the id of the
+key that signed the request ("" for anonymous or failed authentication), never a secret or a
+signature. `error` is the S3 error code of a failed request ("" on success). `bytes_out` counts
+response body bytes (0 for HEAD).
 
 Why not `logging`: per request, `LogRecord` creation, caller lookup, formatting and the handler
 lock cost ~60 us, a sixth of a small GET. Here a line is assembled from strings (the timestamp
-texts are cached per second) and written with one `os.write`; lines are short (a key is at most
+text is cached per second) and written with one `os.write`; lines are short (a key is at most
 1 KiB), so the write is atomic between the workers that share stderr.
 
 The line is enabled when the `s3front.access` logger is enabled for INFO at start-up (so
-`log_level = "warning"` silences it, as before) and `access_log` is on.
+`log_level = "warning"` silences it) and `access_log` is on.
 """
 
 from __future__ import annotations
@@ -29,27 +37,28 @@ class RequestLog:
         self.enabled = enabled and logging.getLogger(_LOGGER).isEnabledFor(logging.INFO)
         self._fd = fd
         self._second = -1
-        self._local_prefix = ""
         self._utc_prefix = ""
 
-    def _stamps(self, now: float) -> tuple[str, str]:
+    def _stamp(self, now: float) -> str:
         second = int(now)
         if second != self._second:
             self._second = second
-            self._local_prefix = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
             self._utc_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return self._local_prefix, self._utc_prefix
+        return self._utc_prefix
 
     def write(
         self,
         *,
         request_id: str,
+        client: str,
+        access_key: str,
         tenant: str,
         op: str,
         method: str,
         bucket: str,
         key: str,
         status: int,
+        error: str,
         bytes_in: int,
         bytes_out: int,
         seconds: float,
@@ -57,14 +66,15 @@ class RequestLog:
         if not self.enabled:
             return
         now = time.time()
-        local, utc = self._stamps(now)
         ms = int((now % 1) * 1000)
+        # Every text that a client chose (method, bucket, key, access key id) is JSON-escaped;
+        # the request id and op are the server's own ASCII.
         line = (
-            f"{local},{ms:03d} INFO {_LOGGER} "
-            f'{{"time": "{utc}.{ms:03d}+00:00", "request_id": "{request_id}", '
+            f'{{"time": "{self._stamp(now)}.{ms:03d}Z", "request_id": "{request_id}", '
+            f'"client": {_encode(client)}, "access_key": {_encode(access_key)}, '
             f'"tenant": {_encode(tenant)}, "op": "{op}", "method": {_encode(method)}, '
             f'"bucket": {_encode(bucket)}, "key": {_encode(key)}, "status": {status}, '
-            f'"bytes_in": {bytes_in}, "bytes_out": {bytes_out}, '
+            f'"error": {_encode(error)}, "bytes_in": {bytes_in}, "bytes_out": {bytes_out}, '
             f'"duration_ms": {round(seconds * 1000, 3)}}}\n'
         )
         data = line.encode("utf-8", "backslashreplace")

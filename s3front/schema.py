@@ -14,7 +14,14 @@ history. A second run finds nothing newer and changes nothing. Files use IF NOT 
 throughout, so a run interrupted inside a file can simply run again. After each DDL statement
 the job waits for schema agreement across the cluster before going on.
 
-The server needs `REQUIRED_VERSION`; `open_cassandra` refuses an older keyspace.
+The server needs `REQUIRED_VERSION`; `open_cassandra` refuses an older keyspace, and the job
+fails (non-zero exit) whenever it ends below it -- e.g. an installation that lacks newer files.
+
+The files are package data: `schema/cassandra/` in the repository is the source of truth, and
+`s3front/_schema` is a symlink to it, which the wheel build copies (every `*.cql` there, so a new
+file needs no packaging change) and an editable install reads in place. They are read through
+`importlib.resources`, so any installed form of the package finds them; `S3FRONT_SCHEMA_DIR`
+points the job at another directory instead.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +44,10 @@ from s3front.store.errors import StoreError
 # Keep equal to the number of the newest file in SCHEMA_DIR (a test checks).
 REQUIRED_VERSION = 4
 
-SCHEMA_DIR = Path(
-    os.environ.get(
-        "S3FRONT_SCHEMA_DIR", Path(__file__).resolve().parent.parent / "schema" / "cassandra"
-    )
+SCHEMA_DIR: Traversable = (
+    Path(os.environ["S3FRONT_SCHEMA_DIR"])
+    if os.environ.get("S3FRONT_SCHEMA_DIR")
+    else resources.files("s3front") / "_schema"
 )
 
 _HISTORY_ID = "s3front"
@@ -59,17 +68,20 @@ class SchemaFile:
     statements: tuple[str, ...]
 
 
-def schema_files(directory: Path = SCHEMA_DIR) -> list[SchemaFile]:
-    """The numbered files in order, each split into statements."""
-    files = []
-    for path in sorted(directory.glob("*.cql")):
-        if not (m := _FILE_RE.fullmatch(path.name)):
-            raise SchemaError(f"{path}: schema files are named NNNN_name.cql")
-        files.append(SchemaFile(int(m.group(1)), path.name, split_statements(path.read_text())))
-    versions = [f.version for f in files]
+def schema_files(directory: Traversable = SCHEMA_DIR) -> list[SchemaFile]:
+    """The numbered files in order, each split into statements (none if the directory is
+    missing: `cli_apply` then reports the version it could not reach)."""
+    out = []
+    entries = directory.iterdir() if directory.is_dir() else iter(())
+    for entry in sorted((e for e in entries if e.name.endswith(".cql")), key=lambda e: e.name):
+        if not (m := _FILE_RE.fullmatch(entry.name)):
+            raise SchemaError(f"{directory}/{entry.name}: schema files are named NNNN_name.cql")
+        text = entry.read_text(encoding="utf-8")
+        out.append(SchemaFile(int(m.group(1)), entry.name, split_statements(text)))
+    versions = [f.version for f in out]
     if len(set(versions)) != len(versions):
         raise SchemaError(f"{directory}: two schema files share a number")
-    return files
+    return out
 
 
 def split_statements(text: str) -> tuple[str, ...]:
@@ -124,7 +136,7 @@ async def apply_schema(
     strategy: str = "SimpleStrategy",
     replication: dict[str, int] | None = None,
     progress: Callable[[str], None] | None = None,
-    schema_dir: Path = SCHEMA_DIR,
+    schema_dir: Traversable = SCHEMA_DIR,
 ) -> tuple[int, int]:
     """Create or upgrade the keyspace named by `url`; (version before, version after).
 
@@ -170,7 +182,7 @@ def apply_schema_sync(
     strategy: str = "SimpleStrategy",
     replication: dict[str, int] | None = None,
     progress: Callable[[str], None] = _quiet,
-    schema_dir: Path = SCHEMA_DIR,
+    schema_dir: Traversable = SCHEMA_DIR,
 ) -> tuple[int, int]:
     """`apply_schema` for callers without an event loop (or inside one, e.g. test fixtures)."""
     files = schema_files(schema_dir)
@@ -281,6 +293,16 @@ def cli_apply(url: str, strategy: str = "SimpleStrategy", replication_spec: str 
         print(f"schema: keyspace {cfg.keyspace} already at version {new}; nothing to do")
     else:
         print(f"schema: keyspace {cfg.keyspace} upgraded from version {old} to {new}")
+    if new < REQUIRED_VERSION:
+        # The files this installation carries stop short of what its server needs (a broken
+        # install, or S3FRONT_SCHEMA_DIR naming an old copy): `serve` would refuse the keyspace.
+        print(
+            f"s3front schema apply: FAILED: keyspace {cfg.keyspace} is at version {new}, the "
+            f"server needs {REQUIRED_VERSION}: this installation's schema files ({SCHEMA_DIR}) "
+            "are missing or out of date",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

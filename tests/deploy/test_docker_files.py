@@ -10,11 +10,16 @@ import re
 import subprocess
 import sys
 from dataclasses import fields
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
+import s3front_e2e_support as sup
 import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 
 from s3front.cli import build_parser, cmd_schema, cmd_serve
 from s3front.config import Settings
@@ -85,13 +90,69 @@ def test_image_shape() -> None:
     env = one("ENV")
     assert "S3FRONT_STORE=sqlite:///var/lib/s3front" in env
     assert json.loads(one("VOLUME")) == ["/var/lib/s3front"]
-    # The schema job in the image reads CQL files from S3FRONT_SCHEMA_DIR, which COPY fills.
-    schema_dir = re.search(r"S3FRONT_SCHEMA_DIR=(\S+)", env)
-    assert schema_dir is not None
+    # The CQL files are package data (s3front/_schema links to schema/cassandra): the builder
+    # needs both to build the wheel, and nothing points the schema job elsewhere.
+    assert "S3FRONT_SCHEMA_DIR" not in DOCKERFILE.read_text()
     copies = [rest.split() for k, rest in ins if k == "COPY" and "--from" not in rest]
-    assert ["schema", "/usr/share/s3front/schema"] in copies
-    rel = Path(schema_dir.group(1)).relative_to("/usr/share/s3front/schema")
-    assert sorted((ROOT / "schema" / rel).glob("*.cql"))
+    assert ["schema", "./schema"] in copies and ["s3front", "./s3front"] in copies
+    assert (ROOT / "s3front" / "_schema").resolve() == (ROOT / "schema" / "cassandra").resolve()
+
+
+def _constraints() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in (ROOT / "docker" / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, sep, version = line.partition("==")
+            assert sep and version.strip(), f"not pinned: {line}"
+            pins[canonicalize_name(name)] = version.strip()
+    return pins
+
+
+def _runtime_requirements() -> dict[str, list[Requirement]]:
+    """Every distribution `pip install s3front` brings in (on this platform), by name, with
+    the requirements that name it: pyproject's dependencies and theirs, extras followed."""
+    found: dict[str, list[Requirement]] = {}
+    todo: list[tuple[str, set[str]]] = [("s3front", set())]
+    while todo:
+        dist, extras = todo.pop()
+        for text in metadata.requires(dist) or []:
+            req = Requirement(text)
+            env_ok = req.marker is None or any(
+                req.marker.evaluate({"extra": e}) for e in (extras or {""})
+            )
+            if not env_ok or (
+                dist == "s3front" and req.marker is not None and "extra" in str(req.marker)
+            ):
+                continue
+            name = canonicalize_name(req.name)
+            if name not in found:
+                todo.append((req.name, set(req.extras)))
+            found.setdefault(name, []).append(req)
+    return found
+
+
+def test_constraints_pin_every_runtime_dependency_at_an_allowed_version() -> None:
+    pins = _constraints()
+    needed = _runtime_requirements()
+    assert "cassandra-driver" in needed and "uvloop" in needed  # the walk follows extras
+    for name, reqs in needed.items():
+        assert name in pins, f"{name} is not pinned in docker/constraints.txt (make constraints)"
+        for req in reqs:
+            assert req.specifier.contains(pins[name], prereleases=True), (req, pins[name])
+    # The build backend is pinned too, at a version pyproject's build-system accepts.
+    assert SpecifierSet(">=68").contains(pins["setuptools"])
+    # No test tool sneaks into the image's pins.
+    assert not {"pytest", "boto3", "mypy", "ruff"} & set(pins)
+
+
+def test_the_builder_installs_with_the_constraints() -> None:
+    runs = [rest for k, rest in instructions(DOCKERFILE.read_text()) if k == "RUN"]
+    (wheel,) = [r for r in runs if "pip wheel" in r]
+    assert "PIP_CONSTRAINT=/src/docker/constraints.txt" in wheel
+    copies = [rest.split() for k, rest in instructions(DOCKERFILE.read_text()) if k == "COPY"]
+    assert ["docker/constraints.txt", "./docker/constraints.txt"] in copies
+    (install,) = [r for r in runs if "pip install" in r]
+    assert "--no-index" in install  # the runtime installs only the builder's pinned wheels
 
 
 def test_entrypoint_and_cmd_are_a_real_serve_command() -> None:
@@ -102,20 +163,47 @@ def test_entrypoint_and_cmd_are_a_real_serve_command() -> None:
     assert args.func is cmd_serve and args.host == "0.0.0.0"
 
 
-def test_healthcheck_command_works_against_a_real_server(live_server: Any) -> None:
+def _healthcheck(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The image's HEALTHCHECK command, run here with the image's settings plus `env`."""
     check = one("HEALTHCHECK")
     exec_form = json.loads(check[check.index("CMD") + 3 :])
-    assert exec_form[:2] == ["python", "-c"]
-    script: str = exec_form[2]
-    assert "http://127.0.0.1:9000/-/healthz" in script
-    here = script.replace(":9000/", f":{live_server.port}/")
-    ok = subprocess.run([sys.executable, "-c", here], capture_output=True, timeout=30)
+    assert exec_form[:2] == ["s3front", "healthcheck"]
+    image_env = dict(re.findall(r"(\w+)=(\S+)", one("ENV")))
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("S3FRONT_")}
+    return subprocess.run(
+        [sys.executable, "-m", "s3front", *exec_form[1:]],
+        env={**clean, **image_env, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_healthcheck_follows_the_configured_port(live_server: Any) -> None:
+    ok = _healthcheck({"S3FRONT_PORT": str(live_server.port)})
     assert ok.returncode == 0, ok.stderr
-    # Nothing listens on the image's port here (or something else does): the check must fail
-    # for a path the server does not serve.
-    bad = here.replace("/-/healthz", "/-/no-such-endpoint")
-    failed = subprocess.run([sys.executable, "-c", bad], capture_output=True, timeout=30)
-    assert failed.returncode != 0
+    elsewhere = _healthcheck({"S3FRONT_PORT": str(sup.free_port())})
+    assert elsewhere.returncode == 1 and len(elsewhere.stderr.splitlines()) == 1
+
+
+def test_healthcheck_follows_the_configured_scheme(tmp_path: Path) -> None:
+    tls = sup.make_tls(tmp_path / "tls")
+    srv = sup.start_server(tmp_path / "srv", scheme="https", tls=tls, variant="https-sqlite")
+    try:
+        tls_env = {"S3FRONT_TLS_CERT": str(tls.cert_path), "S3FRONT_TLS_KEY": str(tls.key_path)}
+        ok = _healthcheck({"S3FRONT_PORT": str(srv.port), **tls_env})
+        assert ok.returncode == 0, ok.stderr
+        # The same port asked in plain HTTP is not an answer: the scheme matters.
+        plain = _healthcheck({"S3FRONT_PORT": str(srv.port)})
+        assert plain.returncode == 1, plain.stderr
+        # And from a config file (S3FRONT_CONFIG), as serve would read it.
+        conf = tmp_path / "s3front.toml"
+        conf.write_text(
+            f'port = {srv.port}\ntls_cert = "{tls.cert_path}"\ntls_key = "{tls.key_path}"\n'
+        )
+        assert _healthcheck({"S3FRONT_CONFIG": str(conf)}).returncode == 0
+    finally:
+        sup.stop_server(srv)
 
 
 @pytest.mark.parametrize(
@@ -125,6 +213,9 @@ def test_healthcheck_command_works_against_a_real_server(live_server: Any) -> No
         ("README.md", True),
         ("s3front/cli.py", True),
         ("schema/cassandra/0001_initial.cql", True),
+        ("s3front/_schema", True),
+        ("docker/constraints.txt", True),
+        ("docker/compose.yaml", False),
         ("s3front/__pycache__/cli.cpython-311.pyc", False),
         (".venv/bin/python", False),
         (".git/HEAD", False),

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -90,8 +95,10 @@ def test_gauges_and_exposition_document() -> None:
     assert values["s3front_gc_last_run_timestamp_seconds"] == 1_700_000_000.0
     assert values["s3front_logical_bytes"] == 3000
     assert values["s3front_stored_bytes"] == 1000
-    # A dedicated registry: no process_* or python_* collectors from the default one.
-    assert all(name.startswith("s3front_") for name in families)
+    # A dedicated registry: s3front's own series and this process's, nothing that the default
+    # registry would add (python_gc_*, platform info of whatever imported prometheus-client).
+    assert all(name.startswith(("s3front_", "process_")) for name in families)
+    assert "process_resident_memory_bytes" in families and "s3front_build_info" in families
 
 
 def test_histogram_buckets_are_cumulative_and_inclusive() -> None:
@@ -113,3 +120,53 @@ def test_histogram_buckets_are_cumulative_and_inclusive() -> None:
     assert sample("s3front_request_duration_seconds_sum", op) == pytest.approx(
         before_sum + 0.01 + 0.05 + 0.0500001 + 301.0
     )
+
+
+def test_worker_snapshots_merge_counters_of_all_and_gauges_of_live_workers(
+    tmp_path: Path,
+) -> None:
+    """`serve --workers N`: the scraped worker sums every snapshot's counters and histograms
+    (a worker that exited keeps its counts: counters never go backwards) but only live
+    workers' in-flight requests and process metrics."""
+    metrics.observe_request("ListBuckets", 200, 0.002, bytes_in=0, bytes_out=10)
+    mine = sample("s3front_requests_total", {"op": "ListBuckets", "status": "200"})
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    live_pid = os.getppid()  # alive while this test runs
+    for pid, in_flight in ((int(dead.stdout), 7), (live_pid, 2)):
+        snap = {
+            "pid": pid,
+            "written": 0,
+            "counters": {"s3front_requests": [[["ListBuckets", "200"], 5.0]]},
+            "histograms": {
+                "s3front_request_duration_seconds": [
+                    [["ListBuckets"], [1.0] + [0.0] * 14 + [0.004]]
+                ]
+            },
+            "in_flight": in_flight,
+            "gauges": dict(metrics.GAUGES),
+            "process": {"process_resident_memory_bytes": 1000.0, "process_max_fds": 1.0},
+        }
+        (tmp_path / f"{pid}.json").write_text(json.dumps(snap))
+    fams = {f.name: f for f in metrics._merged_families(tmp_path)}
+    requests = {tuple(s.labels.values()): s.value for s in fams["s3front_requests"].samples}
+    assert requests["ListBuckets", "200"] == mine + 10  # this process, the dead one, the live one
+    assert fams["s3front_worker_processes"].samples[0].value == 2  # this process and live_pid
+    in_flight = fams["s3front_requests_in_flight"].samples[0].value
+    assert in_flight == metrics.IN_FLIGHT.value + 2  # the dead worker's 7 are not in flight
+    rss = fams["process_resident_memory_bytes"].samples[0].value
+    assert rss > 1000 and rss == pytest.approx(1000 + _own_rss(), rel=0.5)
+    assert fams["process_max_fds"].samples[0].value >= 1
+    count = [
+        s.value
+        for s in fams["s3front_request_duration_seconds"].samples
+        if s.name.endswith("_count") and s.labels["op"] == "ListBuckets"
+    ]
+    own = sample("s3front_request_duration_seconds_count", {"op": "ListBuckets"})
+    assert count == [own + 2]
+    # The scraped worker's own snapshot was written for the merge.
+    assert (tmp_path / f"{os.getpid()}.json").exists()
+
+
+def _own_rss() -> float:
+    return sample("process_resident_memory_bytes")

@@ -223,12 +223,13 @@ class Server:
             return ""
 
     def access_log(self, since: int = 0) -> list[dict[str, Any]]:
-        """Entries of the server's JSON access log (logger `s3front.access`) after `since`."""
+        """Entries of the server's access log after `since`: the log lines that are JSON
+        objects (the server's other lines are plain text)."""
         out = []
         for line in self.log_since(since).splitlines():
-            if " s3front.access " in line and "{" in line:
+            if line.startswith("{"):
                 with contextlib.suppress(ValueError):
-                    out.append(json.loads(line[line.index("{") :]))
+                    out.append(json.loads(line))
         return out
 
     def alive(self) -> bool:
@@ -328,8 +329,10 @@ def start_server(
     ready_timeout: float = 30.0,
     variant: str = "http-sqlite",
     env_extra: Mapping[str, str] | None = None,
+    python: str = sys.executable,
 ) -> Server:
-    """Start `python -m s3front serve` on a free loopback port and wait until it answers."""
+    """Start `python -m s3front serve` on a free loopback port and wait until it answers
+    (`python`: the interpreter of another installation, e.g. a venv with the built wheel)."""
     workdir.mkdir(parents=True, exist_ok=True)
     if store_url is None:
         data = workdir / "data"
@@ -347,7 +350,7 @@ def start_server(
     for attempt in range(3):  # a port picked by bind(0) can be taken again before we use it
         port = free_port()
         args = [
-            sys.executable,
+            python,
             "-m",
             "s3front",
             "serve",
