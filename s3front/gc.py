@@ -106,6 +106,9 @@ from s3front.objects.manifest_ids import manifest_created_ms
 from s3front.store.protocols import Store
 from s3front.store.records import BlockInfo, BucketRecord
 
+# Jitter only. A generator of our own leaves the global `random` state to its other users.
+_rng = random.Random()
+
 log = logging.getLogger("s3front.gc")
 
 PAGE = 1000  # rows per store call
@@ -455,7 +458,7 @@ async def gc_loop(
     try:
         while True:
             try:
-                wait = interval_seconds * random.uniform(0.9, 1.1)
+                wait = interval_seconds * _rng.uniform(0.9, 1.1)
                 await asyncio.wait_for(stop.wait(), wait)
                 return
             except TimeoutError:

@@ -49,6 +49,9 @@ from s3front.objects import lifecycle, lock, versions
 from s3front.store.protocols import MetaStore, Store
 from s3front.store.records import BucketRecord, ObjectRecord
 
+# Jitter only. A generator of our own leaves the global `random` state to its other users.
+_rng = random.Random()
+
 log = logging.getLogger("s3front.lifecycle")
 
 PAGE = 500
@@ -413,7 +416,7 @@ async def lifecycle_loop(
     spread out) until `stop` is set. A failed pass is logged; the loop goes on."""
     holder = uuid.uuid4().hex
     while True:
-        wait = interval_seconds * random.uniform(0.9, 1.1)
+        wait = interval_seconds * _rng.uniform(0.9, 1.1)
         try:
             await asyncio.wait_for(stop.wait(), wait)
             return

@@ -56,6 +56,9 @@ from s3front.store.records import (
     UploadRecord,
 )
 
+# Jitter only. A generator of our own leaves the global `random` state to its other users.
+_rng = random.Random()
+
 # S3 copies at most 5 GiB in one CopyObject (or one UploadPartCopy without a range).
 MAX_COPY_SIZE = 5 * 1024**3
 _PREFIX = "x-amz-copy-source-"
@@ -282,7 +285,7 @@ async def _retrying(ctx: Ctx, copy: Callable[[Source], Awaitable[Response]]) -> 
         except _SourceChanged:
             if time.monotonic() > deadline:
                 break
-            await asyncio.sleep(random.uniform(0, _PIN_PAUSE_SECONDS))
+            await asyncio.sleep(_rng.uniform(0, _PIN_PAUSE_SECONDS))
     raise errors.SlowDown("The copy source keeps changing; retry the copy.")
 
 

@@ -3,6 +3,35 @@ real Cassandra when marked `cassandra`), see `tests/lib/s3front_store_fixtures.p
 
 Tests never assume an empty store: they make their own names with `prefix` and random contents,
 and assert on their own rows and blocks (or on deltas).
+
+On Cassandra they get a keyspace of their own (`cassandra_url` is overridden for this
+directory): a GC pass keeps everything stamped after the oldest live write intent, and other
+suites on the session's keyspace kill servers mid-upload on purpose (crash and shutdown tests),
+leaving intents that hold every pass back until they expire (15 minutes). Then a test that
+needs a pass to free its own garbage could not tell a safe pass from a broken one.
 """
 
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+import pytest
 from s3front_store_fixtures import *  # noqa: F403
+
+from s3front.schema import apply_schema_sync
+from s3front.store.cassandra.session import Db, parse_url
+
+
+@pytest.fixture(scope="session")
+def cassandra_url(cassandra_url: str) -> Iterator[str]:
+    cfg = parse_url(cassandra_url)
+    keyspace = f"s3gc_{secrets.token_hex(6)}"
+    url = cassandra_url.replace(f"/{cfg.keyspace}?", f"/{keyspace}?")
+    apply_schema_sync(url)
+    yield url
+    db = Db.connect(parse_url(cassandra_url))
+    try:
+        db.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
+    finally:
+        db.shutdown()
