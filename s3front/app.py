@@ -25,7 +25,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from s3front import errors, metrics, routing, xml
+from s3front import errors, metrics, routing, support, xml
 from s3front.api import HANDLERS
 from s3front.api.context import Ctx, now_ms
 from s3front.api.cors import cors_headers
@@ -89,6 +89,8 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
     tenant = ""
     try:
         ep = routing.resolve(req, state.settings.domains)
+        # Refuse a header asking for what is not done before anything runs (s3front.support).
+        support.check_headers(req.headers.items())
         stream: AsyncIterator[bytes] = request_body(receive)
         if state.settings.body_idle_timeout > 0:
             stream = idle_limited(stream, state.settings.body_idle_timeout)
@@ -103,7 +105,9 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
         )
         tenant = auth.principal.tenant if auth.principal else ""
         handler = HANDLERS.get(ep.op)
-        if handler is None:
+        # The support table has the last word: a refused operation is refused even where a
+        # handler exists (one that answers "not configured" must not take a configuration).
+        if handler is None or ep.op in support.REFUSED_OPS:
             raise errors.NotImplemented(f"{ep.op} is not implemented.")
         ctx = Ctx(req, ep, auth.principal, auth.body, state.store, state.settings, request_id)
         response = await handler(ctx)

@@ -52,6 +52,8 @@ async def handle_create_bucket(ctx: Ctx) -> Response:
     if location not in (None, "", ctx.settings.region, "us-east-1"):
         raise errors.InvalidLocationConstraint(LocationConstraint=location or "")
     created = now_ms()
+    # x-amz-object-ownership is checked by the caller (s3front.api.ownership).
+    ownership = ctx.req.header("x-amz-object-ownership").strip()
     rec = BucketRecord(
         name=name,
         bucket_id=uuid.uuid4().hex,
@@ -59,6 +61,7 @@ async def handle_create_bucket(ctx: Ctx) -> Response:
         created_ms=created,
         region=ctx.settings.region,
         shards=ctx.settings.bucket_shards,
+        attrs={"ownership": ownership} if ownership else {},
     )
     if not await ctx.store.meta.insert_bucket(rec):
         existing = await ctx.store.meta.get_bucket(name)

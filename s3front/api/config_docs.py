@@ -43,8 +43,6 @@ HANDLERS: dict[str, Callable[[Ctx], Awaitable[Response]]] = {
     "GetBucketWebsite": _missing(errors.NoSuchWebsiteConfiguration),
     "GetBucketEncryption": _missing(errors.ServerSideEncryptionConfigurationNotFoundError),
     "GetObjectLockConfiguration": _missing(errors.ObjectLockConfigurationNotFoundError),
-    "GetBucketOwnershipControls": _missing(errors.OwnershipControlsNotFoundError),
-    "GetPublicAccessBlock": _missing(errors.NoSuchPublicAccessBlockConfiguration),
     "GetBucketReplication": _missing(errors.ReplicationConfigurationNotFoundError),
     "GetBucketLogging": _empty("BucketLoggingStatus"),
     "GetBucketNotificationConfiguration": _empty("NotificationConfiguration"),

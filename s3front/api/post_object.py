@@ -22,9 +22,9 @@ from urllib.parse import quote, urlencode
 
 from starlette.responses import Response
 
-from s3front import errors, xml
+from s3front import errors, support, xml
 from s3front.access import acl as acls
-from s3front.access import post_form
+from s3front.access import controls, post_form
 from s3front.api.context import Ctx, now_ms
 from s3front.api.headers import check_stored_headers, header_value_ok
 from s3front.api.objects import MAX_PUT_SIZE, commit_object, new_version
@@ -120,6 +120,8 @@ async def handle_post_object(ctx: Ctx) -> Response:
         )
     if len(key.encode("utf-8")) > 1024:
         raise errors.KeyTooLongError()
+    # A field asking for what this upload does not do is refused (s3front.support).
+    support.check_form_fields(fields)
     principal = await _signer(ctx, fields)
     limits = post_form.PolicyResult()
     if "policy" in fields:
@@ -128,10 +130,13 @@ async def handle_post_object(ctx: Ctx) -> Response:
         limits = post_form.check_policy(doc, values, datetime.now(UTC))
     signed = replace(ctx, principal=principal)
     await signed.authorize_object(bucket, key, None, "s3:PutObject")
-    owner = principal.tenant if principal is not None else bucket.owner
+    writer = principal.tenant if principal is not None else bucket.owner
+    owner = controls.object_owner(bucket.attrs, writer, bucket.owner, fields.get("acl", ""))
     attrs: dict[str, str] = {}
     if fields.get("acl"):
-        attrs = acls.with_acl({}, acls.canned(fields["acl"], owner, bucket.owner))
+        acl = acls.canned(fields["acl"], owner, bucket.owner)
+        controls.check_acl_write(bucket.attrs, acl, bucket.owner)
+        attrs = acls.with_acl({}, acl)
     headers = _stored_headers(fields, reader.file_content_type)
     redirect = _redirect(fields)
 
