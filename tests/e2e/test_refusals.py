@@ -361,3 +361,20 @@ def test_storage_class_standard_reported_everywhere(server: Any) -> None:
     with pytest.raises(ClientError) as exc:
         s3.put_object(Bucket=bucket, Key="g", Body=BODY, StorageClass="GLACIER")
     assert _error(exc) == (400, "InvalidStorageClass")
+
+
+def test_versioning_with_mfa_delete_is_refused(server: Any) -> None:
+    """MfaDelete in the body asks for MFA delete just as x-amz-mfa does: refused, not ignored."""
+    s3 = server.client()
+    bucket = sup.unique_bucket("mfa")
+    s3.create_bucket(Bucket=bucket)
+    body = (
+        b"<VersioningConfiguration><Status>Enabled</Status><MfaDelete>Enabled</MfaDelete>"
+        b"</VersioningConfiguration>"
+    )
+    resp = server.raw("PUT", f"/{bucket}", query="versioning", body=body)
+    assert (resp.status, _code(resp)) == (501, "NotImplemented"), resp
+    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
+    disabled = body.replace(b"<MfaDelete>Enabled", b"<MfaDelete>Disabled")
+    assert server.raw("PUT", f"/{bucket}", query="versioning", body=disabled).status == 200
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
