@@ -269,9 +269,36 @@ def test_ownership_controls_round_trip(server: Any, owned: tuple[Any, str, str])
     with pytest.raises(ClientError) as exc:
         s3.get_bucket_ownership_controls(Bucket=bucket)
     assert _error(exc) == (404, "OwnershipControlsNotFoundError")
-    bad = b"<OwnershipControls><Rule><ObjectOwnership>Nobody</ObjectOwnership></Rule></OwnershipControls>"
-    resp = server.raw("PUT", f"/{bucket}", query="ownershipControls", body=bad)
+
+
+def _rules(*values: str) -> bytes:
+    rules = "".join(f"<Rule><ObjectOwnership>{v}</ObjectOwnership></Rule>" for v in values)
+    return f"<OwnershipControls>{rules}</OwnershipControls>".encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _rules("Nobody"),
+        _rules("bucketownerenforced"),
+        _rules(),
+        _rules("ObjectWriter", "BucketOwnerEnforced"),
+        b"<OwnershipControls><Rule/></OwnershipControls>",
+        b"<OwnershipControls><Rule><ObjectOwnership>ObjectWriter</ObjectOwnership>"
+        b"<Extra>1</Extra></Rule></OwnershipControls>",
+        b"<Other/>",
+        b"",
+    ],
+)
+def test_ownership_controls_bad_input(
+    server: Any, owned: tuple[Any, str, str], body: bytes
+) -> None:
+    s3, bucket, _ = owned
+    resp = server.raw("PUT", f"/{bucket}", query="ownershipControls", body=body)
     assert (resp.status, resp.error_code) == (400, "MalformedXML"), resp
+    with pytest.raises(ClientError) as exc:
+        s3.get_bucket_ownership_controls(Bucket=bucket)
+    assert _error(exc) == (404, "OwnershipControlsNotFoundError")
 
 
 def test_bucket_owner_enforced(server: Any, owned: tuple[Any, str, str], bob: Key) -> None:
