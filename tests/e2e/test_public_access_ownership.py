@@ -36,9 +36,10 @@ class Key:
 
 def _create_key(server: Any, tenant: str) -> Key:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("S3FRONT_", "AWS_"))}
+    args = [sys.executable, "-m", "s3front", "keys", "create", "--tenant", tenant]
+    args += ["--store", server.store_url]
     proc = subprocess.run(
-        [sys.executable, "-m", "s3front", "keys", "create", "--tenant", tenant]
-        + ["--store", server.store_url],
+        args,
         capture_output=True,
         text=True,
         env=env,
