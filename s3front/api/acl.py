@@ -32,6 +32,8 @@ def _document(acl: acls.Acl, ctx: Ctx) -> bytes:
 
 
 async def _requested(ctx: Ctx, owner: str, bucket: BucketRecord) -> acls.Acl:
+    if controls.acls_disabled(bucket.attrs):
+        owner = bucket.owner  # it owns every object, also those written before
     acl = await _parsed(ctx, owner, bucket.owner)
     # Ownership controls and the public access block decide whether it may be set at all.
     controls.check_acl_write(bucket.attrs, acl, bucket.owner)

@@ -325,6 +325,8 @@ def test_bucket_owner_enforced(server: Any, owned: tuple[Any, str, str], bob: Ke
     assert "new" not in [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
     # ...except bucket-owner-full-control; reading ACLs still works and says the owner owns all.
     s3.put_object(Bucket=bucket, Key="bofc", Body=BODY, ACL="bucket-owner-full-control")
+    s3.put_object_acl(Bucket=bucket, Key="was-public", ACL="bucket-owner-full-control")
+    s3.put_bucket_acl(Bucket=bucket, ACL="private")
     acl = s3.get_object_acl(Bucket=bucket, Key="was-public")
     assert acl["Owner"]["ID"] == owner
     assert [g["Grantee"].get("ID") for g in acl["Grants"]] == [owner]
