@@ -21,6 +21,7 @@ from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, owner_names
 from s3front.api.objects import find_object
 from s3front.body import read_all
+from s3front.keys import tenant_id
 from s3front.objects.listing import shard_of
 from s3front.store.records import BucketRecord
 
@@ -102,6 +103,9 @@ async def handle_create_bucket(ctx: Ctx) -> Response:
     """CreateBucket with x-amz-acl / x-amz-grant-*: the headers are checked before the bucket
     is created, and the ACL is written right after (a bucket is private until then).
     x-amz-object-ownership is checked here and stored with the new bucket record."""
+    expected = ctx.req.header("x-amz-expected-bucket-owner").strip()
+    if expected and tenant_id(expected) != ctx.tenant:
+        raise errors.AccessDenied()  # the new bucket's owner would be someone else
     requested = acls.from_headers(ctx.req, ctx.tenant, ctx.tenant)
     wanted = ownership.requested_ownership(ctx.req)
     if requested is not None:

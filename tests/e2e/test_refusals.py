@@ -178,6 +178,14 @@ def test_expected_bucket_owner_is_enforced(server: Any, walk_bucket: str) -> Non
         s3.get_object(Bucket=walk_bucket, Key="src", ExpectedBucketOwner="123456789012")
     assert exc.value.response["Error"]["Code"] == "AccessDenied"
     assert s3.get_object(Bucket=walk_bucket, Key="src", ExpectedBucketOwner=owner)["Body"].read()
+    # CreateBucket: the expected owner of the new bucket is its creator.
+    other = sup.unique_bucket("eo")
+    headers = {"x-amz-expected-bucket-owner": "123456789012"}
+    resp = server.raw("PUT", f"/{other}", headers=headers)
+    assert (resp.status, _code(resp)) == (403, "AccessDenied"), resp
+    assert server.raw("HEAD", f"/{other}").status == 404
+    resp = server.raw("PUT", f"/{other}", headers={"x-amz-expected-bucket-owner": owner})
+    assert resp.status == 200, resp
 
 
 # --- sub-resources ---------------------------------------------------------------------------
