@@ -16,9 +16,11 @@ What "public" means follows AWS ("The meaning of public"):
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from s3front import errors
 from s3front.access import acl as acls
@@ -99,7 +101,20 @@ def without_public_grants(acl: acls.Acl) -> acls.Acl:
     return acls.Acl(acl.owner, tuple(g for g in acl.grants if not is_public_grant(g)))
 
 
-def _limits_source(cond: policies.Condition) -> bool:
+class _Condition(Protocol):
+    """What is read of a parsed policy condition (any version of `s3front.access.policy`)."""
+
+    @property
+    def operator(self) -> str: ...
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]: ...
+
+
+def _limits_source(cond: _Condition) -> bool:
     """An IpAddress condition on aws:SourceIp whose every range is narrow enough to count."""
     if cond.operator != "IpAddress" or cond.key != "aws:sourceip" or not cond.networks:
         return False
