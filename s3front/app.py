@@ -26,10 +26,11 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from s3front import errors, metrics, routing, xml
+from s3front import errors, metrics, routing, support, xml
 from s3front.api import HANDLERS
 from s3front.api.context import Ctx, now_ms
 from s3front.api.cors import cors_headers
+from s3front.api.document_integrity import checked_body
 from s3front.auth import authenticate
 from s3front.config import Settings
 from s3front.gc import gc_loop
@@ -126,6 +127,8 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
     raw_body = RequestBody(receive)
     try:
         ep = routing.resolve(req, state.settings.domains)
+        # Refuse a header asking for what is not done before anything runs (s3front.support).
+        support.check_headers(req.headers.items())
         auth = await authenticate(
             req,
             body_stream(state.settings, raw_body),
@@ -139,9 +142,12 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
         tenant = auth.principal.tenant if auth.principal else ""
         signed = auth.principal is not None
         handler = HANDLERS.get(ep.op)
-        if handler is None:
+        # The support table has the last word: a refused operation is refused even where a
+        # handler exists (one that answers "not configured" must not take a configuration).
+        if handler is None or ep.op in support.REFUSED_OPS:
             raise errors.NotImplemented(f"{ep.op} is not implemented.")
-        ctx = Ctx(req, ep, auth.principal, auth.body, state.store, state.settings, request_id)
+        body = checked_body(ep.op, req, auth.body)  # Content-MD5 / checksums of documents
+        ctx = Ctx(req, ep, auth.principal, body, state.store, state.settings, request_id)
         response = await handler(ctx)
     except Exception as exc:  # every failure becomes an S3 error document
         response = failure_response(exc, req, request_id)

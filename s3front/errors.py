@@ -274,6 +274,21 @@ class NoSuchPublicAccessBlockConfiguration(S3Error):
     status, message = 404, "The public access block configuration was not found"
 
 
+class AccessControlListNotSupported(S3Error):
+    status, message = 400, "The bucket does not allow ACLs"
+
+
+class InvalidBucketAclWithObjectOwnership(S3Error):
+    status, message = (
+        400,
+        "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+    )
+
+
+class InvalidToken(S3Error):
+    status, message = 400, "The provided token is malformed or otherwise invalid."
+
+
 class ReplicationConfigurationNotFoundError(S3Error):
     status, message = 404, "The replication configuration was not found"
 

@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Literal
 from urllib.parse import unquote_to_bytes
 
-from s3front import errors
+from s3front import errors, support
 from s3front.errors import InvalidArgument, KeyTooLongError, MethodNotAllowed
 from s3front.request import S3Request
 
@@ -100,7 +100,12 @@ _ROUTE_LIST: tuple[Route, ...] = (
     _r("GetObjectLockConfiguration", "s3:GetBucketObjectLockConfiguration", "bucket"),
     _r("PutObjectLockConfiguration", "s3:PutBucketObjectLockConfiguration", "bucket"),
     _r("GetBucketOwnershipControls", "s3:GetBucketOwnershipControls", "bucket"),
+    # As with CORS and tagging, AWS has no separate Delete* action for these two.
+    _r("PutBucketOwnershipControls", "s3:PutBucketOwnershipControls", "bucket"),
+    _r("DeleteBucketOwnershipControls", "s3:PutBucketOwnershipControls", "bucket"),
     _r("GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock", "bucket"),
+    _r("PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock", "bucket"),
+    _r("DeletePublicAccessBlock", "s3:PutBucketPublicAccessBlock", "bucket"),
     _r("GetBucketReplication", "s3:GetReplicationConfiguration", "bucket"),
     _r("GetBucketAccelerateConfiguration", "s3:GetAccelerateConfiguration", "bucket"),
     _r("GetBucketRequestPayment", "s3:GetBucketRequestPayment", "bucket"),
@@ -204,6 +209,8 @@ _RULES: Mapping[tuple[Level, str], tuple[_Rule, ...]] = {
         ("notification", "PutBucketNotificationConfiguration"),
         ("encryption", "PutBucketEncryption"),
         ("object-lock", "PutObjectLockConfiguration"),
+        ("ownershipControls", "PutBucketOwnershipControls"),
+        ("publicAccessBlock", "PutPublicAccessBlock"),
         ((), "CreateBucket"),
     ),
     ("bucket", "DELETE"): _rules(
@@ -213,6 +220,8 @@ _RULES: Mapping[tuple[Level, str], tuple[_Rule, ...]] = {
         ("lifecycle", "DeleteBucketLifecycle"),
         ("website", "DeleteBucketWebsite"),
         ("encryption", "DeleteBucketEncryption"),
+        ("ownershipControls", "DeleteBucketOwnershipControls"),
+        ("publicAccessBlock", "DeletePublicAccessBlock"),
         ((), "DeleteBucket"),
     ),
     ("bucket", "POST"): _rules(
@@ -251,37 +260,12 @@ _RULES: Mapping[tuple[Level, str], tuple[_Rule, ...]] = {
 }
 
 # Sub-resources AWS supports with this method that we do not: NotImplemented (501), so a client
-# learns the feature is missing rather than that its request was wrong.
+# learns the feature is missing rather than that its request was wrong. The decision is
+# `s3front.support.SUBRESOURCES`, the one table of what is implemented and what is refused.
 _UNSUPPORTED: Mapping[tuple[Level, str], Mapping[str, str]] = {
-    ("bucket", "GET"): {
-        "analytics": "GetBucketAnalyticsConfiguration",
-        "inventory": "GetBucketInventoryConfiguration",
-        "metrics": "GetBucketMetricsConfiguration",
-        "intelligent-tiering": "GetBucketIntelligentTieringConfiguration",
-    },
-    ("bucket", "PUT"): {
-        "ownershipControls": "PutBucketOwnershipControls",
-        "publicAccessBlock": "PutPublicAccessBlock",
-        "replication": "PutBucketReplication",
-        "accelerate": "PutBucketAccelerateConfiguration",
-        "requestPayment": "PutBucketRequestPayment",
-        "analytics": "PutBucketAnalyticsConfiguration",
-        "inventory": "PutBucketInventoryConfiguration",
-        "metrics": "PutBucketMetricsConfiguration",
-        "intelligent-tiering": "PutBucketIntelligentTieringConfiguration",
-    },
-    ("bucket", "DELETE"): {
-        "ownershipControls": "DeleteBucketOwnershipControls",
-        "publicAccessBlock": "DeletePublicAccessBlock",
-        "replication": "DeleteBucketReplication",
-        "analytics": "DeleteBucketAnalyticsConfiguration",
-        "inventory": "DeleteBucketInventoryConfiguration",
-        "metrics": "DeleteBucketMetricsConfiguration",
-        "intelligent-tiering": "DeleteBucketIntelligentTieringConfiguration",
-    },
-    ("object", "GET"): {"torrent": "GetObjectTorrent"},
-    ("object", "PUT"): {"renameObject": "RenameObject"},
-    ("object", "POST"): {"select": "SelectObjectContent"},
+    (level, method): support.refused_subresources(level, method)
+    for level in ("bucket", "object")
+    for method in ("GET", "PUT", "DELETE", "POST")
 }
 
 

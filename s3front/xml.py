@@ -22,6 +22,7 @@ from typing import NamedTuple
 from lxml import etree
 
 from s3front.errors import InvalidArgument, InvalidTag, MalformedXML, S3Error
+from s3front.errors import NotImplemented as S3NotImplemented
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -346,8 +347,12 @@ def parse_tagging(
 
 
 def parse_versioning(body: bytes) -> str:
-    """VersioningConfiguration -> "Enabled" or "Suspended" (MfaDelete is ignored)."""
+    """VersioningConfiguration -> "Enabled" or "Suspended". MfaDelete "Disabled" is what
+    there is; "Enabled" asks for MFA delete, which s3front does not do: 501 NotImplemented
+    (refused, not ignored: see s3front.support)."""
     root = _root(body, "VersioningConfiguration")
+    if (child_text(root, "MfaDelete") or "").strip() == "Enabled":
+        raise S3NotImplemented("MFA delete is not implemented.")
     status = (child_text(root, "Status") or "").strip()
     if status not in ("Enabled", "Suspended"):
         raise MalformedXML("Status must be Enabled or Suspended.")

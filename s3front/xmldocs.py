@@ -18,6 +18,7 @@ from lxml import etree
 
 from s3front.objects.pages import ListPage, UploadPage, VersionPage
 from s3front.store.records import ObjectRecord, OwnerBucket, PartRecord, UploadRecord
+from s3front.support import DEFAULT_STORAGE_CLASS
 from s3front.xml import (
     GRANTEE_FIELD,
     NS,
@@ -35,7 +36,8 @@ from s3front.xml import (
 # Canonical id -> display name: a function, or a mapping of the names this request knows.
 OwnerName = Callable[[str], str] | Mapping[str, str]
 
-STORAGE_CLASS = "STANDARD"
+# The one storage class there is (s3front.support refuses every other one on the way in).
+STORAGE_CLASS = DEFAULT_STORAGE_CLASS
 _NO_CONSTRAINT_REGION = "us-east-1"  # S3 reports it as an empty LocationConstraint
 
 

@@ -14,6 +14,11 @@ Order, as in S3:
 Anything else is denied. A stored policy that no longer parses (accepted by an older
 version) denies everything but the policy actions. Anonymous callers (principal None) are allowed only by a policy
 statement for "*" or an AllUsers grant. Only owners may touch the policy, whatever it says.
+
+The bucket's controls (`s3front.access.controls`) change steps 2-4: with RestrictPublicBuckets
+and a public policy, the policy's Allows count for the bucket owner only (Denies still apply);
+with IgnorePublicAcls, AllUsers and AuthenticatedUsers grants count for nothing; with
+BucketOwnerEnforced, ACLs count for nothing and the bucket owner owns every object.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from collections.abc import Mapping
 
 from s3front import errors
 from s3front.access import acl as acls
+from s3front.access import controls
 from s3front.access import policy as policies
 from s3front.store.records import BucketRecord, ObjectRecord
 
@@ -75,13 +81,28 @@ def is_allowed(
             # key, say): fail closed until the owner replaces it (policy actions still work).
             return False
         decision = policies.evaluate(policy, who, action, resource, facts)
-        if decision is not None:
-            return decision
-    if owner or (obj is not None and who is not None and obj.owner == who):
+        if decision is False:
+            return False
+        if decision and (
+            owner
+            or not controls.pab_of(bucket.attrs).restrict_public_buckets
+            or not controls.is_public_policy(policy)
+        ):
+            return True
+    if owner:
+        return True
+    if controls.acls_disabled(bucket.attrs):
+        return False  # the bucket owner owns every object; no ACL grants anything
+    if obj is not None and who is not None and obj.owner == who:
         return True
     level, permission = ACL_PERMISSION.get(action, ("", ""))
+    acl: acls.Acl | None = None
     if level == "bucket":
-        return acls.grants_permission(acls.acl_of(bucket.attrs, bucket.owner), who, permission)
-    if level == "object" and obj is not None:
-        return acls.grants_permission(acls.acl_of(obj.attrs, obj.owner), who, permission)
-    return False
+        acl = acls.acl_of(bucket.attrs, bucket.owner)
+    elif level == "object" and obj is not None:
+        acl = acls.acl_of(obj.attrs, obj.owner)
+    if acl is None:
+        return False
+    if controls.pab_of(bucket.attrs).ignore_public_acls:
+        acl = controls.without_public_grants(acl)
+    return acls.grants_permission(acl, who, permission)

@@ -14,10 +14,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from s3front import errors, routing
+from s3front.access import acl as acls
+from s3front.access import controls
 from s3front.access import policy as policies
 from s3front.access.authorize import is_allowed, needs_object
 from s3front.access.conditions import EXISTING_TAG, HEADER_KEYS, Facts
 from s3front.auth import sigv4
+from s3front.keys import tenant_id
 from s3front.objects.listing import shard_of
 from s3front.request import S3Request
 from s3front.store.records import BucketRecord, ObjectRecord
@@ -208,5 +211,25 @@ async def authorize_read(ctx: Ctx, bucket: BucketRecord, key: str, version_id: s
 
 def writer(ctx: Ctx, bucket: BucketRecord) -> str:
     """Who owns what this request writes: the caller, or for an anonymous write (allowed by
-    a public-read-write ACL or a policy) the bucket's owner."""
-    return ctx.principal.tenant if ctx.principal is not None else bucket.owner
+    a public-read-write ACL or a policy) the bucket's owner; the bucket's ObjectOwnership
+    may give it to the bucket owner (`controls.object_owner`)."""
+    caller = ctx.principal.tenant if ctx.principal is not None else bucket.owner
+    return controls.object_owner(bucket.attrs, caller, bucket.owner, ctx.req.header("x-amz-acl"))
+
+
+# Operations whose x-amz-acl / x-amz-grant-* headers set the ACL of the object they create.
+# (PutBucketAcl and PutObjectAcl check theirs, header or body, in s3front.api.acl.)
+_ACL_HEADER_OPS = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
+
+
+def check_bucket_controls(ctx: Ctx, bucket: BucketRecord) -> None:
+    """What the bucket's settings refuse before a handler acts: a request that names another
+    bucket owner (x-amz-expected-bucket-owner: 403, as S3), and an ACL header the bucket's
+    ownership controls or public access block do not allow."""
+    expected = ctx.req.header("x-amz-expected-bucket-owner").strip()
+    if expected and tenant_id(expected) != bucket.owner:
+        raise errors.AccessDenied()
+    if ctx.ep.op in _ACL_HEADER_OPS:
+        requested = acls.from_headers(ctx.req, writer(ctx, bucket), bucket.owner)
+        if requested is not None:
+            controls.check_acl_write(bucket.attrs, requested, bucket.owner)

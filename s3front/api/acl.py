@@ -8,18 +8,22 @@ AllUsers READ grant added, and `s3cmd cp` PUTs ?acl after every copy.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from starlette.responses import Response
 
 from s3front import errors, xml, xmldocs
 from s3front.access import acl as acls
-from s3front.api import buckets
+from s3front.access import controls
+from s3front.api import buckets, ownership
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, owner_names
 from s3front.api.objects import find_object
 from s3front.body import read_all
+from s3front.keys import tenant_id
 from s3front.objects.listing import shard_of
+from s3front.store.records import BucketRecord
 
 _RETRIES = 5
 
@@ -28,7 +32,16 @@ def _document(acl: acls.Acl, ctx: Ctx) -> bytes:
     return xmldocs.access_control_policy(acl.owner, list(acl.grants), owner_names(ctx))
 
 
-async def _requested(ctx: Ctx, owner: str, bucket_owner: str) -> acls.Acl:
+async def _requested(ctx: Ctx, owner: str, bucket: BucketRecord) -> acls.Acl:
+    if controls.acls_disabled(bucket.attrs):
+        owner = bucket.owner  # it owns every object, also those written before
+    acl = await _parsed(ctx, owner, bucket.owner)
+    # Ownership controls and the public access block decide whether it may be set at all.
+    controls.check_acl_write(bucket.attrs, acl, bucket.owner)
+    return acl
+
+
+async def _parsed(ctx: Ctx, owner: str, bucket_owner: str) -> acls.Acl:
     body = await read_all(ctx.body, ctx.settings.max_xml_body)
     from_headers = acls.from_headers(ctx.req, owner, bucket_owner)
     if body.strip():
@@ -43,14 +56,21 @@ async def _requested(ctx: Ctx, owner: str, bucket_owner: str) -> acls.Acl:
     return from_headers
 
 
+def _effective(acl: acls.Acl, attrs: Mapping[str, str], bucket_owner: str) -> acls.Acl:
+    """With ACLs disabled (BucketOwnerEnforced) the bucket owner owns everything and a stored
+    ACL grants nothing: report what holds, as S3 does."""
+    return acls.private(bucket_owner) if controls.acls_disabled(attrs) else acl
+
+
 async def handle_get_bucket_acl(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
-    return xml_response(_document(acls.acl_of(bucket.attrs, bucket.owner), ctx))
+    acl = _effective(acls.acl_of(bucket.attrs, bucket.owner), bucket.attrs, bucket.owner)
+    return xml_response(_document(acl, ctx))
 
 
 async def handle_put_bucket_acl(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
-    acl = await _requested(ctx, bucket.owner, bucket.owner)
+    acl = await _requested(ctx, bucket.owner, bucket)
     await ctx.store.meta.update_bucket(replace(bucket, attrs=acls.with_acl(bucket.attrs, acl)))
     return Response(status_code=200)
 
@@ -59,14 +79,15 @@ async def handle_get_object_acl(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
     rec = await find_object(ctx, bucket, ctx.key)
     headers = {"x-amz-version-id": rec.version_id} if rec.version_id != "null" else None
-    return xml_response(_document(acls.acl_of(rec.attrs, rec.owner), ctx), headers=headers)
+    acl = _effective(acls.acl_of(rec.attrs, rec.owner), bucket.attrs, bucket.owner)
+    return xml_response(_document(acl, ctx), headers=headers)
 
 
 async def handle_put_object_acl(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
     shard = shard_of(ctx.key, bucket.shards)
     rec = await find_object(ctx, bucket, ctx.key)
-    acl = await _requested(ctx, rec.owner, bucket.owner)
+    acl = await _requested(ctx, rec.owner, bucket)
     for _ in range(_RETRIES):
         new = replace(rec, attrs=acls.with_acl(rec.attrs, replace(acl, owner=rec.owner)))
         # Compare-and-set: an ACL change that races an overwrite must not bring the old
@@ -80,8 +101,15 @@ async def handle_put_object_acl(ctx: Ctx) -> Response:
 
 async def handle_create_bucket(ctx: Ctx) -> Response:
     """CreateBucket with x-amz-acl / x-amz-grant-*: the headers are checked before the bucket
-    is created, and the ACL is written right after (a bucket is private until then)."""
+    is created, and the ACL is written right after (a bucket is private until then).
+    x-amz-object-ownership is checked here and stored with the new bucket record."""
+    expected = ctx.req.header("x-amz-expected-bucket-owner").strip()
+    if expected and tenant_id(expected) != ctx.tenant:
+        raise errors.AccessDenied()  # the new bucket's owner would be someone else
     requested = acls.from_headers(ctx.req, ctx.tenant, ctx.tenant)
+    wanted = ownership.requested_ownership(ctx.req)
+    if requested is not None:
+        ownership.check_bucket_acl(wanted, requested, ctx.tenant)
     response = await buckets.handle_create_bucket(ctx)
     if requested is not None:
         rec = await ctx.store.meta.get_bucket(ctx.bucket_name)

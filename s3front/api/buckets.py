@@ -54,6 +54,8 @@ async def handle_create_bucket(ctx: Ctx) -> Response:
         raise errors.InvalidLocationConstraint(LocationConstraint=location or "")
     created = now_ms()
     locked = _object_lock_requested(ctx)
+    # x-amz-object-ownership is checked by the caller (s3front.api.ownership).
+    ownership = ctx.req.header("x-amz-object-ownership").strip()
     rec = BucketRecord(
         name=name,
         bucket_id=uuid.uuid4().hex,
@@ -63,7 +65,10 @@ async def handle_create_bucket(ctx: Ctx) -> Response:
         shards=ctx.settings.bucket_shards,
         # Object lock is on from the first write, with versioning that can never be suspended.
         versioning="Enabled" if locked else "",
-        attrs={OBJECT_LOCK_ATTR: ""} if locked else {},
+        attrs={
+            **({OBJECT_LOCK_ATTR: ""} if locked else {}),
+            **({"ownership": ownership} if ownership else {}),
+        },
     )
     if not await ctx.store.meta.insert_bucket(rec):
         existing = await ctx.store.meta.get_bucket(name)

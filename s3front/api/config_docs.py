@@ -41,8 +41,6 @@ HANDLERS: dict[str, Callable[[Ctx], Awaitable[Response]]] = {
     "GetBucketLifecycle": _missing(errors.NoSuchLifecycleConfiguration),
     "GetBucketLifecycleConfiguration": _missing(errors.NoSuchLifecycleConfiguration),
     "GetBucketWebsite": _missing(errors.NoSuchWebsiteConfiguration),
-    "GetBucketOwnershipControls": _missing(errors.OwnershipControlsNotFoundError),
-    "GetPublicAccessBlock": _missing(errors.NoSuchPublicAccessBlockConfiguration),
     "GetBucketReplication": _missing(errors.ReplicationConfigurationNotFoundError),
     "GetBucketLogging": _empty("BucketLoggingStatus"),
     "GetBucketNotificationConfiguration": _empty("NotificationConfiguration"),

@@ -65,6 +65,9 @@ class Ctx:
         if rec is None:
             raise errors.NoSuchBucket(BucketName=self.bucket_name)
         await self.authorize(rec)
+        from s3front.access.context_hooks import check_bucket_controls
+
+        check_bucket_controls(self, rec)
         return rec
 
     async def authorize(self, bucket: BucketRecord) -> None:

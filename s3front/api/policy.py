@@ -13,6 +13,7 @@ from dataclasses import replace
 from starlette.responses import Response
 
 from s3front import errors, xmldocs
+from s3front.access import controls
 from s3front.access import policy as policies
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx
@@ -30,6 +31,9 @@ async def handle_put_bucket_policy(ctx: Ctx) -> Response:
     policy = policies.parse(text, bucket.name)
     if policy.users:
         await _check_users(ctx, policy.users)
+    if controls.pab_of(bucket.attrs).block_public_policy and controls.is_public_policy(policy):
+        # BlockPublicPolicy: S3 refuses a public policy with 403 AccessDenied.
+        raise errors.AccessDenied()
     attrs = dict(bucket.attrs)
     attrs["policy"] = text
     await ctx.store.meta.update_bucket(replace(bucket, attrs=attrs))
@@ -67,8 +71,6 @@ async def handle_get_bucket_policy_status(ctx: Ctx) -> Response:
     if not text:
         raise errors.NoSuchBucketPolicy(BucketName=bucket.name)
     policy = policies.parse_cached(text, bucket.name)
-    public = any(
-        st.allow and "*" in st.principals and not st.conditions for st in policy.statements
-    )
+    public = controls.is_public_policy(policy)
     doc = xmldocs.simple_document("PolicyStatus", (("IsPublic", "true" if public else "false"),))
     return xml_response(doc)

@@ -23,9 +23,9 @@ from urllib.parse import quote, urlencode
 
 from starlette.responses import Response
 
-from s3front import errors, xml
+from s3front import errors, support, xml
 from s3front.access import acl as acls
-from s3front.access import post_form
+from s3front.access import controls, post_form
 from s3front.access.context_hooks import authorize_object
 from s3front.api import lock_headers
 from s3front.api.context import Ctx, now_ms
@@ -159,6 +159,8 @@ async def handle_post_object(ctx: Ctx) -> Response:
         )
     if len(key.encode("utf-8")) > 1024:
         raise errors.KeyTooLongError()
+    # A field asking for what this upload does not do is refused (s3front.support).
+    support.check_form_fields(fields)
     principal = await _signer(ctx, fields)
     limits = post_form.PolicyResult()
     if "policy" in fields:
@@ -168,10 +170,13 @@ async def handle_post_object(ctx: Ctx) -> Response:
     signed = replace(ctx, principal=principal)
     # The form's fields (acl, x-amz-server-side-encryption, ...) are what policy conditions test.
     authorize_object(signed, bucket, key, None, "s3:PutObject", form=fields)
-    owner = principal.tenant if principal is not None else bucket.owner
+    writer = principal.tenant if principal is not None else bucket.owner
+    owner = controls.object_owner(bucket.attrs, writer, bucket.owner, fields.get("acl", ""))
     attrs: dict[str, str] = {}
     if fields.get("acl"):
-        attrs = acls.with_acl({}, acls.canned(fields["acl"], owner, bucket.owner))
+        acl = acls.canned(fields["acl"], owner, bucket.owner)
+        controls.check_acl_write(bucket.attrs, acl, bucket.owner)
+        attrs = acls.with_acl({}, acl)
     # Lock fields (x-amz-object-lock-*) as on a PUT, refused before any byte is stored.
     attrs.update(lock_headers.requested_attrs(fields.get, bucket, now_ms()))
     headers = _stored_headers(fields, reader.file_content_type)
