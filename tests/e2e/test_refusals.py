@@ -278,7 +278,9 @@ def _post_form(server: Any, bucket: str, key: str, extra: dict[str, str]) -> sup
         ({"x-amz-storage-class": "STANDARD"}, (204, "")),
         ({"x-amz-storage-class": "GLACIER"}, (400, "InvalidStorageClass")),
         ({"tagging": "<Tagging><TagSet/></Tagging>"}, (501, "NotImplemented")),
-        ({"x-amz-server-side-encryption": "AES256"}, (501, "NotImplemented")),
+        # SSE-S3 is implemented, and this server has no master key: refused, nothing stored.
+        ({"x-amz-server-side-encryption": "AES256"}, (400, "InvalidRequest")),
+        ({"x-amz-server-side-encryption-context": "e30="}, (501, "NotImplemented")),
         ({"x-amz-website-redirect-location": "/x"}, (501, "NotImplemented")),
         ({"x-amz-checksum-crc32": "AAAAAA=="}, (501, "NotImplemented")),
         ({"x-amz-frobnicate": "1"}, (501, "NotImplemented")),
