@@ -23,6 +23,9 @@ _VARIANTS = [
 ]
 
 
+_VARIANT_TUPLES = [p.values[0] for p in _VARIANTS]
+
+
 @pytest.fixture(scope="session")
 def tls_material(tmp_path_factory: pytest.TempPathFactory) -> Any:
     names = [f"{sup.vhost_bucket(v)}.localhost" for v in sup.VARIANTS]
@@ -120,3 +123,26 @@ def _server_log_mark(request: pytest.FixtureRequest) -> None:
     if "server" in request.fixturenames:
         srv = request.getfixturevalue("server")
         request.node.stash[_LOG_MARK] = srv.log_mark()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`@pytest.mark.variants("https")` (or "http", "sqlite", "cassandra"): the test runs only
+    on server variants with that scheme or store. Others are deselected at collection rather
+    than skipped, so a CI run reports no skips for combinations that cannot apply (an SSE-C
+    key over plain HTTP)."""
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        marker = item.get_closest_marker("variants")
+        callspec = getattr(item, "callspec", None)
+        variant = next(
+            (v for v in (callspec.params.values() if callspec else ()) if v in _VARIANT_TUPLES),
+            None,
+        )
+        if marker is not None and variant is not None and not set(marker.args) & set(variant):
+            dropped.append(item)
+        else:
+            keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep

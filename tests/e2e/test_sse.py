@@ -131,11 +131,6 @@ def code_of(call: Callable[[], Any]) -> tuple[int, str]:
     return int(err["ResponseMetadata"]["HTTPStatusCode"]), str(err["Error"].get("Code", ""))
 
 
-def need_https(server: Any) -> None:
-    if server.scheme != "https":
-        pytest.skip("SSE-C keys are only accepted over HTTPS (see test_ssec_refused_over_http)")
-
-
 def raw(
     server: Any, method: str, path: str, headers: dict[str, str], body: bytes = b""
 ) -> sup.RawResponse:
@@ -197,9 +192,9 @@ def test_unencrypted_object_has_no_sse_headers(s3: Any, bucket: str) -> None:
 # -- SSE-C ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.variants("https")  # SSE-C keys only over HTTPS
 @pytest.mark.parametrize("size", SIZES)
 def test_ssec_put_get_head_range(sse_server: Any, s3: Any, bucket: str, size: int) -> None:
-    need_https(sse_server)
     data = os.urandom(size)
     put = s3.put_object(Bucket=bucket, Key="k", Body=data, **ssec())
     md5_a = base64.b64encode(hashlib.md5(KEY_A).digest()).decode()
@@ -227,8 +222,8 @@ def test_ssec_put_get_head_range(sse_server: Any, s3: Any, bucket: str, size: in
     assert code_of(lambda: s3.head_object(Bucket=bucket, Key="k", **ssec(KEY_B)))[0] == 403
 
 
+@pytest.mark.variants("https")  # SSE-C keys only over HTTPS
 def test_ssec_key_on_unencrypted_object_is_refused(sse_server: Any, s3: Any, bucket: str) -> None:
-    need_https(sse_server)
     s3.put_object(Bucket=bucket, Key="plain", Body=b"x")
     assert code_of(lambda: s3.get_object(Bucket=bucket, Key="plain", **ssec())) == (
         400,
@@ -236,9 +231,8 @@ def test_ssec_key_on_unencrypted_object_is_refused(sse_server: Any, s3: Any, buc
     )
 
 
+@pytest.mark.variants("http")
 def test_ssec_refused_over_http(sse_server: Any, bucket: str) -> None:
-    if sse_server.scheme != "http":
-        pytest.skip("plain HTTP only")
     key = base64.b64encode(KEY_A).decode()
     md5 = base64.b64encode(hashlib.md5(KEY_A).digest()).decode()
     resp = raw(
@@ -344,7 +338,11 @@ BAD_INPUT = [
 
 
 @pytest.mark.parametrize(
-    ("name", "tls_only", "headers", "status", "code"), BAD_INPUT, ids=[b[0] for b in BAD_INPUT]
+    ("name", "tls_only", "headers", "status", "code"),
+    [
+        pytest.param(*b, id=b[0], marks=[pytest.mark.variants("https")] if b[1] else [])
+        for b in BAD_INPUT
+    ],
 )
 def test_bad_sse_input(
     sse_server: Any,
@@ -356,8 +354,6 @@ def test_bad_sse_input(
     status: int,
     code: str,
 ) -> None:
-    if tls_only:
-        need_https(sse_server)
     resp = raw(sse_server, "PUT", f"/{bucket}/bad", headers, MARKER)
     assert (resp.status, sup.error_code(resp.body)) == (status, code), resp.body
     for name, value in headers.items():
@@ -369,11 +365,10 @@ def test_bad_sse_input(
 # -- nothing in the clear on disk ----------------------------------------------------------------
 
 
+@pytest.mark.variants("sqlite")  # reads the SQLite data directory
 def test_plaintext_not_on_disk(sse_server: Any, s3: Any, bucket: str) -> None:
     """A recognisable plaintext written with SSE-S3 and SSE-C (small: inline; large: blocks) is
     nowhere in the SQLite data directory (database, WAL, block files)."""
-    if "sqlite" not in sse_server.variant:
-        pytest.skip("reads the SQLite data directory")
     big = MARKER * (2 * 1024 * 1024 // len(MARKER) + 3)
     s3.put_object(Bucket=bucket, Key="s3-small", Body=MARKER, ServerSideEncryption="AES256")
     s3.put_object(Bucket=bucket, Key="s3-big", Body=big, ServerSideEncryption="AES256")
@@ -449,8 +444,8 @@ def test_multipart_sse_s3(s3: Any, bucket: str) -> None:
     )
 
 
+@pytest.mark.variants("https")  # SSE-C keys only over HTTPS
 def test_multipart_ssec(sse_server: Any, s3: Any, bucket: str) -> None:
-    need_https(sse_server)
     parts = [os.urandom(PART), os.urandom(777)]
     done = _multipart(s3, bucket, "mp", parts, ssec(), ssec())
     assert done["create"]["SSECustomerAlgorithm"] == "AES256"
@@ -469,8 +464,8 @@ def test_multipart_ssec(sse_server: Any, s3: Any, bucket: str) -> None:
     s3.abort_multipart_upload(Bucket=bucket, Key="mp2", UploadId=uid)
 
 
+@pytest.mark.variants("https")  # SSE-C keys only over HTTPS
 def test_upload_part_copy_between_keys(sse_server: Any, s3: Any, bucket: str) -> None:
-    need_https(sse_server)
     src = os.urandom(PART + 99)
     s3.put_object(Bucket=bucket, Key="src", Body=src, **ssec())
     up = s3.create_multipart_upload(Bucket=bucket, Key="dst", ServerSideEncryption="AES256")
@@ -910,10 +905,10 @@ def test_awscli_sse_and_sse_c(sse_server: Any, s3: Any, bucket: str, tmp_path: P
     assert body_of(got) == data
 
 
+@pytest.mark.variants("https")  # SSE-C keys only over HTTPS
 def test_post_upload_with_ssec_fields(sse_server: Any, s3: Any, bucket: str) -> None:
     import requests
 
-    need_https(sse_server)
     fields = {
         _C + "algorithm": "AES256",
         _C + "key": base64.b64encode(KEY_A).decode(),
