@@ -9,6 +9,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -382,3 +383,48 @@ def test_expiration_and_abort_headers(lc_server: Any, bucket: str) -> None:
         assert "AbortDate" not in s3.create_multipart_upload(Bucket=bucket, Key="x/m")
     finally:
         s3.close()
+
+
+def test_locked_versions_are_kept(s3: Any) -> None:
+    """Object lock beats lifecycle: in a lock-enabled bucket, noncurrent expiration removes an
+    unlocked old version but keeps one under retention and one under a legal hold (AWS: "a
+    lifecycle rule cannot delete a locked object version"); expiration of the current version
+    only adds a delete marker, which destroys nothing."""
+    name = sup.unique_bucket("lclock")
+    s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=name,
+        LifecycleConfiguration={
+            "Rules": [
+                _rule("nc", {"Prefix": ""}, NoncurrentVersionExpiration={"NoncurrentDays": 1})
+            ]
+        },
+    )
+    until = datetime.now(UTC) + timedelta(days=1)
+    retained = s3.put_object(
+        Bucket=name,
+        Key="retained",
+        Body=b"r",
+        ObjectLockMode="GOVERNANCE",
+        ObjectLockRetainUntilDate=until,
+        ChecksumAlgorithm="CRC32",
+    )["VersionId"]
+    held = s3.put_object(
+        Bucket=name,
+        Key="held",
+        Body=b"h",
+        ObjectLockLegalHoldStatus="ON",
+        ChecksumAlgorithm="CRC32",
+    )["VersionId"]
+    plain = s3.put_object(Bucket=name, Key="plain", Body=b"p")["VersionId"]
+    for key in ("retained", "held", "plain"):  # each old version becomes noncurrent
+        s3.put_object(Bucket=name, Key=key, Body=b"new")
+    _wait(
+        "remove the unlocked noncurrent version", lambda: len(_versions(s3, name, "plain")[0]) == 1
+    )
+    time.sleep(2 * DAY_SECONDS)  # passes enough for the locked ones to have been judged too
+    assert retained in [v["VersionId"] for v in _versions(s3, name, "retained")[0]]
+    assert held in [v["VersionId"] for v in _versions(s3, name, "held")[0]]
+    assert plain not in [v["VersionId"] for v in _versions(s3, name, "plain")[0]]
+    got = s3.get_object(Bucket=name, Key="retained", VersionId=retained)["Body"].read()
+    assert got == b"r"
