@@ -223,6 +223,7 @@ def test_one_node_killed_under_mixed_load(cluster: Cluster, servers: list[sup.Se
         timeline.append(f"served on nodes 2+3 after {rejoin:.1f}s")
     finally:
         cluster.start(1)
+    cluster.settle_schema()  # leave the cluster as the next test expects it
 
     summary = (
         f"\nkill campaign: {load_seconds:.0f}s load after the kill; ok {dict(tally.ok)} "
@@ -288,3 +289,4 @@ def test_two_nodes_down_fail_fast_then_resume(cluster: Cluster, servers: list[su
             continue
         assert got["Body"].read() == body
     assert clients[2].head_object(Bucket=bucket, Key="before")["ETag"] == etag
+    cluster.settle_schema()
