@@ -4,6 +4,10 @@ The cluster (scripts/local-cassandra --nodes 3: 127.0.0.2-4, datacenter1) is sta
 test session and stopped at the end if this session started it (S3FRONT_KEEP_CLUSTER=1 keeps
 it). Under CI a cluster that cannot start fails the run; elsewhere the suite is skipped.
 
+Environment: S3FRONT_KEEP_CLUSTER=1 leaves a cluster this session started running;
+S3FRONT_CLUSTER_LOAD_SECONDS (default 90) is the mixed load's length after the node kill,
+S3FRONT_CLUSTER_GC_SECONDS (default 40) how long the gc passes race the writes.
+
 The keyspace is created the way k8s creates it: two `s3front schema apply --strategy
 NetworkTopologyStrategy --replication datacenter1:3` jobs started at the same moment.
 """
