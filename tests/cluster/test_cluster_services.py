@@ -210,3 +210,47 @@ def test_copy_and_delete_objects_across_servers(servers: list[sup.Server]) -> No
     assert len(deleted["Deleted"]) == 10 and not deleted.get("Errors")
     assert c.list_objects_v2(Bucket=bucket, Prefix="many/")["KeyCount"] == 0
     assert a.get_object(Bucket=bucket, Key="src")["Body"].read() == body
+
+
+def test_tenant_key_made_once_works_on_every_server_and_revocation_reaches_all(
+    keyspace: Keyspace, servers: list[sup.Server]
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("S3FRONT_", "AWS_"))}
+
+    def keys(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "s3front", "keys", *args, "--store", keyspace.url],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    out = keys("create", "--tenant", f"tenant-{os.urandom(4).hex()}")
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    access, secret = fields["access key"].strip(), fields["secret key"].strip()
+    as_root = [s3(s) for s in servers]  # the suite's root key; the tenant's clients below
+    import boto3
+    from botocore.config import Config
+
+    def tenant_client(server: sup.Server) -> Any:
+        return boto3.session.Session().client(
+            "s3", endpoint_url=server.endpoint, aws_access_key_id=access,
+            aws_secret_access_key=secret, region_name=server.region,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        )  # fmt: skip
+
+    tenants = [tenant_client(s) for s in servers]
+    bucket = sup.unique_bucket("tenant")
+    tenants[0].create_bucket(Bucket=bucket)
+    tenants[1].put_object(Bucket=bucket, Key="k", Body=b"tenant data")
+    assert tenants[2].get_object(Bucket=bucket, Key="k")["Body"].read() == b"tenant data"
+    # The root tenant does not own the tenant's bucket (on any server).
+    with pytest.raises(ClientError) as err:
+        as_root[2].get_object(Bucket=bucket, Key="k")
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    keys("revoke", access)
+    time.sleep(5 + 2)  # the documented key cache time, plus slack
+    for c in tenants:
+        with pytest.raises(ClientError) as err:
+            c.list_objects_v2(Bucket=bucket)
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
