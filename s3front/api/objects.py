@@ -24,6 +24,7 @@ from s3front.api.versioning import (
     DeleteMarkerNotAllowed,
     marker_error_response,
     version_headers,
+    write_version_headers,
 )
 from s3front.body import read_all
 from s3front.objects import bucket_deletion, versions
@@ -98,7 +99,7 @@ async def _put_object(ctx: Ctx, intent: WriteIntent) -> Response:
     for alg, value in checksums.items():
         if alg != "type":
             out[integrity.header_name(alg)] = value
-    out.update(version_headers(bucket, rec.version_id))
+    out.update(write_version_headers(bucket, rec.version_id))
     out.update(lifecycle_headers.expiration_headers(ctx, bucket, rec))
     out.update(sse.response_headers(sealed))
     return Response(status_code=200, headers=out)
