@@ -49,3 +49,27 @@ def test_put_in_suspended_bucket_sends_no_null_version_id(s3: Any, bucket: str) 
     assert "x-amz-version-id" not in resp["ResponseMetadata"]["HTTPHeaders"]
     assert "VersionId" not in resp
     assert s3.get_object(Bucket=bucket, Key="k", VersionId="null")["Body"].read() == b"x"
+
+
+def test_missing_key_is_404_to_a_caller_who_may_list_and_403_to_one_who_may_not(
+    server: Any, s3: Any, bucket: str
+) -> None:
+    """AWS GetObject/HeadObject "Permissions"
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html): with s3:ListBucket a
+    missing key is 404 NoSuchKey, without it 403 AccessDenied. An anonymous caller on a
+    private bucket may not list; on a public-read bucket (READ = ListBucket) they may."""
+    for method in ("GET", "HEAD"):
+        assert server.raw(method, f"/{bucket}/missing", sign=False).status == 403
+    private = server.raw("GET", f"/{bucket}/missing", sign=False)
+    assert private.error_code == "AccessDenied"
+    s3.put_object(Bucket=bucket, Key="present", Body=b"secret")
+    s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
+    missing = server.raw("GET", f"/{bucket}/missing", sign=False)
+    assert (missing.status, missing.error_code) == (404, "NoSuchKey")
+    assert server.raw("HEAD", f"/{bucket}/missing", sign=False).status == 404
+    # An existing object that is not public stays 403: listing does not grant reading.
+    assert server.raw("GET", f"/{bucket}/present", sign=False).status == 403
+    # The owner always sees 404.
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="missing")
+    assert exc.value.response["Error"]["Code"] == "NoSuchKey"
