@@ -73,3 +73,42 @@ def test_missing_key_is_404_to_a_caller_who_may_list_and_403_to_one_who_may_not(
     with pytest.raises(botocore.exceptions.ClientError) as exc:
         s3.get_object(Bucket=bucket, Key="missing")
     assert exc.value.response["Error"]["Code"] == "NoSuchKey"
+
+
+def test_cors_preflight_on_a_presigned_url_is_unauthenticated(
+    server: Any, s3: Any, bucket: str
+) -> None:
+    """AWS: the preflight is an unauthenticated OPTIONS evaluated against the bucket's CORS
+    rules (https://docs.aws.amazon.com/AmazonS3/latest/API/RESTOPTIONSobject.html); a browser
+    sends it to the presigned URL itself, query parameters included (SigV2 and SigV4)."""
+    s3.put_bucket_cors(
+        Bucket=bucket,
+        CORSConfiguration={
+            "CORSRules": [{"AllowedOrigins": ["https://app.example"], "AllowedMethods": ["PUT"]}]
+        },
+    )
+    v4 = server.client(signature_version="s3v4")
+    try:
+        for client, marker in ((s3, "Signature="), (v4, "X-Amz-Signature=")):
+            url = client.generate_presigned_url(
+                "put_object", Params={"Bucket": bucket, "Key": "up"}
+            )
+            _preflight_presigned(server, url, marker)
+    finally:
+        v4.close()
+
+
+def _preflight_presigned(server: Any, url: str, marker: str) -> None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    assert marker in parts.query
+    headers = {"origin": "https://app.example", "access-control-request-method": "PUT"}
+    ok = server.raw("OPTIONS", f"{parts.path}?{parts.query}", headers=headers, sign=False)
+    assert ok.status == 200, ok
+    assert ok.headers["access-control-allow-origin"] == "https://app.example"
+    # Still judged by the rules: an origin they do not allow is refused as a CORS mismatch.
+    bad = dict(headers, origin="https://evil.example")
+    refused = server.raw("OPTIONS", f"{parts.path}?{parts.query}", headers=bad, sign=False)
+    assert refused.status == 403 and refused.error_code != "SignatureDoesNotMatch"
+    assert b"CORSResponse" in refused.body
