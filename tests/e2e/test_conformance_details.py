@@ -112,3 +112,49 @@ def _preflight_presigned(server: Any, url: str, marker: str) -> None:
     refused = server.raw("OPTIONS", f"{parts.path}?{parts.query}", headers=bad, sign=False)
     assert refused.status == 403 and refused.error_code != "SignatureDoesNotMatch"
     assert b"CORSResponse" in refused.body
+
+
+def _get_part(s3: Any, bucket: str, key: str, number: int, **extra: Any) -> Any:
+    return s3.get_object(Bucket=bucket, Key=key, PartNumber=number, **extra)
+
+
+def test_get_and_head_part_number_return_that_part(s3: Any, bucket: str) -> None:
+    """AWS GetObject/HeadObject partNumber
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html): 206 with Content-Range
+    and x-amz-mp-parts-count; part 1 of a single-part object is the whole object; a part that
+    does not exist is 416 InvalidPartNumber. (SSE objects: test_sse.py.)"""
+    extra: dict[str, str] = {}
+    sizes = [5 * 1024 * 1024, 5 * 1024 * 1024, 1234]
+    bodies = [bytes([65 + i]) * n for i, n in enumerate(sizes)]
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mp", **extra)["UploadId"]
+    parts = []
+    for i, body in enumerate(bodies, 1):
+        etag = s3.upload_part(Bucket=bucket, Key="mp", UploadId=up, PartNumber=i, Body=body)
+        parts.append({"PartNumber": i, "ETag": etag["ETag"]})
+    s3.complete_multipart_upload(
+        Bucket=bucket, Key="mp", UploadId=up, MultipartUpload={"Parts": parts}
+    )
+    total = sum(sizes)
+    offset = 0
+    for i, body in enumerate(bodies, 1):
+        got = _get_part(s3, bucket, "mp", i)
+        assert got["ResponseMetadata"]["HTTPStatusCode"] == 206
+        assert got["ContentRange"] == f"bytes {offset}-{offset + len(body) - 1}/{total}"
+        assert got["PartsCount"] == 3
+        assert got["Body"].read() == body
+        head = s3.head_object(Bucket=bucket, Key="mp", PartNumber=i)
+        assert head["ContentLength"] == len(body) and head["PartsCount"] == 3
+        offset += len(body)
+    for bad in (4, 10000):
+        with pytest.raises(botocore.exceptions.ClientError) as exc:
+            _get_part(s3, bucket, "mp", bad)
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 416
+        assert exc.value.response["Error"]["Code"] == "InvalidPartNumber"
+    s3.put_object(Bucket=bucket, Key="single", Body=b"whole object", **extra)
+    one = _get_part(s3, bucket, "single", 1)
+    assert one["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert one["Body"].read() == b"whole object"
+    assert one["ContentRange"] == "bytes 0-11/12"
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        _get_part(s3, bucket, "single", 2)
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 416
