@@ -149,6 +149,10 @@ class InvalidPolicyDocument(S3Error):
     )
 
 
+class InvalidPartNumber(S3Error):
+    status, message = 416, "The requested partnumber is not satisfiable"
+
+
 class InvalidRange(S3Error):
     status, message = 416, "The requested range is not satisfiable"
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from s3front import errors, routing
 from s3front.access import acl as acls
@@ -160,7 +160,7 @@ async def authorize_request(ctx: Ctx, bucket: BucketRecord) -> None:
             facts = with_tags(facts, obj)
         if is_allowed(who, action, bucket, key, obj, facts):
             return
-        raise errors.AccessDenied()
+        _deny(ctx, bucket, key, obj, action)
     if is_allowed(who, action, bucket, key, None, facts):
         return
     if ctx.ep.op == "DeleteObjects" and is_allowed(who, action, bucket, "*", None, facts):
@@ -172,6 +172,25 @@ async def authorize_request(ctx: Ctx, bucket: BucketRecord) -> None:
         obj = await read_object(ctx, bucket, key)
         if obj is not None and is_allowed(who, action, bucket, key, obj, facts):
             return
+        _deny(ctx, bucket, key, obj, action)
+    raise errors.AccessDenied()
+
+
+def _deny(
+    ctx: Ctx, bucket: BucketRecord, key: str, obj: ObjectRecord | None, action: str
+) -> NoReturn:
+    """The refusal of a read the caller is not allowed: as AWS (ErrorResponses, "NoSuchKey" and
+    the GetObject page's "Permissions"), a missing key is 404 NoSuchKey to a caller who may list
+    the bucket (the listing would tell them anyway) and 403 AccessDenied to one who may not.
+    Raised here rather than by letting the request through, so a key written meanwhile is never
+    served to a caller without s3:GetObject."""
+    if (
+        obj is None
+        and action == "s3:GetObject"
+        and ctx.req.param("versionId") is None
+        and is_allowed(caller(ctx), "s3:ListBucket", bucket, None, None, facts_of(ctx))
+    ):
+        raise errors.NoSuchKey(Key=key)
     raise errors.AccessDenied()
 
 

@@ -75,6 +75,11 @@ async def handle_create_bucket(ctx: Ctx) -> Response:
         if existing is not None and existing.owner == tenant:
             # Repair a by-owner row a crash may have lost between the two writes.
             await ctx.store.meta.put_owner_bucket(OwnerBucket(tenant, name, existing.created_ms))
+            # AWS answers 200 in us-east-1 (legacy behaviour, its CreateBucket docs) and 409
+            # BucketAlreadyOwnedByYou elsewhere; MinIO always sends the 409. The bucket, its ACL
+            # and settings are left as they are either way.
+            if ctx.settings.region == "us-east-1":
+                return Response(status_code=200, headers={"location": f"/{name}"})
             raise errors.BucketAlreadyOwnedByYou(BucketName=name)
         raise errors.BucketAlreadyExists(BucketName=name)
     await ctx.store.meta.put_owner_bucket(OwnerBucket(tenant, name, created))

@@ -24,6 +24,7 @@ from s3front.api.versioning import (
     DeleteMarkerNotAllowed,
     marker_error_response,
     version_headers,
+    write_version_headers,
 )
 from s3front.body import read_all
 from s3front.objects import bucket_deletion, versions
@@ -98,7 +99,7 @@ async def _put_object(ctx: Ctx, intent: WriteIntent) -> Response:
     for alg, value in checksums.items():
         if alg != "type":
             out[integrity.header_name(alg)] = value
-    out.update(version_headers(bucket, rec.version_id))
+    out.update(write_version_headers(bucket, rec.version_id))
     out.update(lifecycle_headers.expiration_headers(ctx, bucket, rec))
     out.update(sse.response_headers(sealed))
     return Response(status_code=200, headers=out)
@@ -200,6 +201,34 @@ async def find_object(ctx: Ctx, bucket: BucketRecord, key: str) -> ObjectRecord:
     return rec
 
 
+async def _part_range(ctx: Ctx, rec: ObjectRecord, ranged: bool) -> tuple[int, int] | None:
+    """`?partNumber=N` of GetObject/HeadObject as AWS: the bytes of part N of a multipart
+    object, part 1 = the whole of a single-part one; 416 InvalidPartNumber past the last part.
+    Offsets are of the plaintext, so the ranged reader (and its cipher for SSE) serves them."""
+    raw = ctx.req.param("partNumber")
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 10000:
+        raise errors.InvalidArgument(
+            "Part number must be an integer between 1 and 10000, inclusive",
+            ArgumentName="partNumber",
+            ArgumentValue=raw,
+        )
+    if ranged:
+        raise errors.InvalidRequest(
+            "Cannot specify both Range header and partNumber query parameter"
+        )
+    # Imported here: s3front.api.attributes imports this module.
+    from s3front.api.attributes import part_sizes
+
+    number = int(raw)
+    sizes = await part_sizes(ctx.store.meta, rec) if rec.parts else [rec.size]
+    if number > len(sizes):
+        raise errors.InvalidPartNumber()
+    start = sum(sizes[: number - 1])
+    return start, start + sizes[number - 1]
+
+
 async def handle_get_object(ctx: Ctx) -> Response:
     return await _get_or_head(ctx, head=False)
 
@@ -233,7 +262,13 @@ async def _get_or_head(ctx: Ctx, *, head: bool) -> Response:
     status = 200
     start, end = 0, rec.size
     range_header = ctx.req.header("range")
-    if range_header:
+    part = await _part_range(ctx, rec, bool(range_header))
+    if part is not None:
+        start, end = part
+        status = 206
+        headers["content-range"] = f"bytes {start}-{max(end - 1, 0)}/{rec.size}"
+        headers = {k: v for k, v in headers.items() if not k.startswith("x-amz-checksum-")}
+    elif range_header:
         rng = parse_range(range_header, rec.size)
         if rng is not None:
             start, end = rng

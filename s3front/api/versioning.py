@@ -60,6 +60,15 @@ def version_headers(bucket: BucketRecord, version_id: str | None) -> dict[str, s
     return {"x-amz-version-id": version_id}
 
 
+def write_version_headers(bucket: BucketRecord, version_id: str | None) -> dict[str, str]:
+    """version_headers for a write's response. A write in a Suspended bucket makes the "null"
+    version and AWS sends no x-amz-version-id for it (some servers send "null", which clients
+    read as "this write made a version")."""
+    if bucket.versioning == "Suspended" and version_id == "null":
+        return {}
+    return version_headers(bucket, version_id)
+
+
 class _DeleteMarkerError:
     marker: ObjectRecord
 

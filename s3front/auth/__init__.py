@@ -103,6 +103,11 @@ async def authenticate(
     del region  # deliberately not enforced, see above
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
     header = req.headers.get("authorization")
+    if req.method == "OPTIONS":
+        # A CORS preflight is unauthenticated (browsers never sign it) and is answered from the
+        # bucket's CORS rules alone. A presigned URL's query parameters sign the actual GET/PUT,
+        # not the OPTIONS the browser sends first: checking them would refuse every preflight.
+        return AuthResult(None, _body(req, stream, None, None))
     in_query_v4 = bool(req.query) and any(req.has_param(p) for p in _V4_QUERY_MARKERS)
     in_query_v2 = bool(req.query) and any(req.has_param(p) for p in _V2_QUERY[:2])
     if sum((header is not None, in_query_v4, in_query_v2)) > 1:

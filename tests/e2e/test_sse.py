@@ -444,6 +444,17 @@ def test_multipart_sse_s3(s3: Any, bucket: str) -> None:
     )
 
 
+def test_part_number_get_of_sse_objects(sse_server: Any, s3: Any, bucket: str) -> None:
+    """GET ?partNumber=N decrypts through the same reader as a ranged GET (issue 19 item 4)."""
+    parts = [os.urandom(PART), os.urandom(1234)]
+    _multipart(s3, bucket, "mp", parts, {"ServerSideEncryption": "AES256"}, {})
+    for n, data in enumerate(parts, start=1):
+        got = s3.get_object(Bucket=bucket, Key="mp", PartNumber=n)
+        assert got["PartsCount"] == 2 and body_of(got) == data
+    s3.put_object(Bucket=bucket, Key="one", Body=b"sealed", ServerSideEncryption="AES256")
+    assert body_of(s3.get_object(Bucket=bucket, Key="one", PartNumber=1)) == b"sealed"
+
+
 @pytest.mark.variants("https")  # SSE-C keys only over HTTPS
 def test_multipart_ssec(sse_server: Any, s3: Any, bucket: str) -> None:
     parts = [os.urandom(PART), os.urandom(777)]
