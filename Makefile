@@ -11,7 +11,7 @@ SERVE_STAMP := $(VENV)/.s3front-serve-installed
 STAMP  := $(VENV)/.s3front-installed
 ARGS   ?=
 
-.PHONY: install serve test pytest typecheck lint bench constraints
+.PHONY: install serve test test-cluster pytest typecheck lint bench constraints
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check . || { [ $$status -ne 0 ] || status=1; }; \
 	$(VENV)/bin/ruff format --check . || { [ $$status -ne 0 ] || status=1; }; \
 	exit $$status
+
+# The 3-node cluster suite (tests/cluster; about 7 minutes with the cluster start).
+test-cluster: $(STAMP)
+	S3FRONT_CLUSTER=1 $(VENV)/bin/pytest -q tests/cluster $(ARGS)
 
 pytest: $(STAMP)
 	$(VENV)/bin/pytest -q $(ARGS)

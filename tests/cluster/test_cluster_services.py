@@ -107,18 +107,60 @@ def test_read_after_write_across_servers(servers: list[sup.Server]) -> None:
             assert key in keys
 
 
-def test_create_bucket_race_across_servers(servers: list[sup.Server]) -> None:
-    clients = [s3(s) for s in servers]
+def _tenant_clients(keyspace: Keyspace, servers: list[sup.Server]) -> list[Any]:
+    """A new tenant (its key made with the CLI against the store) and a client per server."""
+    import boto3
+    from botocore.config import Config
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("S3FRONT_", "AWS_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "s3front", "keys", "create", "--tenant",
+         f"racer-{os.urandom(4).hex()}", "--store", keyspace.url],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    fields = dict(line.split(":", 1) for line in done.stdout.splitlines() if ":" in line)
+    access, secret = fields["access key"].strip(), fields["secret key"].strip()
+    return [
+        boto3.session.Session().client(
+            "s3",
+            endpoint_url=srv.endpoint,
+            aws_access_key_id=access,
+            aws_secret_access_key=secret,
+            region_name=srv.region,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        )
+        for srv in servers
+    ]
+
+
+def test_create_bucket_race_across_servers(keyspace: Keyspace, servers: list[sup.Server]) -> None:
+    """Two tenants race for one name through all three servers: one tenant gets the bucket.
+
+    The loser's attempts are 409 BucketAlreadyExists. The winner's other attempts may answer
+    200, because re-creating your own bucket in us-east-1 does (AWS CreateBucket), or 409
+    BucketAlreadyOwnedByYou when they lost the insert: either way one bucket, one owner."""
+    root = [s3(s) for s in servers]
+    other = _tenant_clients(keyspace, servers)
+    tenants = (root, other)
+    # Give the servers' key caches time to see the new key (documented: 5 s).
+    time.sleep(6)
     for _ in range(3):
         bucket = sup.unique_bucket("race")
-        results = _barrier_all(6, lambda i, b=bucket: clients[i % 3].create_bucket(Bucket=b))
-        wins = [r for r in results if not isinstance(r, Exception)]
-        losses = [r for r in results if isinstance(r, Exception)]
-        assert len(wins) == 1, results
-        for exc in losses:
-            assert isinstance(exc, ClientError) and _code(exc) == "BucketAlreadyOwnedByYou", exc
-        for c in clients:
-            c.head_bucket(Bucket=bucket)
+        results = _barrier_all(6, lambda i, b=bucket: tenants[i % 2][i % 3].create_bucket(Bucket=b))
+        won = {i % 2 for i, r in enumerate(results) if not isinstance(r, Exception)}
+        assert len(won) == 1, results
+        winner = won.pop()
+        for i, r in enumerate(results):
+            if isinstance(r, Exception):
+                assert isinstance(r, ClientError), r
+                expected = "BucketAlreadyOwnedByYou" if i % 2 == winner else "BucketAlreadyExists"
+                assert _code(r) == expected, (i, r)
+        owners = {c.get_bucket_acl(Bucket=bucket)["Owner"]["ID"] for c in tenants[winner]}
+        assert len(owners) == 1
+        for c in tenants[1 - winner]:
+            with pytest.raises(ClientError):
+                c.put_object(Bucket=bucket, Key="not-mine", Body=b"x")
 
 
 def test_conditional_put_race_across_servers(servers: list[sup.Server]) -> None:
