@@ -208,7 +208,8 @@ async def _part_range(ctx: Ctx, rec: ObjectRecord, ranged: bool) -> tuple[int, i
     raw = ctx.req.param("partNumber")
     if raw is None:
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= 10000:
+    # isascii: str.isdigit() admits "²", which int() refuses; the length bounds int()'s work.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 5 or not 1 <= int(raw) <= 10000:
         raise errors.InvalidArgument(
             "Part number must be an integer between 1 and 10000, inclusive",
             ArgumentName="partNumber",

@@ -158,3 +158,13 @@ def test_get_and_head_part_number_return_that_part(s3: Any, bucket: str) -> None
     with pytest.raises(botocore.exceptions.ClientError) as exc:
         _get_part(s3, bucket, "single", 2)
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 416
+
+
+@pytest.mark.parametrize("number", ["0", "10001", "%C2%B2", "1.0", "-1", "99999999999999999999"])
+def test_part_number_that_is_not_1_to_10000_is_invalid_argument(
+    server: Any, s3: Any, bucket: str, number: str
+) -> None:
+    """Not a 500: "²" passes str.isdigit() but not int() (found by the fuzzer)."""
+    s3.put_object(Bucket=bucket, Key="obj", Body=b"x")
+    resp = server.raw("GET", f"/{bucket}/obj", query=f"partNumber={number}")
+    assert (resp.status, resp.error_code) == (400, "InvalidArgument"), resp
