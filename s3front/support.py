@@ -225,6 +225,8 @@ _FORM_LIST: tuple[tuple[str, Support], ...] = (
     ("x-amz-checksum-sha1", Refused(not_implemented)),
     ("x-amz-checksum-sha256", Refused(not_implemented)),
     ("x-amz-sdk-checksum-algorithm", Refused(not_implemented)),
+    # The bucket-owner check is made on the header (s3front.api.context), not on form fields.
+    ("x-amz-expected-bucket-owner", Refused(not_implemented)),
     # Grants are headers only; the form takes a canned "acl".
     ("x-amz-grant-read", Refused(not_implemented)),
     ("x-amz-grant-write", Refused(not_implemented)),

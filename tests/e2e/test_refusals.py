@@ -284,6 +284,8 @@ def _post_form(server: Any, bucket: str, key: str, extra: dict[str, str]) -> sup
         ({"x-amz-website-redirect-location": "/x"}, (501, "NotImplemented")),
         ({"x-amz-checksum-crc32": "AAAAAA=="}, (501, "NotImplemented")),
         ({"x-amz-frobnicate": "1"}, (501, "NotImplemented")),
+        # Enforced as a header only: as a form field it would be a check that never happens.
+        ({"x-amz-expected-bucket-owner": "123456789012"}, (501, "NotImplemented")),
     ],
 )
 def test_form_field_walk(
