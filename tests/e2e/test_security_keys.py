@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import s3front_e2e_support as sup
 from botocore.exceptions import ClientError
+from s3front_keyspaces import own_keyspace
 
 MASTER = "12066eb327070c9d6a8366f25a662b51ccc5347a90f913c58ac29d63fcea514c"
 OTHER_MASTER = "56f9ade1df195d1b40b2170826d37623362cf0d9428c3272567fae2eaf21dc47"
@@ -105,22 +106,8 @@ def own_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite://{tmp_path / 'data'}"
         return
-    from s3front.schema import apply_schema_sync
-    from s3front.store.cassandra.session import Db, parse_url
-
-    base: str = request.getfixturevalue("cassandra_url")
-    hosts, _, query = base.partition("?")
-    keyspace = f"s3k_{secrets.token_hex(6)}"
-    url = f"{hosts.rsplit('/', 1)[0]}/{keyspace}?{query}"
-    apply_schema_sync(url)
-    try:
+    with own_keyspace(request.getfixturevalue("cassandra_url"), "s3k") as url:
         yield url
-    finally:
-        db = Db.connect(parse_url(url, require_keyspace=False))
-        try:
-            db.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
-        finally:
-            db.shutdown()
 
 
 # -- item 6: the store's files, the master key, sealing -------------------------------------------

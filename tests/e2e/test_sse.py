@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import secrets
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 import s3front_e2e_support as sup
 from botocore.exceptions import ClientError
+from s3front_keyspaces import own_keyspace
 
 MASTER = "3f1c9a07d2b84e6a5c0f1e2d3b4a59687766554433221100ffeeddccbbaa9988"
 KEY_A = bytes(range(32))
@@ -35,22 +35,8 @@ _VARIANTS = [
 
 
 def _own_keyspace(request: pytest.FixtureRequest) -> Iterator[str]:
-    from s3front.schema import apply_schema_sync
-    from s3front.store.cassandra.session import Db, parse_url
-
-    base: str = request.getfixturevalue("cassandra_url")
-    hosts, _, query = base.partition("?")
-    keyspace = f"s3e_{secrets.token_hex(6)}"
-    url = f"{hosts.rsplit('/', 1)[0]}/{keyspace}?{query}"
-    apply_schema_sync(url)
-    try:
+    with own_keyspace(request.getfixturevalue("cassandra_url"), "s3e") as url:
         yield url
-    finally:
-        db = Db.connect(parse_url(url, require_keyspace=False))
-        try:
-            db.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
-        finally:
-            db.shutdown()
 
 
 @pytest.fixture(scope="module", params=_VARIANTS)

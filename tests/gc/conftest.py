@@ -13,25 +13,14 @@ needs a pass to free its own garbage could not tell a safe pass from a broken on
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 
 import pytest
+from s3front_keyspaces import own_keyspace
 from s3front_store_fixtures import *  # noqa: F403
-
-from s3front.schema import apply_schema_sync
-from s3front.store.cassandra.session import Db, parse_url
 
 
 @pytest.fixture(scope="session")
 def cassandra_url(cassandra_url: str) -> Iterator[str]:
-    cfg = parse_url(cassandra_url)
-    keyspace = f"s3gc_{secrets.token_hex(6)}"
-    url = cassandra_url.replace(f"/{cfg.keyspace}?", f"/{keyspace}?")
-    apply_schema_sync(url)
-    yield url
-    db = Db.connect(parse_url(cassandra_url))
-    try:
-        db.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
-    finally:
-        db.shutdown()
+    with own_keyspace(cassandra_url, "s3gc") as url:
+        yield url

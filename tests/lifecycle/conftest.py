@@ -7,15 +7,13 @@ the contract suite's bucket-less rows): `lc_cassandra_url` is a keyspace of thei
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from s3front_keyspaces import own_keyspace
 
-from s3front.schema import apply_schema_sync
 from s3front.store import open_store
-from s3front.store.cassandra.session import Db, parse_url
 from s3front.store.protocols import Store
 
 
@@ -26,16 +24,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="session")
 def lc_cassandra_url(cassandra_url: str) -> Iterator[str]:
-    cfg = parse_url(cassandra_url)
-    keyspace = f"s3lc_{secrets.token_hex(6)}"
-    url = cassandra_url.replace(f"/{cfg.keyspace}?", f"/{keyspace}?")
-    apply_schema_sync(url)
-    yield url
-    db = Db.connect(parse_url(cassandra_url))
-    try:
-        db.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
-    finally:
-        db.shutdown()
+    with own_keyspace(cassandra_url, "s3lc") as url:
+        yield url
 
 
 @pytest.fixture
