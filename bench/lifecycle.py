@@ -107,7 +107,7 @@ def main() -> None:
                 print(f"sqlite, {count:,} objects")
                 asyncio.run(one(f"sqlite://{tmp}/store", count))
         else:
-            from s3front.schema import apply_schema_sync
+            from s3front.store.cassandra.schema import apply_schema_sync
             from s3front.store.cassandra.session import Db, parse_url
 
             base = parse_url(args.store, require_keyspace=False)

@@ -33,10 +33,10 @@ from s3front.api.cors import cors_headers
 from s3front.api.document_integrity import checked_body
 from s3front.auth import authenticate
 from s3front.config import Settings
-from s3front.gc import gc_loop
 from s3front.keys import KeyCache, ensure_root_key
 from s3front.lifecycle_worker import lifecycle_loop
 from s3front.limits import NO_LINGER, paced
+from s3front.objects.gc import gc_loop
 from s3front.request import S3Request, from_scope, new_request_id
 from s3front.requestlog import RequestLog
 from s3front.store import open_store

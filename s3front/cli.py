@@ -232,15 +232,70 @@ def _store_url(args: argparse.Namespace) -> str:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from s3front import schema
-
     url = _store_url(args)
     if not url.startswith("cassandra:"):
         print("the embedded SQLite store needs no schema job; nothing to do", file=sys.stderr)
         return 0
     if args.schema_cmd == "apply":
-        return schema.cli_apply(url, args.strategy, args.replication)
-    return schema.cli_status(url)
+        return schema_apply(url, args.strategy, args.replication)
+    return schema_status(url)
+
+
+def schema_apply(url: str, strategy: str = "SimpleStrategy", replication_spec: str = "") -> int:
+    """`s3front schema apply`: print what happens; exit code 0, 1 (failed) or 2 (bad options)."""
+    from s3front.store.cassandra import schema
+    from s3front.store.cassandra.session import parse_url
+
+    try:
+        full = schema.resolve_strategy(strategy)
+        cfg = parse_url(url)
+        replication = schema.parse_replication(full, replication_spec, cfg.dc)
+        schema.replication_map(full, replication)
+    except (schema.SchemaError, ValueError) as exc:
+        print(f"s3front schema apply: {exc}", file=sys.stderr)
+        return 2
+    try:
+        old, new = schema.apply_schema_sync(
+            url, full, replication, lambda msg: print(f"schema: {msg}", flush=True)
+        )
+    except schema.SchemaError as exc:
+        print(f"s3front schema apply: FAILED: {exc}", file=sys.stderr)
+        return 1
+    if old == new:
+        print(f"schema: keyspace {cfg.keyspace} already at version {new}; nothing to do")
+    else:
+        print(f"schema: keyspace {cfg.keyspace} upgraded from version {old} to {new}")
+    if new < schema.REQUIRED_VERSION:
+        # The files this installation carries stop short of what its server needs (a broken
+        # install, or S3FRONT_SCHEMA_DIR naming an old copy): `serve` would refuse the keyspace.
+        print(
+            f"s3front schema apply: FAILED: keyspace {cfg.keyspace} is at version {new}, the "
+            f"server needs {schema.REQUIRED_VERSION}: this installation's schema files "
+            f"({schema.SCHEMA_DIR}) are missing or out of date",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def schema_status(url: str) -> int:
+    """`s3front schema status`: 0 if current, 3 if missing or outdated, 1 if unreachable."""
+    from s3front.store.cassandra import schema
+    from s3front.store.cassandra.session import parse_url
+
+    required = schema.REQUIRED_VERSION
+    try:
+        version = schema.schema_status_sync(url)
+        ks = parse_url(url).keyspace
+    except (schema.SchemaError, ValueError) as exc:
+        print(f"s3front schema status: {exc}", file=sys.stderr)
+        return 1
+    if version is None:
+        print(f"schema: keyspace {ks} does not exist (needs version {required})")
+        return 3
+    state = "up to date" if version >= required else "outdated: run `s3front schema apply`"
+    print(f"schema: keyspace {ks} at version {version}, needs {required} ({state})")
+    return 0 if version >= required else 3
 
 
 def _status_printer() -> Callable[[str], None] | None:
@@ -261,7 +316,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 
 async def _gc(args: argparse.Namespace) -> int:
-    from s3front.gc import run_gc
+    from s3front.objects.gc import run_gc
     from s3front.store import open_store
 
     store = await open_store(_store_url(args))
@@ -320,7 +375,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 async def _stats(args: argparse.Namespace) -> int:
-    from s3front.stats import collect_stats
+    from s3front.objects.stats import collect_stats
     from s3front.store import open_store
 
     store = await open_store(_store_url(args))

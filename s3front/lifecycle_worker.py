@@ -13,7 +13,7 @@ lifecycle run` (`run_lifecycle`, one pass). A pass, bucket by bucket (those with
 - the multipart uploads, DaysAfterInitiation after initiation: aborted (upload and part rows).
 
 It removes references only: the blocks and manifests they pointed to are freed later by GC
-(`s3front.gc`), which its write intents and grace period make safe.
+(`s3front.objects.gc`), which its write intents and grace period make safe.
 
 Several servers may run it at once on one store. Each (bucket, shard) -- and each bucket's
 uploads -- is worked on under a lease (`MetaStore.take_lease`: a lightweight transaction with a

@@ -27,7 +27,6 @@ from dataclasses import dataclass, replace
 from s3front import keys as access_keys
 from s3front import kms
 from s3front.config import decode_master_key
-from s3front.gc import all_buckets
 from s3front.objects.encryption import (
     SSE_S3,
     UnwrapError,
@@ -36,6 +35,7 @@ from s3front.objects.encryption import (
     sealing_of,
     with_sealing,
 )
+from s3front.objects.scan import all_buckets
 from s3front.store.protocols import Store
 
 PAGE = 500

@@ -26,7 +26,7 @@ from typing import NoReturn
 
 import pytest
 
-from s3front.schema import apply_schema_sync
+from s3front.store.cassandra.schema import apply_schema_sync
 from s3front.store.cassandra.session import Db, parse_url
 from s3front.store.errors import StoreError
 

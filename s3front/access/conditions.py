@@ -8,7 +8,7 @@ Operators: String{Equals,NotEquals,EqualsIgnoreCase,NotEqualsIgnoreCase,Like,Not
 Numeric{Equals,NotEquals,LessThan,LessThanEquals,GreaterThan,GreaterThanEquals}, the same six
 for Date, Bool, IpAddress / NotIpAddress and Null; each (but Null) also with the `IfExists`
 suffix and the `ForAnyValue:` / `ForAllValues:` qualifiers. Keys: `KEYS` below; each comes from
-the request (`context_hooks.facts_of`), s3:ExistingObjectTag/<key> from the object's tags, read
+the request (`api.access_hooks.facts_of`), s3:ExistingObjectTag/<key> from the object's tags, read
 when a policy tests them. Request tags (s3:RequestObjectTag/..., which PutObjectTagging carries
 in its body, read only after the access decision) and TLS details are not available to the
 access decision and are refused.

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 
 from s3front import errors
+from s3front.api import access_hooks
 from s3front.auth import Principal
 from s3front.body import Body
 from s3front.config import Settings
@@ -65,24 +66,18 @@ class Ctx:
         if rec is None:
             raise errors.NoSuchBucket(BucketName=self.bucket_name)
         await self.authorize(rec)
-        from s3front.access.context_hooks import check_bucket_controls
-
-        check_bucket_controls(self, rec)
+        access_hooks.check_bucket_controls(self, rec)
         return rec
 
     async def authorize(self, bucket: BucketRecord) -> None:
         """AccessDenied unless the request's operation is allowed on `bucket` (and its key)."""
-        from s3front.access.context_hooks import authorize_request
-
-        await authorize_request(self, bucket)
+        await access_hooks.authorize_request(self, bucket)
 
     async def authorize_object(
         self, bucket: BucketRecord, key: str, obj: ObjectRecord | None, action: str
     ) -> None:
         """AccessDenied unless `action` is allowed on this object (e.g. a copy's source)."""
-        from s3front.access.context_hooks import authorize_object
-
-        authorize_object(self, bucket, key, obj, action)
+        access_hooks.authorize_object(self, bucket, key, obj, action)
 
 
 def now_ms() -> int:

@@ -30,9 +30,9 @@ from starlette.responses import Response
 
 from s3front import errors, xmldocs
 from s3front.access.acl import attrs_with_request_acl
-from s3front.access.context_hooks import authorize_read, writer
 from s3front.api import conditions, lock_headers, sse
 from s3front.api import lifecycle as lifecycle_headers
+from s3front.api.access_hooks import authorize_read, writer
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, now_ms
 from s3front.api.headers import stored_headers

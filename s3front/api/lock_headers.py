@@ -14,8 +14,8 @@ from dataclasses import replace
 
 from s3front import errors
 from s3front.access.authorize import is_allowed
-from s3front.access.context_hooks import caller, facts_of
 from s3front.api import integrity
+from s3front.api.access_hooks import caller, facts_of
 from s3front.api.context import Ctx, now_ms
 from s3front.objects import lock, versions
 from s3front.objects.listing import shard_of

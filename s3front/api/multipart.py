@@ -13,9 +13,9 @@ from starlette.responses import Response
 
 from s3front import checksums, errors, xml, xmldocs
 from s3front.access.acl import attrs_with_request_acl
-from s3front.access.context_hooks import writer
 from s3front.api import integrity, lock_headers, sse
 from s3front.api import lifecycle as lifecycle_headers
+from s3front.api.access_hooks import writer
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, now_ms, owner_names
 from s3front.api.headers import stored_headers
@@ -162,7 +162,7 @@ async def _complete_multipart_upload(ctx: Ctx, intent: WriteIntent) -> Response:
     manifest_id = await write_assembly(ctx.store.meta, assembly, intent)
     # The part rows keep the part manifests until the object row does; a completion or abort
     # that won meanwhile has deleted them, so re-read the upload after the manifest that now
-    # reaches them is written (the argument is in s3front.gc).
+    # reaches them is written (the argument is in s3front.objects.gc).
     if await ctx.store.meta.get_upload(bucket.bucket_id, upload.key, upload.upload_id) is None:
         raise errors.NoSuchUpload(UploadId=upload.upload_id)
     seq, version_id = new_version(bucket)

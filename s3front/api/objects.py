@@ -12,9 +12,9 @@ from starlette.responses import Response
 
 from s3front import checksums, errors, xml, xmldocs
 from s3front.access.acl import attrs_with_request_acl
-from s3front.access.context_hooks import writer
 from s3front.api import conditions, integrity, lock_headers, sse
 from s3front.api import lifecycle as lifecycle_headers
+from s3front.api.access_hooks import writer
 from s3front.api.context import Ctx, now_ms
 from s3front.api.headers import object_headers, stored_headers
 from s3front.api.streaming import BodyStream

@@ -26,8 +26,8 @@ from starlette.responses import Response
 from s3front import errors, support, xml
 from s3front.access import acl as acls
 from s3front.access import controls, post_form
-from s3front.access.context_hooks import authorize_object
 from s3front.api import lock_headers
+from s3front.api.access_hooks import authorize_object
 from s3front.api.context import Ctx, now_ms
 from s3front.api.headers import check_stored_headers, header_value_ok
 from s3front.api.objects import MAX_PUT_SIZE, commit_object, new_version

@@ -10,7 +10,7 @@ manifest write until its object (or part) row is written:
 
 The intent row (id, started_ms, expires_ms) is written lazily, by `ensure()`, right before the
 first block or manifest: a small PUT stored inline in its object row never writes one. GC keeps
-every block and manifest stamped at or after the oldest live intent's start (`s3front.gc` has
+every block and manifest stamped at or after the oldest live intent's start (`s3front.objects.gc` has
 the argument), so a write that takes longer than the grace period still finds its blocks.
 
 Expiry: the row names a time `ttl_ms` ahead, and the writer rewrites it once a third of that

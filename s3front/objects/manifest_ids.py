@@ -9,7 +9,7 @@ Ids of any other shape have no known time: `manifest_created_ms` returns None an
 them as old. The uuid4 hex ids written before this format are 32 hex digits too, so they parse;
 their first 12 digits are random, which reads as a time centuries ahead for all but a tiny
 fraction of them. GC therefore trusts a stamped time only up to a little past its own clock and
-treats anything later as old as well (see `s3front.gc`).
+treats anything later as old as well (see `s3front.objects.gc`).
 """
 
 from __future__ import annotations

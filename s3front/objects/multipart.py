@@ -146,7 +146,7 @@ async def write_assembly(meta: MetaStore, assembly: Assembly, intent: WriteInten
     """Write the completed object's manifest (child entries only); return its id.
 
     `intent` is the completion's, held until its object row is written. The caller must then
-    re-read the upload row before writing the object row (see `s3front.gc`): the part rows are
+    re-read the upload row before writing the object row (see `s3front.objects.gc`): the part rows are
     what keeps the part manifests until the object row does, and a concurrent completion or
     abort deletes them.
     """

@@ -14,7 +14,7 @@ and awscrt release the GIL on large buffers, so on two cores both really run at 
 Write order is intent -> blocks -> manifest (here) -> object row (the caller): a crash or a
 failed body leaves only unreferenced blocks, which GC collects. The caller's `WriteIntent` is
 registered before the first block is stored and checked after the manifest; it keeps GC off
-these blocks until the caller's row is written, however long the body takes (`s3front.gc`).
+these blocks until the caller's row is written, however long the body takes (`s3front.objects.gc`).
 Objects up to `inline_limit` bytes skip blocks and manifest entirely and travel inline in the
 object row (and never register the intent).
 

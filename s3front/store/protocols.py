@@ -197,7 +197,7 @@ class MetaStore(Protocol):
         """Delete the whole partition of an upload's parts."""
         ...
 
-    # -- write intents: partition = intent_id (`s3front.objects.intents`, `s3front.gc`) --------
+    # -- write intents: partition = intent_id (`s3front.objects.intents`, `s3front.objects.gc`) --------
     async def put_intent(self, rec: IntentRecord) -> None:
         """Write (or refresh) an intent. The backend may drop it once `expires_ms` has passed
         (Cassandra: a TTL), and must not drop it before."""

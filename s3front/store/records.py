@@ -102,7 +102,7 @@ class BlockInfo:
 @dataclass(frozen=True, slots=True)
 class IntentRecord:
     """A write in progress (partition: intent_id): GC keeps everything stamped at or after
-    `started_ms` while the intent lives (see `s3front.gc`). Times are the writer's clock."""
+    `started_ms` while the intent lives (see `s3front.objects.gc`). Times are the writer's clock."""
 
     intent_id: str
     started_ms: int

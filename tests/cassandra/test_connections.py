@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from s3front.schema import apply_schema_sync
 from s3front.store.cassandra import CassandraStore, open_cassandra
+from s3front.store.cassandra.schema import apply_schema_sync
 from s3front.store.cassandra.session import Db, parse_url
 
 pytestmark = pytest.mark.cassandra

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 import s3front_cassandra_node as cassandra_node
 
-from s3front.schema import apply_schema_sync
 from s3front.store.cassandra import CassandraStore, open_cassandra
+from s3front.store.cassandra.schema import apply_schema_sync
 from s3front.store.errors import StoreTimeout, StoreUnavailable
 from s3front.store.records import BucketRecord
 

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from s3front.schema import (
+from s3front.cli import schema_apply as cli_apply
+from s3front.cli import schema_status as cli_status
+from s3front.store.cassandra import open_cassandra
+from s3front.store.cassandra.schema import (
     REQUIRED_VERSION,
     SCHEMA_DIR,
     SchemaError,
     apply_schema,
-    cli_apply,
-    cli_status,
 )
-from s3front.schema import schema_status as status
-from s3front.store.cassandra import open_cassandra
+from s3front.store.cassandra.schema import schema_status as status
 from s3front.store.cassandra.session import Db, parse_url
 from s3front.store.errors import SchemaOutdated
 

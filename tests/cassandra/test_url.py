@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from s3front.schema import (
+from s3front.store.cassandra.schema import (
     REQUIRED_VERSION,
     SchemaError,
     parse_replication,

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from s3front.cli import build_parser, cmd_schema, cmd_serve
-from s3front.schema import REQUIRED_VERSION
+from s3front.store.cassandra.schema import REQUIRED_VERSION
 
 K8S = Path(__file__).resolve().parents[2] / "k8s"
 # The oldest Kubernetes these manifests promise to work on, and the newest the validator knows.

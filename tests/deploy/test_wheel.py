@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import s3front_e2e_support as sup
 
-from s3front.schema import REQUIRED_VERSION, SCHEMA_DIR, schema_files
+from s3front.store.cassandra.schema import REQUIRED_VERSION, SCHEMA_DIR, schema_files
 from s3front.store.cassandra.session import parse_url
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ import s3front_e2e_support as sup
 
 from s3front import __version__
 from s3front.cli import build_parser
-from s3front.schema import SCHEMA_DIR, apply_schema_sync
+from s3front.store.cassandra.schema import SCHEMA_DIR, apply_schema_sync
 from s3front.store.cassandra.session import Db, parse_url
 
 UNREACHABLE = "cassandra://127.0.0.1:1/ks?connect_timeout=3"

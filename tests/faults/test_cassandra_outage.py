@@ -21,7 +21,7 @@ import pytest
 import s3front_cassandra_node as cassandra_node
 import s3front_e2e_support as sup
 
-from s3front.schema import apply_schema_sync
+from s3front.store.cassandra.schema import apply_schema_sync
 
 pytestmark = pytest.mark.cassandra
 

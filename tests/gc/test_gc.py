@@ -24,7 +24,7 @@ from gc_helpers import (
     write_data,
 )
 
-from s3front.gc import (
+from s3front.objects.gc import (
     GcReport,
     clock_ms,
     free_blocks,

@@ -22,7 +22,7 @@ from gc_helpers import delete, make_bucket, present, put, read, start_upload
 
 from s3front.api.context import Ctx
 from s3front.api.copy import Source, _pin_source
-from s3front.gc import GcReport, clock_ms, run_gc
+from s3front.objects.gc import GcReport, clock_ms, run_gc
 from s3front.objects.intents import IntentLapsed, WriteIntent
 from s3front.objects.keys import shard_of
 from s3front.objects.multipart import assemble, write_assembly

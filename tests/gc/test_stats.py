@@ -9,7 +9,7 @@ import os
 import pytest
 from gc_helpers import make_bucket, put
 
-from s3front.stats import Stats, collect_stats
+from s3front.objects.stats import Stats, collect_stats
 from s3front.store.protocols import Store
 
 pytestmark = pytest.mark.anyio

@@ -11,7 +11,7 @@ import contextlib
 import secrets
 from collections.abc import Iterator
 
-from s3front.schema import apply_schema_sync
+from s3front.store.cassandra.schema import apply_schema_sync
 from s3front.store.cassandra.session import Db, parse_url
 
 

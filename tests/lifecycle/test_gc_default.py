@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from s3front import cli, config
-from s3front.gc import gc_loop
+from s3front.objects.gc import gc_loop
 from s3front.store import open_store
 
 pytestmark = pytest.mark.anyio

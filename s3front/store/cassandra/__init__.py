@@ -4,7 +4,7 @@
 
 Modules: `session` (URL, driver cluster, asyncio bridge, error mapping), `meta` (buckets, object
 index, manifests, uploads, parts), `blocks`, `keys`. The tables are created by
-`s3front schema apply` (s3front/schema.py, CQL in schema/cassandra/); opening a store never
+`s3front schema apply` (`schema`, CQL in schema/cassandra/); opening a store never
 changes the schema, it only checks that the keyspace is recent enough.
 """
 
@@ -15,6 +15,7 @@ import asyncio
 from s3front.store.cassandra.blocks import CassandraBlocks
 from s3front.store.cassandra.keys import CassandraKeys
 from s3front.store.cassandra.meta import CassandraMeta
+from s3front.store.cassandra.schema import REQUIRED_VERSION, read_version
 from s3front.store.cassandra.session import CassandraConfig, Db, parse_url
 from s3front.store.errors import SchemaOutdated
 
@@ -59,9 +60,6 @@ async def open_cassandra(url: str) -> CassandraStore:
 
 
 def _open(cfg: CassandraConfig) -> CassandraStore:
-    # Imported here: s3front.schema imports this package's session module.
-    from s3front.schema import REQUIRED_VERSION, read_version
-
     db = Db.connect(cfg)
     try:
         version = read_version(db, cfg.keyspace)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,7 +69,7 @@ class SchemaFile:
 
 def schema_files(directory: Traversable = SCHEMA_DIR) -> list[SchemaFile]:
     """The numbered files in order, each split into statements (none if the directory is
-    missing: `cli_apply` then reports the version it could not reach)."""
+    missing: `s3front schema apply` then reports the version it could not reach)."""
     out = []
     entries = directory.iterdir() if directory.is_dir() else iter(())
     for entry in sorted((e for e in entries if e.name.endswith(".cql")), key=lambda e: e.name):
@@ -149,7 +148,7 @@ async def apply_schema(
 
 async def schema_status(url: str) -> int | None:
     """The applied version; None if the keyspace does not exist. Raises SchemaError."""
-    return await asyncio.to_thread(_status, url)
+    return await asyncio.to_thread(schema_status_sync, url)
 
 
 def _quiet(_: str) -> None:
@@ -167,7 +166,8 @@ def _connect(url: str) -> tuple[CassandraConfig, Db]:
         raise SchemaError(f"cannot reach Cassandra at {cfg.redacted()}: {exc}") from exc
 
 
-def _status(url: str) -> int | None:
+def schema_status_sync(url: str) -> int | None:
+    """`schema_status` for synchronous callers (the CLI)."""
     cfg, db = _connect(url)
     try:
         return read_version(db, cfg.keyspace)
@@ -238,7 +238,7 @@ def _ddl(db: Db, cql: str) -> None:
         raise SchemaError(f"nodes did not agree on the schema in time after: {cql[:60]} ...")
 
 
-# -- command line (wired into `s3front schema apply|status` by s3front.cli) --------------------
+# -- command-line options (`s3front schema apply|status` in s3front.cli prints the outcome) ------
 _STRATEGIES = {
     "simple": "SimpleStrategy",
     "simplestrategy": "SimpleStrategy",
@@ -246,6 +246,11 @@ _STRATEGIES = {
     "nts": "NetworkTopologyStrategy",
     "networktopologystrategy": "NetworkTopologyStrategy",
 }
+
+
+def resolve_strategy(name: str) -> str:
+    """The full class name of a strategy given on the command line (simple, nts, ...)."""
+    return _STRATEGIES.get(name.lower(), name)
 
 
 def parse_replication(strategy: str, spec: str, dc: str | None = None) -> dict[str, int] | None:
@@ -272,63 +277,14 @@ def parse_replication(strategy: str, spec: str, dc: str | None = None) -> dict[s
     return factors
 
 
-def cli_apply(url: str, strategy: str = "SimpleStrategy", replication_spec: str = "") -> int:
-    """`s3front schema apply`: print what happens; exit code 0, 1 (failed) or 2 (bad options)."""
-    try:
-        full = _STRATEGIES.get(strategy.lower(), strategy)
-        cfg = parse_url(url)
-        replication = parse_replication(full, replication_spec, cfg.dc)
-        replication_map(full, replication)
-    except (SchemaError, ValueError) as exc:
-        print(f"s3front schema apply: {exc}", file=sys.stderr)
-        return 2
-    try:
-        old, new = apply_schema_sync(
-            url, full, replication, lambda msg: print(f"schema: {msg}", flush=True)
-        )
-    except SchemaError as exc:
-        print(f"s3front schema apply: FAILED: {exc}", file=sys.stderr)
-        return 1
-    if old == new:
-        print(f"schema: keyspace {cfg.keyspace} already at version {new}; nothing to do")
-    else:
-        print(f"schema: keyspace {cfg.keyspace} upgraded from version {old} to {new}")
-    if new < REQUIRED_VERSION:
-        # The files this installation carries stop short of what its server needs (a broken
-        # install, or S3FRONT_SCHEMA_DIR naming an old copy): `serve` would refuse the keyspace.
-        print(
-            f"s3front schema apply: FAILED: keyspace {cfg.keyspace} is at version {new}, the "
-            f"server needs {REQUIRED_VERSION}: this installation's schema files ({SCHEMA_DIR}) "
-            "are missing or out of date",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
-
-
-def cli_status(url: str) -> int:
-    """`s3front schema status`: 0 if current, 3 if missing or outdated, 1 if unreachable."""
-    try:
-        version = _status(url)
-        ks = parse_url(url).keyspace
-    except (SchemaError, ValueError) as exc:
-        print(f"s3front schema status: {exc}", file=sys.stderr)
-        return 1
-    if version is None:
-        print(f"schema: keyspace {ks} does not exist (needs version {REQUIRED_VERSION})")
-        return 3
-    state = "up to date" if version >= REQUIRED_VERSION else "outdated: run `s3front schema apply`"
-    print(f"schema: keyspace {ks} at version {version}, needs {REQUIRED_VERSION} ({state})")
-    return 0 if version >= REQUIRED_VERSION else 3
-
-
 __all__ = [
     "REQUIRED_VERSION",
     "SchemaError",
     "apply_schema",
     "apply_schema_sync",
-    "cli_apply",
-    "cli_status",
+    "parse_replication",
     "read_version",
+    "resolve_strategy",
     "schema_status",
+    "schema_status_sync",
 ]

@@ -1,4 +1,5 @@
-"""Glue between a request context and the access decision (`authorize.is_allowed`).
+"""Glue between a request context (`api.context.Ctx`) and the access decision
+(`access.authorize.is_allowed`).
 
 The action comes from the route table (`routing.ROUTES`, the version variant when the request
 names a versionId); the resource is the request's bucket, or its object for object-level
@@ -19,6 +20,7 @@ from s3front.access import controls
 from s3front.access import policy as policies
 from s3front.access.authorize import is_allowed, needs_object
 from s3front.access.conditions import EXISTING_TAG, HEADER_KEYS, Facts
+from s3front.api.tagging_attrs import tags_of
 from s3front.auth import sigv4
 from s3front.keys import tenant_id
 from s3front.objects.listing import shard_of
@@ -143,9 +145,6 @@ def needs_tags(bucket: BucketRecord, action: str) -> bool:
 
 
 def with_tags(facts: Facts, obj: ObjectRecord) -> Facts:
-    # Imported here: s3front.api imports this module while it initialises.
-    from s3front.api.tagging_attrs import tags_of
-
     tags = {EXISTING_TAG + k: v for k, v in tags_of(obj.attrs).items()}
     return replace(facts, values={**facts.values, **tags})
 

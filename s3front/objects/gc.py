@@ -98,11 +98,20 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from s3front import metrics
 from s3front.objects.manifest_ids import manifest_created_ms
+from s3front.objects.scan import (
+    PAGE,
+    Progress,
+    ProgressCallback,
+    all_buckets,
+    block_pages,
+    object_pages,
+)
+from s3front.objects.stats import collect_stats
 from s3front.store.protocols import Store
 from s3front.store.records import BlockInfo, BucketRecord
 
@@ -111,9 +120,7 @@ _rng = random.Random()
 
 log = logging.getLogger("s3front.gc")
 
-PAGE = 1000  # rows per store call
 CONCURRENCY = 32  # store calls in flight while following manifests or deleting blocks
-PROGRESS_EVERY = 1000  # rows between two progress reports
 FUTURE_SLACK_MS = 3_600_000  # a stamped time later than t0 + this is not a real time
 DEFAULT_GRACE_SECONDS = 24 * 3600.0
 # The lease that spreads `gc_loop`'s passes: one per interval across every server of a store.
@@ -122,8 +129,6 @@ GC_LEASE = "gc:pass"
 # the horizon for the writes a pass cannot see, those that register their intent after it read
 # the intents. Not the operator's grace period: it holds at grace 0 too.
 DEFAULT_CLOCK_SKEW_SECONDS = 1.0
-
-ProgressCallback = Callable[[str], None]
 
 
 def clock_ms() -> int:
@@ -156,27 +161,6 @@ class GcReport:
         )
 
 
-class Progress:
-    """Calls back with a short status at each phase and every `every` rows within one."""
-
-    def __init__(self, callback: ProgressCallback | None, every: int = PROGRESS_EVERY) -> None:
-        self._callback = callback
-        self._every = every
-        self._phase = ""
-        self._rows = 0
-
-    def phase(self, name: str) -> None:
-        self._phase, self._rows = name, 0
-        if self._callback is not None:
-            self._callback(f"{name}...")
-
-    def rows(self, n: int) -> None:
-        before = self._rows // self._every
-        self._rows += n
-        if self._callback is not None and self._rows // self._every > before:
-            self._callback(f"{self._phase}: {self._rows} rows")
-
-
 @dataclass(slots=True)
 class Marks:
     """What the mark phase found reachable, and the times it judged age by."""
@@ -190,15 +174,6 @@ class Marks:
         """Created at or after the horizon (so possibly in use by a write in progress)."""
         created = manifest_created_ms(manifest_id)
         return created is not None and self.cutoff_ms <= created <= self.t0_ms + FUTURE_SLACK_MS
-
-
-async def all_buckets(store: Store) -> list[BucketRecord]:
-    out: list[BucketRecord] = []
-    after = ""
-    while page := await store.meta.list_buckets(after, PAGE):
-        out.extend(page)
-        after = page[-1].name
-    return out
 
 
 async def _upload_roots(
@@ -228,15 +203,10 @@ async def _object_roots(
     roots: set[str] = set()
     progress.phase("marking objects")
     for bucket in buckets:
-        for shard in range(bucket.shards):
-            start_key, after_seq = "", None
-            while rows := await store.meta.scan_objects(
-                bucket.bucket_id, shard, start_key=start_key, after_seq=after_seq, limit=PAGE
-            ):
-                start_key, after_seq = rows[-1].key, rows[-1].seq
-                report.objects += len(rows)
-                progress.rows(len(rows))
-                roots.update(r.manifest_id for r in rows if r.manifest_id is not None)
+        async for rows in object_pages(store, bucket):
+            report.objects += len(rows)
+            progress.rows(len(rows))
+            roots.update(r.manifest_id for r in rows if r.manifest_id is not None)
     return roots
 
 
@@ -348,9 +318,7 @@ async def garbage_blocks(
     report = report if report is not None else GcReport()
     progress = progress if progress is not None else Progress(None)
     progress.phase("scanning blocks")
-    after = b""
-    while page := await store.blocks.scan_blocks(after, PAGE):
-        after = page[-1].block_id
+    async for page in block_pages(store):
         report.scanned_blocks += len(page)
         progress.rows(len(page))
         yield [
@@ -491,8 +459,6 @@ async def _gc_turn(
         metrics.set_gc_result(report.freed_blocks, report.freed_bytes)
         try:
             # Dedup figures for /-/metrics: a second scan, but only once per GC interval.
-            from s3front.stats import collect_stats  # stats builds on this module
-
             stats = await collect_stats(store)
             metrics.set_dedup(stats.logical_bytes, stats.stored_bytes)
         except Exception:

@@ -7,14 +7,14 @@ plus inline bytes. Blocks are content-addressed, so a block shared by many objec
 offsets of one) counts once; blocks not yet collected by GC and blocks of multipart uploads in
 progress count too, since they take space. Manifest and index rows are not counted.
 
-A full scan, like a GC mark: admin use, not a hot path.
+A full scan (`objects.scan`), like a GC mark: admin use, not a hot path.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from s3front.gc import PAGE, Progress, ProgressCallback, all_buckets
+from s3front.objects.scan import Progress, ProgressCallback, all_buckets, block_pages, object_pages
 from s3front.store.protocols import Store
 
 
@@ -52,27 +52,20 @@ async def collect_stats(store: Store, progress: ProgressCallback | None = None) 
     objects = markers = logical = inline = 0
     status.phase("counting objects")
     for bucket in buckets:
-        for shard in range(bucket.shards):
-            start_key, after_seq = "", None
-            while rows := await store.meta.scan_objects(
-                bucket.bucket_id, shard, start_key=start_key, after_seq=after_seq, limit=PAGE
-            ):
-                start_key, after_seq = rows[-1].key, rows[-1].seq
-                status.rows(len(rows))
-                for r in rows:
-                    if r.delete_marker:
-                        markers += 1
-                        continue
-                    objects += 1
-                    logical += r.size
-                    # Scans leave `inline` out; a non-empty object without a manifest is inline.
-                    if r.manifest_id is None:
-                        inline += r.size
+        async for rows in object_pages(store, bucket):
+            status.rows(len(rows))
+            for r in rows:
+                if r.delete_marker:
+                    markers += 1
+                    continue
+                objects += 1
+                logical += r.size
+                # Scans leave `inline` out; a non-empty object without a manifest is inline.
+                if r.manifest_id is None:
+                    inline += r.size
     status.phase("counting blocks")
     blocks = block_bytes = 0
-    after = b""
-    while page := await store.blocks.scan_blocks(after, PAGE):
-        after = page[-1].block_id
+    async for page in block_pages(store):
         status.rows(len(page))
         blocks += len(page)
         block_bytes += sum(b.size for b in page)
