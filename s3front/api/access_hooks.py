@@ -23,7 +23,7 @@ from s3front.access.conditions import EXISTING_TAG, HEADER_KEYS, Facts
 from s3front.api.tagging_attrs import tags_of
 from s3front.auth import sigv4
 from s3front.keys import tenant_id
-from s3front.objects.listing import shard_of
+from s3front.objects import versions
 from s3front.request import S3Request
 from s3front.store.records import BucketRecord, ObjectRecord
 
@@ -105,13 +105,13 @@ def action_of(ctx: Ctx) -> tuple[str, str | None]:
 
 
 async def read_object(ctx: Ctx, bucket: BucketRecord, key: str) -> ObjectRecord | None:
-    shard = shard_of(key, bucket.shards)
     version_id = ctx.req.param("versionId")
-    meta = ctx.store.meta
-    if version_id is not None:
-        return await meta.get_object_by_version(bucket.bucket_id, shard, key, version_id)
-    rec = await meta.get_object(bucket.bucket_id, shard, key)
-    return None if rec is None or rec.delete_marker else rec
+    rec = await versions.resolve(ctx.store.meta, bucket, key, version_id)
+    # A delete marker named by its version id is decided on as it is; a newest row that is
+    # one means there is no object.
+    if version_id is None and rec is not None and rec.delete_marker:
+        return None
+    return rec
 
 
 # The actions for which AWS sets s3:ExistingObjectTag/<key> (not PutObject, not DeleteObject).
@@ -214,12 +214,7 @@ async def authorize_read(ctx: Ctx, bucket: BucketRecord, key: str, version_id: s
     tags = needs_tags(bucket, action)
     if not tags and is_allowed(who, action, bucket, key, None, facts):
         return
-    shard = shard_of(key, bucket.shards)
-    meta = ctx.store.meta
-    if version_id is not None:
-        obj = await meta.get_object_by_version(bucket.bucket_id, shard, key, version_id)
-    else:
-        obj = await meta.get_object(bucket.bucket_id, shard, key)
+    obj = await versions.resolve(ctx.store.meta, bucket, key, version_id)
     if tags and obj is not None:
         facts = with_tags(facts, obj)
     if obj is not None and is_allowed(who, action, bucket, key, obj, facts):

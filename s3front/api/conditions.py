@@ -10,19 +10,9 @@ from __future__ import annotations
 from email.utils import parsedate_to_datetime
 
 from s3front import errors
+from s3front.objects.commit import etag_matches
 from s3front.request import S3Request
 from s3front.store.records import ObjectRecord
-
-
-def etag_matches(header: str, etag: str) -> bool:
-    for candidate in header.split(","):
-        c = candidate.strip()
-        if c.startswith("W/"):
-            c = c[2:]
-        c = c.strip('"')
-        if c == "*" or c == etag:
-            return True
-    return False
 
 
 def _parse_ms(value: str) -> int | None:

@@ -37,10 +37,10 @@ from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, now_ms
 from s3front.api.headers import stored_headers
 from s3front.api.multipart import MAX_PART_SIZE, _part_number, _upload
-from s3front.api.objects import commit_object, new_version
 from s3front.api.tagging_attrs import parse_tagging_header, tags_of, with_tags
 from s3front.checksums import COMPOSITE
 from s3front.objects import versions
+from s3front.objects.commit import commit_version, new_version
 from s3front.objects.encryption import SSE_S3, sealing_of, with_sealing
 from s3front.objects.intents import WriteIntent
 from s3front.objects.keys import shard_of
@@ -118,10 +118,8 @@ def parse_copy_source(value: str) -> tuple[str, str, str | None]:
 async def _read_source_row(
     ctx: Ctx, bucket: BucketRecord, key: str, version_id: str | None
 ) -> ObjectRecord:
-    shard = shard_of(key, bucket.shards)
-    meta = ctx.store.meta
+    rec = await versions.resolve(ctx.store.meta, bucket, key, version_id)
     if version_id is not None:
-        rec = await versions.get_version(meta, bucket.bucket_id, shard, key, version_id)
         if rec is None:
             raise errors.NoSuchVersion(Key=key, VersionId=version_id)
         if rec.delete_marker:
@@ -130,7 +128,6 @@ async def _read_source_row(
                 "by version id."
             )
         return rec
-    rec = await meta.get_object(bucket.bucket_id, shard, key)
     if rec is None or rec.delete_marker:
         raise errors.NoSuchKey(Key=key)
     return rec
@@ -360,7 +357,13 @@ async def _copy_object(
         # the source's key and sealed again under a new data key (DESIGN.md section 5).
         target = await sse.begin_for(ctx, want)
         new = await _reencrypted(ctx, src, source, target, intent, new)
-    written = await commit_object(ctx, bucket, new)
+    written = await commit_version(
+        ctx.store.meta,
+        bucket,
+        new,
+        if_none_match=ctx.req.header("if-none-match"),
+        if_match=ctx.req.header("if-match"),
+    )
     return xml_response(
         xmldocs.copy_object_result(written.etag, written.last_modified_ms, written.checksums),
         headers={

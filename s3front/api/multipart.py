@@ -19,9 +19,9 @@ from s3front.api.access_hooks import writer
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, now_ms, owner_names
 from s3front.api.headers import stored_headers
-from s3front.api.objects import commit_object, new_version
 from s3front.api.tagging_attrs import parse_tagging_header, with_tags
 from s3front.body import read_all
+from s3front.objects.commit import commit_version, new_version
 from s3front.objects.encryption import sealing_of, with_sealing
 from s3front.objects.intents import WriteIntent
 from s3front.objects.manifest_ids import new_manifest_id
@@ -180,7 +180,13 @@ async def _complete_multipart_upload(ctx: Ctx, intent: WriteIntent) -> Response:
         parts=len(requested),
         attrs=lock_headers.with_default_retention(bucket, upload.attrs, now_ms()),
     )
-    rec = await commit_object(ctx, bucket, rec)
+    rec = await commit_version(
+        ctx.store.meta,
+        bucket,
+        rec,
+        if_none_match=ctx.req.header("if-none-match"),
+        if_match=ctx.req.header("if-match"),
+    )
     # The part manifests now belong to the object; the part rows and the upload go.
     await ctx.store.meta.delete_upload(bucket.bucket_id, upload.key, upload.upload_id)
     await ctx.store.meta.delete_parts(upload.upload_id)

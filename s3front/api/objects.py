@@ -27,7 +27,8 @@ from s3front.api.versioning import (
     write_version_headers,
 )
 from s3front.body import read_all
-from s3front.objects import bucket_deletion, versions
+from s3front.objects import versions
+from s3front.objects.commit import commit_version, new_version
 from s3front.objects.encryption import sealing_of, with_sealing
 from s3front.objects.intents import WriteIntent
 from s3front.objects.listing import shard_of
@@ -94,7 +95,13 @@ async def _put_object(ctx: Ctx, intent: WriteIntent) -> Response:
         checksums=checksums,
         attrs=attrs,
     )
-    rec = await commit_object(ctx, bucket, rec)
+    rec = await commit_version(
+        ctx.store.meta,
+        bucket,
+        rec,
+        if_none_match=ctx.req.header("if-none-match"),
+        if_match=ctx.req.header("if-match"),
+    )
     out = {"etag": f'"{rec.etag}"'}
     for alg, value in checksums.items():
         if alg != "type":
@@ -105,95 +112,18 @@ async def _put_object(ctx: Ctx, intent: WriteIntent) -> Response:
     return Response(status_code=200, headers=out)
 
 
-async def commit_object(ctx: Ctx, bucket: BucketRecord, rec: ObjectRecord) -> ObjectRecord:
-    """Write the object row: the single switch that makes the new version visible (its blocks
-    and manifest are already written). Returns the row as written: in a versioned bucket its
-    seq (and version id) may have been renewed so that it is newer than the key's newest row.
-
-    Conditional writes (PutObject / CompleteMultipartUpload with `If-None-Match: *` or
-    `If-Match: <etag>`) are checked against the key's newest version: If-None-Match fails if
-    it is a live object, If-Match compares its etag (and 404s if there is none).
-
-    Either way the write itself is conditional -- a lightweight transaction on Cassandra --
-    so of two racing conditional writers at most one wins; the loser gets 412 if the condition
-    no longer holds when it re-checks, or 409 ConditionalRequestConflict. In a never-versioned
-    bucket the new row replaces the one checked (compare-and-set on it); in a versioned bucket
-    every conditional writer that checked the same newest version inserts-if-absent the same
-    row, the one right after it (`versions.conditional_successor`).
-
-    Once written, the row stands only if its bucket still does and is not being deleted:
-    a write racing DeleteBucket answers NoSuchBucket or the delete BucketNotEmpty, never both
-    succeed (`s3front.objects.bucket_deletion`).
-    """
-    rec = await _write_row(ctx, bucket, rec)
-    await bucket_deletion.confirm_write(
-        ctx.store.meta, bucket, shard_of(rec.key, bucket.shards), rec
-    )
-    return rec
-
-
-async def _write_row(ctx: Ctx, bucket: BucketRecord, rec: ObjectRecord) -> ObjectRecord:
-    meta = ctx.store.meta
-    shard = shard_of(rec.key, bucket.shards)
-    if_none = ctx.req.header("if-none-match").strip()
-    if_match = ctx.req.header("if-match").strip()
-    if if_none and if_none != "*":
-        raise errors.NotImplemented("If-None-Match on writes supports only '*'.")
-    conditional = bool(if_none or if_match)
-    if not bucket.versioning and not conditional:
-        await meta.put_object(bucket.bucket_id, shard, rec)
-        return rec
-    current = await meta.get_object(bucket.bucket_id, shard, rec.key)
-    if conditional:
-        _check_write_conditions(rec.key, current, if_none=if_none, if_match=if_match)
-    if bucket.versioning:
-        if not conditional:
-            rec = versions.renumbered(rec, bucket.versioning, current)
-            await versions.write_version(meta, bucket, shard, rec, current)
-            return rec
-        rec = versions.conditional_successor(rec, bucket.versioning, current)
-        if not await versions.write_version(meta, bucket, shard, rec, current, if_absent=True):
-            raise errors.ConditionalRequestConflict()
-        return rec
-    if not await meta.put_object_if(bucket.bucket_id, shard, rec, current):
-        raise errors.ConditionalRequestConflict()
-    return rec
-
-
-def _check_write_conditions(
-    key: str, current: ObjectRecord | None, *, if_none: str, if_match: str
-) -> None:
-    live = current is not None and not current.delete_marker
-    if if_none and live:
-        raise errors.PreconditionFailed(Condition="If-None-Match")
-    if if_match:
-        if current is None or current.delete_marker:
-            raise errors.NoSuchKey(Key=key)
-        if not conditions.etag_matches(if_match, current.etag):
-            raise errors.PreconditionFailed(Condition="If-Match")
-
-
-def new_version(bucket: BucketRecord) -> tuple[int, str]:
-    """(seq, version id) of a new version: seq 0 and "null" in a never-versioned bucket (one
-    row per key, overwritten in place), otherwise a fresh time-based seq. `commit_object`
-    renews it if the key already has a newer row (a clock that went backwards)."""
-    return versions.next_version(bucket.versioning, None)
-
-
 async def find_object(ctx: Ctx, bucket: BucketRecord, key: str) -> ObjectRecord:
     """The version a GET/HEAD-like request names: `?versionId=` (a point read for our ids;
     "null" is accepted in every bucket) or the newest. Delete markers are errors; see
     `s3front.api.versioning` for the headers those carry."""
-    shard = shard_of(key, bucket.shards)
     version_id = ctx.req.param("versionId")
+    rec = await versions.resolve(ctx.store.meta, bucket, key, version_id)
     if version_id is not None:
-        rec = await versions.get_version(ctx.store.meta, bucket.bucket_id, shard, key, version_id)
         if rec is None:
             raise errors.NoSuchVersion(Key=key, VersionId=version_id)
         if rec.delete_marker:
             raise DeleteMarkerNotAllowed(rec, ctx.req.method)
     else:
-        rec = await ctx.store.meta.get_object(bucket.bucket_id, shard, key)
         if rec is None:
             raise errors.NoSuchKey(Key=key)
         if rec.delete_marker:

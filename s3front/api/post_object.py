@@ -7,7 +7,7 @@ without a policy is anonymous and succeeds only where the bucket's ACL or policy
 write. The signer must still be allowed s3:PutObject on the key (`s3front.access.authorize`).
 
 The file (the last field that counts) streams into the same writer PutObject uses
-(`write_object_data`, then `commit_object`), with `content-length-range` enforced as bytes
+(`write_object_data`, then `objects.commit.commit_version`), with `content-length-range` enforced as bytes
 arrive. Only a POST on a bucket is ever read as a form; PUT bodies never are, whatever their
 Content-Type (CLIENTS.md).
 """
@@ -30,10 +30,11 @@ from s3front.api import lock_headers
 from s3front.api.access_hooks import authorize_object
 from s3front.api.context import Ctx, now_ms
 from s3front.api.headers import check_stored_headers, header_value_ok
-from s3front.api.objects import MAX_PUT_SIZE, commit_object, new_version
+from s3front.api.objects import MAX_PUT_SIZE
 from s3front.api.sse import begin_for, etag, requested
 from s3front.auth import Principal, sigv2, sigv4
 from s3front.keys import lookup_key
+from s3front.objects.commit import commit_version, new_version
 from s3front.objects.encryption import with_sealing
 from s3front.objects.intents import WriteIntent
 from s3front.objects.writer import write_object_data
@@ -246,7 +247,13 @@ async def handle_post_object(ctx: Ctx) -> Response:
             headers=headers,
             attrs=attrs,
         )
-        rec = await commit_object(signed, bucket, rec)
+        rec = await commit_version(
+            ctx.store.meta,
+            bucket,
+            rec,
+            if_none_match=ctx.req.header("if-none-match"),
+            if_match=ctx.req.header("if-match"),
+        )
     return _success(ctx, fields, redirect, bucket.name, rec)
 
 

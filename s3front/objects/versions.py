@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from s3front.objects import lock
+from s3front.objects.keys import shard_of
 from s3front.store.protocols import MetaStore
 from s3front.store.records import NULL_VERSION, BucketRecord, ObjectRecord
 
@@ -85,6 +86,18 @@ async def get_version(
         return await meta.get_object_by_version(bucket_id, shard, key, version_id)
     rec = await meta.get_object(bucket_id, shard, key, seq)
     return rec if rec is not None and rec.version_id == version_id else None
+
+
+async def resolve(
+    meta: MetaStore, bucket: BucketRecord, key: str, version_id: str | None
+) -> ObjectRecord | None:
+    """Which version a request names: `version_id` (`get_version`) or, without one, the key's
+    newest row. Delete markers are returned as they are: what one means (an error, "no object"
+    or a row to act on) is the caller's to say."""
+    shard = shard_of(key, bucket.shards)
+    if version_id is not None:
+        return await get_version(meta, bucket.bucket_id, shard, key, version_id)
+    return await meta.get_object(bucket.bucket_id, shard, key)
 
 
 async def write_version(
