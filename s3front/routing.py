@@ -17,6 +17,7 @@ import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Literal
 from urllib.parse import unquote_to_bytes
@@ -30,9 +31,91 @@ MAX_KEY_BYTES = 1024
 Level = Literal["service", "bucket", "object"]
 
 
+class Op(StrEnum):
+    """The S3 operations, named as AWS names them: one list for the route table (`ROUTES`,
+    `_RULES`) and the handler table (`s3front.api.HANDLERS`). A StrEnum, so an `Op` is its
+    name wherever a string goes (logs, metrics labels, IAM actions)."""
+
+    ListBuckets = "ListBuckets"
+    Options = "Options"
+    CreateBucket = "CreateBucket"
+    DeleteBucket = "DeleteBucket"
+    HeadBucket = "HeadBucket"
+    GetBucketLocation = "GetBucketLocation"
+    ListObjects = "ListObjects"
+    ListObjectsV2 = "ListObjectsV2"
+    ListObjectVersions = "ListObjectVersions"
+    ListMultipartUploads = "ListMultipartUploads"
+    GetBucketAcl = "GetBucketAcl"
+    PutBucketAcl = "PutBucketAcl"
+    GetBucketCors = "GetBucketCors"
+    PutBucketCors = "PutBucketCors"
+    DeleteBucketCors = "DeleteBucketCors"
+    GetBucketPolicy = "GetBucketPolicy"
+    PutBucketPolicy = "PutBucketPolicy"
+    DeleteBucketPolicy = "DeleteBucketPolicy"
+    GetBucketPolicyStatus = "GetBucketPolicyStatus"
+    GetBucketVersioning = "GetBucketVersioning"
+    PutBucketVersioning = "PutBucketVersioning"
+    GetBucketTagging = "GetBucketTagging"
+    PutBucketTagging = "PutBucketTagging"
+    DeleteBucketTagging = "DeleteBucketTagging"
+    GetBucketLifecycleConfiguration = "GetBucketLifecycleConfiguration"
+    PutBucketLifecycleConfiguration = "PutBucketLifecycleConfiguration"
+    DeleteBucketLifecycle = "DeleteBucketLifecycle"
+    GetBucketWebsite = "GetBucketWebsite"
+    PutBucketWebsite = "PutBucketWebsite"
+    DeleteBucketWebsite = "DeleteBucketWebsite"
+    GetBucketLogging = "GetBucketLogging"
+    PutBucketLogging = "PutBucketLogging"
+    GetBucketNotificationConfiguration = "GetBucketNotificationConfiguration"
+    PutBucketNotificationConfiguration = "PutBucketNotificationConfiguration"
+    GetBucketEncryption = "GetBucketEncryption"
+    PutBucketEncryption = "PutBucketEncryption"
+    DeleteBucketEncryption = "DeleteBucketEncryption"
+    GetObjectLockConfiguration = "GetObjectLockConfiguration"
+    PutObjectLockConfiguration = "PutObjectLockConfiguration"
+    GetBucketOwnershipControls = "GetBucketOwnershipControls"
+    PutBucketOwnershipControls = "PutBucketOwnershipControls"
+    DeleteBucketOwnershipControls = "DeleteBucketOwnershipControls"
+    GetPublicAccessBlock = "GetPublicAccessBlock"
+    PutPublicAccessBlock = "PutPublicAccessBlock"
+    DeletePublicAccessBlock = "DeletePublicAccessBlock"
+    GetBucketReplication = "GetBucketReplication"
+    GetBucketAccelerateConfiguration = "GetBucketAccelerateConfiguration"
+    GetBucketRequestPayment = "GetBucketRequestPayment"
+    DeleteObjects = "DeleteObjects"
+    PostObject = "PostObject"
+    PutObject = "PutObject"
+    CopyObject = "CopyObject"
+    GetObject = "GetObject"
+    HeadObject = "HeadObject"
+    DeleteObject = "DeleteObject"
+    GetObjectAcl = "GetObjectAcl"
+    PutObjectAcl = "PutObjectAcl"
+    GetObjectTagging = "GetObjectTagging"
+    PutObjectTagging = "PutObjectTagging"
+    DeleteObjectTagging = "DeleteObjectTagging"
+    GetObjectAttributes = "GetObjectAttributes"
+    GetObjectRetention = "GetObjectRetention"
+    PutObjectRetention = "PutObjectRetention"
+    GetObjectLegalHold = "GetObjectLegalHold"
+    PutObjectLegalHold = "PutObjectLegalHold"
+    CreateMultipartUpload = "CreateMultipartUpload"
+    UploadPart = "UploadPart"
+    UploadPartCopy = "UploadPartCopy"
+    CompleteMultipartUpload = "CompleteMultipartUpload"
+    AbortMultipartUpload = "AbortMultipartUpload"
+    ListParts = "ListParts"
+    RestoreObject = "RestoreObject"
+    # Older names of two configuration reads; no route resolves to them.
+    GetBucketLifecycle = "GetBucketLifecycle"
+    GetBucketNotification = "GetBucketNotification"
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    op: str  # AWS operation name, e.g. "PutObject", "ListObjectsV2"
+    op: Op  # e.g. Op.PutObject, Op.ListObjectsV2
     bucket: str | None  # decoded bucket name, None for service-level operations
     key: str | None  # decoded object key, None for bucket-level operations
     virtual_host: bool  # the bucket came from the Host header
@@ -42,7 +125,7 @@ class Endpoint:
 class Route:
     """What an operation needs from the auth layer."""
 
-    op: str
+    op: Op
     # IAM action checked before the handler runs; "" means no check (CORS preflight carries no
     # credentials; the handler answers from the bucket's CORS rules).
     permission: str
@@ -52,95 +135,95 @@ class Route:
     version_permission: str | None = None
 
 
-def _r(op: str, permission: str, level: Level, version_permission: str | None = None) -> Route:
+def _r(op: Op, permission: str, level: Level, version_permission: str | None = None) -> Route:
     return Route(op, permission, level, version_permission)
 
 
 _ROUTE_LIST: tuple[Route, ...] = (
-    _r("ListBuckets", "s3:ListAllMyBuckets", "service"),
-    _r("Options", "", "bucket"),
+    _r(Op.ListBuckets, "s3:ListAllMyBuckets", "service"),
+    _r(Op.Options, "", "bucket"),
     # Bucket level.
-    _r("CreateBucket", "s3:CreateBucket", "bucket"),
-    _r("DeleteBucket", "s3:DeleteBucket", "bucket"),
-    _r("HeadBucket", "s3:ListBucket", "bucket"),
-    _r("GetBucketLocation", "s3:GetBucketLocation", "bucket"),
-    _r("ListObjects", "s3:ListBucket", "bucket"),
-    _r("ListObjectsV2", "s3:ListBucket", "bucket"),
-    _r("ListObjectVersions", "s3:ListBucketVersions", "bucket"),
-    _r("ListMultipartUploads", "s3:ListBucketMultipartUploads", "bucket"),
-    _r("GetBucketAcl", "s3:GetBucketAcl", "bucket"),
-    _r("PutBucketAcl", "s3:PutBucketAcl", "bucket"),
-    _r("GetBucketCors", "s3:GetBucketCORS", "bucket"),
-    _r("PutBucketCors", "s3:PutBucketCORS", "bucket"),
+    _r(Op.CreateBucket, "s3:CreateBucket", "bucket"),
+    _r(Op.DeleteBucket, "s3:DeleteBucket", "bucket"),
+    _r(Op.HeadBucket, "s3:ListBucket", "bucket"),
+    _r(Op.GetBucketLocation, "s3:GetBucketLocation", "bucket"),
+    _r(Op.ListObjects, "s3:ListBucket", "bucket"),
+    _r(Op.ListObjectsV2, "s3:ListBucket", "bucket"),
+    _r(Op.ListObjectVersions, "s3:ListBucketVersions", "bucket"),
+    _r(Op.ListMultipartUploads, "s3:ListBucketMultipartUploads", "bucket"),
+    _r(Op.GetBucketAcl, "s3:GetBucketAcl", "bucket"),
+    _r(Op.PutBucketAcl, "s3:PutBucketAcl", "bucket"),
+    _r(Op.GetBucketCors, "s3:GetBucketCORS", "bucket"),
+    _r(Op.PutBucketCors, "s3:PutBucketCORS", "bucket"),
     # AWS documents DeleteBucketCors, DeleteBucketTagging, DeleteBucketLifecycle and
     # DeleteBucketEncryption as needing the Put* action; there is no separate Delete* action.
-    _r("DeleteBucketCors", "s3:PutBucketCORS", "bucket"),
-    _r("GetBucketPolicy", "s3:GetBucketPolicy", "bucket"),
-    _r("PutBucketPolicy", "s3:PutBucketPolicy", "bucket"),
-    _r("DeleteBucketPolicy", "s3:DeleteBucketPolicy", "bucket"),
-    _r("GetBucketPolicyStatus", "s3:GetBucketPolicyStatus", "bucket"),
-    _r("GetBucketVersioning", "s3:GetBucketVersioning", "bucket"),
-    _r("PutBucketVersioning", "s3:PutBucketVersioning", "bucket"),
-    _r("GetBucketTagging", "s3:GetBucketTagging", "bucket"),
-    _r("PutBucketTagging", "s3:PutBucketTagging", "bucket"),
-    _r("DeleteBucketTagging", "s3:PutBucketTagging", "bucket"),
-    _r("GetBucketLifecycleConfiguration", "s3:GetLifecycleConfiguration", "bucket"),
-    _r("PutBucketLifecycleConfiguration", "s3:PutLifecycleConfiguration", "bucket"),
-    _r("DeleteBucketLifecycle", "s3:PutLifecycleConfiguration", "bucket"),
-    _r("GetBucketWebsite", "s3:GetBucketWebsite", "bucket"),
-    _r("PutBucketWebsite", "s3:PutBucketWebsite", "bucket"),
-    _r("DeleteBucketWebsite", "s3:DeleteBucketWebsite", "bucket"),
-    _r("GetBucketLogging", "s3:GetBucketLogging", "bucket"),
-    _r("PutBucketLogging", "s3:PutBucketLogging", "bucket"),
-    _r("GetBucketNotificationConfiguration", "s3:GetBucketNotification", "bucket"),
-    _r("PutBucketNotificationConfiguration", "s3:PutBucketNotification", "bucket"),
-    _r("GetBucketEncryption", "s3:GetEncryptionConfiguration", "bucket"),
-    _r("PutBucketEncryption", "s3:PutEncryptionConfiguration", "bucket"),
-    _r("DeleteBucketEncryption", "s3:PutEncryptionConfiguration", "bucket"),
-    _r("GetObjectLockConfiguration", "s3:GetBucketObjectLockConfiguration", "bucket"),
-    _r("PutObjectLockConfiguration", "s3:PutBucketObjectLockConfiguration", "bucket"),
-    _r("GetBucketOwnershipControls", "s3:GetBucketOwnershipControls", "bucket"),
+    _r(Op.DeleteBucketCors, "s3:PutBucketCORS", "bucket"),
+    _r(Op.GetBucketPolicy, "s3:GetBucketPolicy", "bucket"),
+    _r(Op.PutBucketPolicy, "s3:PutBucketPolicy", "bucket"),
+    _r(Op.DeleteBucketPolicy, "s3:DeleteBucketPolicy", "bucket"),
+    _r(Op.GetBucketPolicyStatus, "s3:GetBucketPolicyStatus", "bucket"),
+    _r(Op.GetBucketVersioning, "s3:GetBucketVersioning", "bucket"),
+    _r(Op.PutBucketVersioning, "s3:PutBucketVersioning", "bucket"),
+    _r(Op.GetBucketTagging, "s3:GetBucketTagging", "bucket"),
+    _r(Op.PutBucketTagging, "s3:PutBucketTagging", "bucket"),
+    _r(Op.DeleteBucketTagging, "s3:PutBucketTagging", "bucket"),
+    _r(Op.GetBucketLifecycleConfiguration, "s3:GetLifecycleConfiguration", "bucket"),
+    _r(Op.PutBucketLifecycleConfiguration, "s3:PutLifecycleConfiguration", "bucket"),
+    _r(Op.DeleteBucketLifecycle, "s3:PutLifecycleConfiguration", "bucket"),
+    _r(Op.GetBucketWebsite, "s3:GetBucketWebsite", "bucket"),
+    _r(Op.PutBucketWebsite, "s3:PutBucketWebsite", "bucket"),
+    _r(Op.DeleteBucketWebsite, "s3:DeleteBucketWebsite", "bucket"),
+    _r(Op.GetBucketLogging, "s3:GetBucketLogging", "bucket"),
+    _r(Op.PutBucketLogging, "s3:PutBucketLogging", "bucket"),
+    _r(Op.GetBucketNotificationConfiguration, "s3:GetBucketNotification", "bucket"),
+    _r(Op.PutBucketNotificationConfiguration, "s3:PutBucketNotification", "bucket"),
+    _r(Op.GetBucketEncryption, "s3:GetEncryptionConfiguration", "bucket"),
+    _r(Op.PutBucketEncryption, "s3:PutEncryptionConfiguration", "bucket"),
+    _r(Op.DeleteBucketEncryption, "s3:PutEncryptionConfiguration", "bucket"),
+    _r(Op.GetObjectLockConfiguration, "s3:GetBucketObjectLockConfiguration", "bucket"),
+    _r(Op.PutObjectLockConfiguration, "s3:PutBucketObjectLockConfiguration", "bucket"),
+    _r(Op.GetBucketOwnershipControls, "s3:GetBucketOwnershipControls", "bucket"),
     # As with CORS and tagging, AWS has no separate Delete* action for these two.
-    _r("PutBucketOwnershipControls", "s3:PutBucketOwnershipControls", "bucket"),
-    _r("DeleteBucketOwnershipControls", "s3:PutBucketOwnershipControls", "bucket"),
-    _r("GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock", "bucket"),
-    _r("PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock", "bucket"),
-    _r("DeletePublicAccessBlock", "s3:PutBucketPublicAccessBlock", "bucket"),
-    _r("GetBucketReplication", "s3:GetReplicationConfiguration", "bucket"),
-    _r("GetBucketAccelerateConfiguration", "s3:GetAccelerateConfiguration", "bucket"),
-    _r("GetBucketRequestPayment", "s3:GetBucketRequestPayment", "bucket"),
+    _r(Op.PutBucketOwnershipControls, "s3:PutBucketOwnershipControls", "bucket"),
+    _r(Op.DeleteBucketOwnershipControls, "s3:PutBucketOwnershipControls", "bucket"),
+    _r(Op.GetPublicAccessBlock, "s3:GetBucketPublicAccessBlock", "bucket"),
+    _r(Op.PutPublicAccessBlock, "s3:PutBucketPublicAccessBlock", "bucket"),
+    _r(Op.DeletePublicAccessBlock, "s3:PutBucketPublicAccessBlock", "bucket"),
+    _r(Op.GetBucketReplication, "s3:GetReplicationConfiguration", "bucket"),
+    _r(Op.GetBucketAccelerateConfiguration, "s3:GetAccelerateConfiguration", "bucket"),
+    _r(Op.GetBucketRequestPayment, "s3:GetBucketRequestPayment", "bucket"),
     # DeleteObjects is authorised per key by the handler too; this is the coarse check.
-    _r("DeleteObjects", "s3:DeleteObject", "bucket"),
+    _r(Op.DeleteObjects, "s3:DeleteObject", "bucket"),
     # Browser form upload: the key is in the form, and the signed policy in it is what grants.
-    _r("PostObject", "s3:PutObject", "bucket"),
+    _r(Op.PostObject, "s3:PutObject", "bucket"),
     # Object level.
-    _r("PutObject", "s3:PutObject", "object"),
+    _r(Op.PutObject, "s3:PutObject", "object"),
     # The source is checked (s3:GetObject) by the handler: it is a different resource.
-    _r("CopyObject", "s3:PutObject", "object"),
-    _r("GetObject", "s3:GetObject", "object", "s3:GetObjectVersion"),
-    _r("HeadObject", "s3:GetObject", "object", "s3:GetObjectVersion"),
-    _r("DeleteObject", "s3:DeleteObject", "object", "s3:DeleteObjectVersion"),
-    _r("GetObjectAcl", "s3:GetObjectAcl", "object", "s3:GetObjectVersionAcl"),
-    _r("PutObjectAcl", "s3:PutObjectAcl", "object", "s3:PutObjectVersionAcl"),
-    _r("GetObjectTagging", "s3:GetObjectTagging", "object", "s3:GetObjectVersionTagging"),
-    _r("PutObjectTagging", "s3:PutObjectTagging", "object", "s3:PutObjectVersionTagging"),
-    _r("DeleteObjectTagging", "s3:DeleteObjectTagging", "object", "s3:DeleteObjectVersionTagging"),
-    _r("GetObjectAttributes", "s3:GetObjectAttributes", "object", "s3:GetObjectVersionAttributes"),
+    _r(Op.CopyObject, "s3:PutObject", "object"),
+    _r(Op.GetObject, "s3:GetObject", "object", "s3:GetObjectVersion"),
+    _r(Op.HeadObject, "s3:GetObject", "object", "s3:GetObjectVersion"),
+    _r(Op.DeleteObject, "s3:DeleteObject", "object", "s3:DeleteObjectVersion"),
+    _r(Op.GetObjectAcl, "s3:GetObjectAcl", "object", "s3:GetObjectVersionAcl"),
+    _r(Op.PutObjectAcl, "s3:PutObjectAcl", "object", "s3:PutObjectVersionAcl"),
+    _r(Op.GetObjectTagging, "s3:GetObjectTagging", "object", "s3:GetObjectVersionTagging"),
+    _r(Op.PutObjectTagging, "s3:PutObjectTagging", "object", "s3:PutObjectVersionTagging"),
+    _r(Op.DeleteObjectTagging, "s3:DeleteObjectTagging", "object", "s3:DeleteObjectVersionTagging"),
+    _r(Op.GetObjectAttributes, "s3:GetObjectAttributes", "object", "s3:GetObjectVersionAttributes"),
     # Object lock: one action with or without a versionId (AWS has no *Version variants).
-    _r("GetObjectRetention", "s3:GetObjectRetention", "object"),
-    _r("PutObjectRetention", "s3:PutObjectRetention", "object"),
-    _r("GetObjectLegalHold", "s3:GetObjectLegalHold", "object"),
-    _r("PutObjectLegalHold", "s3:PutObjectLegalHold", "object"),
-    _r("CreateMultipartUpload", "s3:PutObject", "object"),
-    _r("UploadPart", "s3:PutObject", "object"),
-    _r("UploadPartCopy", "s3:PutObject", "object"),
-    _r("CompleteMultipartUpload", "s3:PutObject", "object"),
-    _r("AbortMultipartUpload", "s3:AbortMultipartUpload", "object"),
-    _r("ListParts", "s3:ListMultipartUploadParts", "object"),
-    _r("RestoreObject", "s3:RestoreObject", "object"),
+    _r(Op.GetObjectRetention, "s3:GetObjectRetention", "object"),
+    _r(Op.PutObjectRetention, "s3:PutObjectRetention", "object"),
+    _r(Op.GetObjectLegalHold, "s3:GetObjectLegalHold", "object"),
+    _r(Op.PutObjectLegalHold, "s3:PutObjectLegalHold", "object"),
+    _r(Op.CreateMultipartUpload, "s3:PutObject", "object"),
+    _r(Op.UploadPart, "s3:PutObject", "object"),
+    _r(Op.UploadPartCopy, "s3:PutObject", "object"),
+    _r(Op.CompleteMultipartUpload, "s3:PutObject", "object"),
+    _r(Op.AbortMultipartUpload, "s3:AbortMultipartUpload", "object"),
+    _r(Op.ListParts, "s3:ListMultipartUploadParts", "object"),
+    _r(Op.RestoreObject, "s3:RestoreObject", "object"),
 )
 
-ROUTES: Mapping[str, Route] = MappingProxyType({r.op: r for r in _ROUTE_LIST})
+ROUTES: Mapping[Op, Route] = MappingProxyType({r.op: r for r in _ROUTE_LIST})
 
 
 def required_permission(route: Route, req: S3Request) -> str:
@@ -153,12 +236,12 @@ def required_permission(route: Route, req: S3Request) -> str:
 @dataclass(frozen=True, slots=True)
 class _Rule:
     params: tuple[str, ...]  # sub-resource query parameters that must all be present
-    op: str
+    op: Op
     # True: only with an x-amz-copy-source header; False: only without; None: either.
     copy_source: bool | None = None
 
 
-def _rules(*rules: tuple[str | tuple[str, ...], str] | _Rule) -> tuple[_Rule, ...]:
+def _rules(*rules: tuple[str | tuple[str, ...], Op] | _Rule) -> tuple[_Rule, ...]:
     out: list[_Rule] = []
     for rule in rules:
         if isinstance(rule, _Rule):
@@ -172,90 +255,90 @@ def _rules(*rules: tuple[str | tuple[str, ...], str] | _Rule) -> tuple[_Rule, ..
 # Per (level, method): rules tried in order; a rule with no params is the default and comes last.
 # OPTIONS and HEAD are handled before the table (see `_operation`).
 _RULES: Mapping[tuple[Level, str], tuple[_Rule, ...]] = {
-    ("service", "GET"): _rules(((), "ListBuckets")),
+    ("service", "GET"): _rules(((), Op.ListBuckets)),
     ("bucket", "GET"): _rules(
-        ("uploads", "ListMultipartUploads"),
-        ("versions", "ListObjectVersions"),
-        ("location", "GetBucketLocation"),
-        ("acl", "GetBucketAcl"),
-        ("cors", "GetBucketCors"),
-        ("policy", "GetBucketPolicy"),
-        ("policyStatus", "GetBucketPolicyStatus"),
-        ("versioning", "GetBucketVersioning"),
-        ("tagging", "GetBucketTagging"),
-        ("lifecycle", "GetBucketLifecycleConfiguration"),
-        ("website", "GetBucketWebsite"),
-        ("logging", "GetBucketLogging"),
-        ("notification", "GetBucketNotificationConfiguration"),
-        ("encryption", "GetBucketEncryption"),
-        ("object-lock", "GetObjectLockConfiguration"),
-        ("ownershipControls", "GetBucketOwnershipControls"),
-        ("publicAccessBlock", "GetPublicAccessBlock"),
-        ("replication", "GetBucketReplication"),
-        ("accelerate", "GetBucketAccelerateConfiguration"),
-        ("requestPayment", "GetBucketRequestPayment"),
-        ("list-type", "ListObjectsV2"),  # value checked in `_operation`
-        ((), "ListObjects"),
+        ("uploads", Op.ListMultipartUploads),
+        ("versions", Op.ListObjectVersions),
+        ("location", Op.GetBucketLocation),
+        ("acl", Op.GetBucketAcl),
+        ("cors", Op.GetBucketCors),
+        ("policy", Op.GetBucketPolicy),
+        ("policyStatus", Op.GetBucketPolicyStatus),
+        ("versioning", Op.GetBucketVersioning),
+        ("tagging", Op.GetBucketTagging),
+        ("lifecycle", Op.GetBucketLifecycleConfiguration),
+        ("website", Op.GetBucketWebsite),
+        ("logging", Op.GetBucketLogging),
+        ("notification", Op.GetBucketNotificationConfiguration),
+        ("encryption", Op.GetBucketEncryption),
+        ("object-lock", Op.GetObjectLockConfiguration),
+        ("ownershipControls", Op.GetBucketOwnershipControls),
+        ("publicAccessBlock", Op.GetPublicAccessBlock),
+        ("replication", Op.GetBucketReplication),
+        ("accelerate", Op.GetBucketAccelerateConfiguration),
+        ("requestPayment", Op.GetBucketRequestPayment),
+        ("list-type", Op.ListObjectsV2),  # value checked in `_operation`
+        ((), Op.ListObjects),
     ),
     ("bucket", "PUT"): _rules(
-        ("acl", "PutBucketAcl"),
-        ("cors", "PutBucketCors"),
-        ("policy", "PutBucketPolicy"),
-        ("versioning", "PutBucketVersioning"),
-        ("tagging", "PutBucketTagging"),
-        ("lifecycle", "PutBucketLifecycleConfiguration"),
-        ("website", "PutBucketWebsite"),
-        ("logging", "PutBucketLogging"),
-        ("notification", "PutBucketNotificationConfiguration"),
-        ("encryption", "PutBucketEncryption"),
-        ("object-lock", "PutObjectLockConfiguration"),
-        ("ownershipControls", "PutBucketOwnershipControls"),
-        ("publicAccessBlock", "PutPublicAccessBlock"),
-        ((), "CreateBucket"),
+        ("acl", Op.PutBucketAcl),
+        ("cors", Op.PutBucketCors),
+        ("policy", Op.PutBucketPolicy),
+        ("versioning", Op.PutBucketVersioning),
+        ("tagging", Op.PutBucketTagging),
+        ("lifecycle", Op.PutBucketLifecycleConfiguration),
+        ("website", Op.PutBucketWebsite),
+        ("logging", Op.PutBucketLogging),
+        ("notification", Op.PutBucketNotificationConfiguration),
+        ("encryption", Op.PutBucketEncryption),
+        ("object-lock", Op.PutObjectLockConfiguration),
+        ("ownershipControls", Op.PutBucketOwnershipControls),
+        ("publicAccessBlock", Op.PutPublicAccessBlock),
+        ((), Op.CreateBucket),
     ),
     ("bucket", "DELETE"): _rules(
-        ("cors", "DeleteBucketCors"),
-        ("policy", "DeleteBucketPolicy"),
-        ("tagging", "DeleteBucketTagging"),
-        ("lifecycle", "DeleteBucketLifecycle"),
-        ("website", "DeleteBucketWebsite"),
-        ("encryption", "DeleteBucketEncryption"),
-        ("ownershipControls", "DeleteBucketOwnershipControls"),
-        ("publicAccessBlock", "DeletePublicAccessBlock"),
-        ((), "DeleteBucket"),
+        ("cors", Op.DeleteBucketCors),
+        ("policy", Op.DeleteBucketPolicy),
+        ("tagging", Op.DeleteBucketTagging),
+        ("lifecycle", Op.DeleteBucketLifecycle),
+        ("website", Op.DeleteBucketWebsite),
+        ("encryption", Op.DeleteBucketEncryption),
+        ("ownershipControls", Op.DeleteBucketOwnershipControls),
+        ("publicAccessBlock", Op.DeletePublicAccessBlock),
+        ((), Op.DeleteBucket),
     ),
     ("bucket", "POST"): _rules(
-        ("delete", "DeleteObjects"),
-        ((), "PostObject"),
+        ("delete", Op.DeleteObjects),
+        ((), Op.PostObject),
     ),
     ("object", "GET"): _rules(
-        ("uploadId", "ListParts"),
-        ("acl", "GetObjectAcl"),
-        ("tagging", "GetObjectTagging"),
-        ("attributes", "GetObjectAttributes"),
-        ("retention", "GetObjectRetention"),
-        ("legal-hold", "GetObjectLegalHold"),
-        ((), "GetObject"),
+        ("uploadId", Op.ListParts),
+        ("acl", Op.GetObjectAcl),
+        ("tagging", Op.GetObjectTagging),
+        ("attributes", Op.GetObjectAttributes),
+        ("retention", Op.GetObjectRetention),
+        ("legal-hold", Op.GetObjectLegalHold),
+        ((), Op.GetObject),
     ),
     ("object", "PUT"): _rules(
-        _Rule(("partNumber", "uploadId"), "UploadPartCopy", copy_source=True),
-        _Rule(("partNumber", "uploadId"), "UploadPart", copy_source=False),
-        ("acl", "PutObjectAcl"),
-        ("tagging", "PutObjectTagging"),
-        ("retention", "PutObjectRetention"),
-        ("legal-hold", "PutObjectLegalHold"),
-        _Rule((), "CopyObject", copy_source=True),
-        ((), "PutObject"),
+        _Rule(("partNumber", "uploadId"), Op.UploadPartCopy, copy_source=True),
+        _Rule(("partNumber", "uploadId"), Op.UploadPart, copy_source=False),
+        ("acl", Op.PutObjectAcl),
+        ("tagging", Op.PutObjectTagging),
+        ("retention", Op.PutObjectRetention),
+        ("legal-hold", Op.PutObjectLegalHold),
+        _Rule((), Op.CopyObject, copy_source=True),
+        ((), Op.PutObject),
     ),
     ("object", "DELETE"): _rules(
-        ("uploadId", "AbortMultipartUpload"),
-        ("tagging", "DeleteObjectTagging"),
-        ((), "DeleteObject"),
+        ("uploadId", Op.AbortMultipartUpload),
+        ("tagging", Op.DeleteObjectTagging),
+        ((), Op.DeleteObject),
     ),
     ("object", "POST"): _rules(
-        ("uploads", "CreateMultipartUpload"),
-        ("uploadId", "CompleteMultipartUpload"),
-        ("restore", "RestoreObject"),
+        ("uploads", Op.CreateMultipartUpload),
+        ("uploadId", Op.CompleteMultipartUpload),
+        ("restore", Op.RestoreObject),
     ),
 }
 
@@ -348,10 +431,10 @@ def _level(bucket: str | None, key: str | None) -> Level:
     return "service" if bucket is None else ("bucket" if key is None else "object")
 
 
-def _plain_operations() -> dict[tuple[Level, str, bool], str]:
+def _plain_operations() -> dict[tuple[Level, str, bool], Op]:
     """The operation of each (level, method, has x-amz-copy-source) for a request without a
     query string: the first rule that needs no sub-resource, as `_operation` would find it."""
-    table: dict[tuple[Level, str, bool], str] = {}
+    table: dict[tuple[Level, str, bool], Op] = {}
     for (level, method), rules in _RULES.items():
         for copy in (False, True):
             for rule in rules:
@@ -364,13 +447,13 @@ def _plain_operations() -> dict[tuple[Level, str, bool], str]:
 _PLAIN_OPERATIONS = _plain_operations()
 
 
-def _operation(req: S3Request, level: Level) -> str:
+def _operation(req: S3Request, level: Level) -> Op:
     method = req.method
     if method == "OPTIONS":
-        return "Options"
+        return Op.Options
     if method == "HEAD" and level != "service":
         # HEAD has no body to get wrong; ignore sub-resources rather than fail a probe.
-        return "HeadBucket" if level == "bucket" else "HeadObject"
+        return Op.HeadBucket if level == "bucket" else Op.HeadObject
     copy = "x-amz-copy-source" in req.headers
     if not req.query:  # most object requests: no sub-resource to look for
         op = _PLAIN_OPERATIONS.get((level, method, copy))
@@ -410,8 +493,8 @@ def _operation(req: S3Request, level: Level) -> str:
     raise MethodNotAllowed(Method=method, ResourceType=level.upper())
 
 
-def _checked(req: S3Request, op: str) -> str:
-    if op == "ListObjectsV2" and req.param("list-type") != "2":
+def _checked(req: S3Request, op: Op) -> Op:
+    if op == Op.ListObjectsV2 and req.param("list-type") != "2":
         raise InvalidArgument(
             "Invalid list-type; only 2 is supported.",
             ArgumentName="list-type",

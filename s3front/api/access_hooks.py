@@ -25,13 +25,14 @@ from s3front.auth import sigv4
 from s3front.keys import tenant_id
 from s3front.objects import versions
 from s3front.request import S3Request
+from s3front.routing import Op
 from s3front.store.records import BucketRecord, ObjectRecord
 
 if TYPE_CHECKING:
     from s3front.api.context import Ctx
 
 
-_LISTINGS = frozenset({"ListObjects", "ListObjectsV2", "ListObjectVersions"})
+_LISTINGS = frozenset({Op.ListObjects, Op.ListObjectsV2, Op.ListObjectVersions})
 
 
 def _auth_kind(req: S3Request, form: Mapping[str, str] | None) -> tuple[str, str] | None:
@@ -162,7 +163,7 @@ async def authorize_request(ctx: Ctx, bucket: BucketRecord) -> None:
         _deny(ctx, bucket, key, obj, action)
     if is_allowed(who, action, bucket, key, None, facts):
         return
-    if ctx.ep.op == "DeleteObjects" and is_allowed(who, action, bucket, "*", None, facts):
+    if ctx.ep.op == Op.DeleteObjects and is_allowed(who, action, bucket, "*", None, facts):
         # The coarse check of a multi-object delete, against "any key" (a policy on
         # "bucket/*"); the handler authorises each key (`authorize_object`).
         return
@@ -232,7 +233,7 @@ def writer(ctx: Ctx, bucket: BucketRecord) -> str:
 
 # Operations whose x-amz-acl / x-amz-grant-* headers set the ACL of the object they create.
 # (PutBucketAcl and PutObjectAcl check theirs, header or body, in s3front.api.acl.)
-_ACL_HEADER_OPS = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
+_ACL_HEADER_OPS = frozenset({Op.PutObject, Op.CopyObject, Op.CreateMultipartUpload})
 
 
 def check_bucket_controls(ctx: Ctx, bucket: BucketRecord) -> None:

@@ -13,6 +13,7 @@ later PUT fail is not accepted.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from starlette.responses import Response
@@ -23,6 +24,7 @@ from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx
 from s3front.body import read_all
 from s3front.objects.encryption import SSE_KMS
+from s3front.routing import Op
 
 
 def parse_configuration(body: bytes) -> sse.Requested:
@@ -99,8 +101,8 @@ async def handle_delete_bucket_encryption(ctx: Ctx) -> Response:
     return Response(status_code=204)
 
 
-HANDLERS = {
-    "PutBucketEncryption": handle_put_bucket_encryption,
-    "GetBucketEncryption": handle_get_bucket_encryption,
-    "DeleteBucketEncryption": handle_delete_bucket_encryption,
+HANDLERS: dict[Op, Callable[[Ctx], Awaitable[Response]]] = {
+    Op.PutBucketEncryption: handle_put_bucket_encryption,
+    Op.GetBucketEncryption: handle_get_bucket_encryption,
+    Op.DeleteBucketEncryption: handle_delete_bucket_encryption,
 }

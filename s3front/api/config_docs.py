@@ -15,6 +15,7 @@ from starlette.responses import Response
 from s3front import errors, xmldocs
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx
+from s3front.routing import Op
 
 
 def _missing(err: type[errors.S3Error]) -> Callable[[Ctx], Awaitable[Response]]:
@@ -37,14 +38,14 @@ def _empty(
     return handler
 
 
-HANDLERS: dict[str, Callable[[Ctx], Awaitable[Response]]] = {
-    "GetBucketLifecycle": _missing(errors.NoSuchLifecycleConfiguration),
-    "GetBucketLifecycleConfiguration": _missing(errors.NoSuchLifecycleConfiguration),
-    "GetBucketWebsite": _missing(errors.NoSuchWebsiteConfiguration),
-    "GetBucketReplication": _missing(errors.ReplicationConfigurationNotFoundError),
-    "GetBucketLogging": _empty("BucketLoggingStatus"),
-    "GetBucketNotificationConfiguration": _empty("NotificationConfiguration"),
-    "GetBucketNotification": _empty("NotificationConfiguration"),
-    "GetBucketAccelerateConfiguration": _empty("AccelerateConfiguration"),
-    "GetBucketRequestPayment": _empty("RequestPaymentConfiguration", (("Payer", "BucketOwner"),)),
+HANDLERS: dict[Op, Callable[[Ctx], Awaitable[Response]]] = {
+    Op.GetBucketLifecycle: _missing(errors.NoSuchLifecycleConfiguration),
+    Op.GetBucketLifecycleConfiguration: _missing(errors.NoSuchLifecycleConfiguration),
+    Op.GetBucketWebsite: _missing(errors.NoSuchWebsiteConfiguration),
+    Op.GetBucketReplication: _missing(errors.ReplicationConfigurationNotFoundError),
+    Op.GetBucketLogging: _empty("BucketLoggingStatus"),
+    Op.GetBucketNotificationConfiguration: _empty("NotificationConfiguration"),
+    Op.GetBucketNotification: _empty("NotificationConfiguration"),
+    Op.GetBucketAccelerateConfiguration: _empty("AccelerateConfiguration"),
+    Op.GetBucketRequestPayment: _empty("RequestPaymentConfiguration", (("Payer", "BucketOwner"),)),
 }

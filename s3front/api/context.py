@@ -12,7 +12,7 @@ from s3front.auth import Principal
 from s3front.body import Body
 from s3front.config import Settings
 from s3front.request import S3Request
-from s3front.routing import Endpoint
+from s3front.routing import Endpoint, Op
 from s3front.store.bucket_cache import bucket_for_objects
 from s3front.store.protocols import Store
 from s3front.store.records import BucketRecord, ObjectRecord
@@ -20,7 +20,13 @@ from s3front.store.records import BucketRecord, ObjectRecord
 # Bucket-level operations that read or delete objects but never change the bucket: like object
 # operations, they may use a recent bucket record.
 _BUCKET_OPS_ON_OBJECTS = frozenset(
-    {"ListObjects", "ListObjectsV2", "ListObjectVersions", "ListMultipartUploads", "DeleteObjects"}
+    {
+        Op.ListObjects,
+        Op.ListObjectsV2,
+        Op.ListObjectVersions,
+        Op.ListMultipartUploads,
+        Op.DeleteObjects,
+    }
 )
 
 
