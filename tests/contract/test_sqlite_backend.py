@@ -85,13 +85,13 @@ async def test_lock_held_by_another_process_times_out(tmp_path: Path) -> None:
     other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
     try:
         with pytest.raises(StoreTimeout):
-            await store.put_owner_bucket(OwnerBucket("o", "b", 1))
-        assert await store.list_owner_buckets("o") == []  # readers are not blocked (WAL)
+            await store.meta.put_owner_bucket(OwnerBucket("o", "b", 1))
+        assert await store.meta.list_owner_buckets("o") == []  # readers are not blocked (WAL)
     finally:
         other.execute("ROLLBACK")
         other.close()
-    await store.put_owner_bucket(OwnerBucket("o", "b", 1))
-    assert await store.list_owner_buckets("o") == [OwnerBucket("o", "b", 1)]
+    await store.meta.put_owner_bucket(OwnerBucket("o", "b", 1))
+    assert await store.meta.list_owner_buckets("o") == [OwnerBucket("o", "b", 1)]
     await store.close()
 
 
@@ -118,9 +118,9 @@ async def test_a_small_write_waits_out_another_writer(tmp_path: Path) -> None:
     released = asyncio.get_running_loop().call_later(0.3, other.execute, "ROLLBACK")
     try:
         t0 = time.monotonic()
-        await store.put_object("bid", 0, _object("k", b"x" * 100))
+        await store.meta.put_object("bid", 0, _object("k", b"x" * 100))
         assert time.monotonic() - t0 >= 0.25  # it waited for the lock, it did not fail
-        got = await store.get_object("bid", 0, "k")
+        got = await store.meta.get_object("bid", 0, "k")
         assert got is not None and got.inline == b"x" * 100
     finally:
         released.cancel()

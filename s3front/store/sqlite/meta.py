@@ -1,0 +1,350 @@
+"""The SQLite metadata tables: buckets, the object index, manifests, uploads and parts, write
+intents and leases (the MetaStore protocol)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from s3front.store.records import (
+    BucketRecord,
+    IntentRecord,
+    ManifestEntry,
+    ObjectRecord,
+    OwnerBucket,
+    PartRecord,
+    UploadRecord,
+)
+from s3front.store.sqlite.session import QUICK_SCAN, Db, Rows, _now_ms, first, names
+
+BUCKETS = Rows("buckets", BucketRecord, names(BucketRecord))
+_BUCKET_UPDATE = (
+    "UPDATE buckets SET "
+    + ", ".join(f"{f} = ?" for f in BUCKETS.fields if f != "name")
+    + " WHERE name = ?"
+)
+OWNER_BUCKETS = Rows("owner_buckets", OwnerBucket, names(OwnerBucket))
+OBJECTS = Rows("objects", ObjectRecord, names(ObjectRecord), "bucket_id, shard")
+# Listings never need the bytes: select NULL in the inline column's place.
+OBJECTS_NO_INLINE = OBJECTS.select.replace(" inline,", " NULL,")
+MANIFESTS = Rows("manifests", ManifestEntry, names(ManifestEntry), "manifest_id")
+UPLOADS = Rows("uploads", UploadRecord, names(UploadRecord), "bucket_id")
+PARTS = Rows("parts", PartRecord, names(PartRecord), "upload_id")
+INTENTS = Rows("gc_intents", IntentRecord, names(IntentRecord))
+
+
+class SqliteMeta:
+    """MetaStore over the store's database."""
+
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    # -- buckets ----------------------------------------------------------------------------------
+    async def insert_bucket(self, rec: BucketRecord) -> bool:
+        sql = BUCKETS.insert + " ON CONFLICT DO NOTHING"
+        return await self._db.exec(sql, BUCKETS.params(rec)) == 1
+
+    async def get_bucket(self, name: str) -> BucketRecord | None:
+        return first(BUCKETS, await self._db.point(BUCKETS.select + " WHERE name = ?", (name,)))
+
+    async def update_bucket(self, rec: BucketRecord) -> None:
+        # UPDATE, not REPLACE: a REPLACE would reset the deletion mark, which is not a field.
+        name, *rest = BUCKETS.params(rec)
+        await self._db.exec(_BUCKET_UPDATE, (*rest, name))
+
+    async def delete_bucket(self, name: str) -> None:
+        await self._db.exec("DELETE FROM buckets WHERE name = ?", (name,))
+
+    async def get_bucket_mark(self, name: str) -> tuple[str, str] | None:
+        rows = await self._db.point(
+            "SELECT bucket_id, deleting FROM buckets WHERE name = ?", (name,)
+        )
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    async def set_bucket_mark(self, name: str, bucket_id: str, mark: str, expected: str) -> bool:
+        sql = "UPDATE buckets SET deleting = ? WHERE name = ? AND bucket_id = ? AND deleting = ?"
+        return await self._db.exec(sql, (mark, name, bucket_id, expected)) == 1
+
+    async def delete_bucket_marked(self, name: str, mark: str) -> bool:
+        sql = "DELETE FROM buckets WHERE name = ? AND deleting = ? AND deleting != ''"
+        return await self._db.exec(sql, (name, mark)) == 1
+
+    async def list_buckets(self, after: str, limit: int) -> list[BucketRecord]:
+        sql = BUCKETS.select + " WHERE name > ? ORDER BY name LIMIT ?"
+        return [BUCKETS.load(r) for r in await self._db.rows(sql, (after, limit))]
+
+    async def put_owner_bucket(self, row: OwnerBucket) -> None:
+        await self._db.exec(OWNER_BUCKETS.replace, OWNER_BUCKETS.params(row))
+
+    async def delete_owner_bucket(self, owner: str, name: str) -> None:
+        await self._db.exec("DELETE FROM owner_buckets WHERE owner = ? AND name = ?", (owner, name))
+
+    async def list_owner_buckets(self, owner: str) -> list[OwnerBucket]:
+        sql = OWNER_BUCKETS.select + " WHERE owner = ? ORDER BY name"
+        return [OWNER_BUCKETS.load(r) for r in await self._db.rows(sql, (owner,))]
+
+    # -- object index -----------------------------------------------------------------------------
+    async def put_object(self, bucket_id: str, shard: int, rec: ObjectRecord) -> None:
+        await self._db.exec_quick(OBJECTS.replace, OBJECTS.params(rec, bucket_id, shard))
+
+    async def put_object_if(
+        self, bucket_id: str, shard: int, rec: ObjectRecord, expected: ObjectRecord | None
+    ) -> bool:
+        def tx(c: sqlite3.Connection) -> bool:
+            row = c.execute(
+                "SELECT etag, last_modified_ms, attrs FROM objects"
+                " WHERE bucket_id = ? AND shard = ? AND key = ? AND seq = ?",
+                (bucket_id, shard, rec.key, rec.seq),
+            ).fetchall()
+            if expected is None:
+                ok = not row
+            else:
+                # attrs too, as on Cassandra: attribute updates keep etag and time.
+                ok = bool(row) and (row[0][0], row[0][1], json.loads(row[0][2])) == (
+                    expected.etag,
+                    expected.last_modified_ms,
+                    dict(expected.attrs),
+                )
+            if ok:
+                c.execute(OBJECTS.replace, OBJECTS.params(rec, bucket_id, shard))
+            return ok
+
+        return await self._db.tx(tx)
+
+    async def get_object(
+        self, bucket_id: str, shard: int, key: str, seq: int | None = None
+    ) -> ObjectRecord | None:
+        sql = OBJECTS.select + " WHERE bucket_id = ? AND shard = ? AND key = ?"
+        if seq is None:
+            # Clustering order is seq DESC: the first row of the key is its newest version.
+            rows = await self._db.point(sql + " ORDER BY seq DESC LIMIT 1", (bucket_id, shard, key))
+        else:
+            rows = await self._db.point(sql + " AND seq = ?", (bucket_id, shard, key, seq))
+        return first(OBJECTS, rows)
+
+    async def get_object_by_version(
+        self, bucket_id: str, shard: int, key: str, version_id: str
+    ) -> ObjectRecord | None:
+        sql = OBJECTS.select + (
+            " WHERE bucket_id = ? AND shard = ? AND key = ? AND version_id = ?"
+            " ORDER BY seq DESC LIMIT 1"
+        )
+        return first(OBJECTS, await self._db.point(sql, (bucket_id, shard, key, version_id)))
+
+    async def scan_objects(
+        self,
+        bucket_id: str,
+        shard: int,
+        *,
+        start_key: str = "",
+        start_exclusive: bool = False,
+        after_seq: int | None = None,
+        end_key: str | None = None,
+        limit: int,
+        with_inline: bool = False,
+    ) -> list[ObjectRecord]:
+        if limit <= 0:
+            return []
+        base = (OBJECTS.select if with_inline else OBJECTS_NO_INLINE) + (
+            " WHERE bucket_id = ? AND shard = ?"
+        )
+        end, end_p = ("", ()) if end_key is None else (" AND key < ?", (end_key,))
+        order = " ORDER BY key, seq DESC LIMIT ?"
+
+        def scan(c: sqlite3.Connection) -> list[Any]:
+            rows: list[Any] = []
+            op = ">" if start_exclusive else ">="
+            c.execute("BEGIN")  # both ranges from one snapshot
+            try:
+                if after_seq is not None:
+                    # The rest of start_key's versions, then later keys: two index ranges,
+                    # where one OR would make SQLite scan.
+                    op = ">"
+                    if end_key is None or start_key < end_key:
+                        params = (bucket_id, shard, start_key, after_seq, limit)
+                        rows = c.execute(
+                            base + " AND key = ? AND seq < ?" + order, params
+                        ).fetchall()
+                if len(rows) < limit:
+                    params = (bucket_id, shard, start_key, *end_p, limit - len(rows))
+                    rows += c.execute(base + f" AND key {op} ?" + end + order, params).fetchall()
+            finally:
+                c.execute("COMMIT")
+            return rows
+
+        rows = await (self._db.quick(scan) if limit <= QUICK_SCAN else self._db.read(scan))
+        return [OBJECTS.load(r) for r in rows]
+
+    async def delete_object(self, bucket_id: str, shard: int, key: str, seq: int) -> None:
+        sql = "DELETE FROM objects WHERE bucket_id = ? AND shard = ? AND key = ? AND seq = ?"
+        await self._db.exec_quick(sql, (bucket_id, shard, key, seq))
+
+    async def delete_object_if(self, bucket_id: str, shard: int, expected: ObjectRecord) -> bool:
+        # attrs too, as put_object_if: a legal hold or retention set after `expected` was read
+        # keeps etag and time, and must stop the removal.
+        def tx(c: sqlite3.Connection) -> bool:
+            where = " WHERE bucket_id = ? AND shard = ? AND key = ? AND seq = ?"
+            key = (bucket_id, shard, expected.key, expected.seq)
+            row = c.execute("SELECT etag, last_modified_ms, attrs FROM objects" + where, key)
+            found = row.fetchall()
+            ok = bool(found) and (found[0][0], found[0][1], json.loads(found[0][2])) == (
+                expected.etag,
+                expected.last_modified_ms,
+                dict(expected.attrs),
+            )
+            if ok:
+                c.execute("DELETE FROM objects" + where, key)
+            return ok
+
+        return await self._db.tx(tx)
+
+    async def list_object_partitions(
+        self, after: tuple[str, int] | None, limit: int
+    ) -> list[tuple[str, int]]:
+        sql = (
+            "SELECT bucket_id, shard FROM objects WHERE (bucket_id, shard) > (?, ?)"
+            " ORDER BY bucket_id, shard LIMIT 1"
+        )
+
+        def partitions(c: sqlite3.Connection) -> list[tuple[str, int]]:
+            # One index seek per partition, as list_manifest_ids.
+            out: list[tuple[str, int]] = []
+            last = after or ("", -(2**62))
+            c.execute("BEGIN")
+            try:
+                while len(out) < limit:
+                    rows = c.execute(sql, out[-1] if out else last).fetchall()
+                    if not rows:
+                        break
+                    out.append((rows[0][0], rows[0][1]))
+            finally:
+                c.execute("COMMIT")
+            return out
+
+        return await self._db.read(partitions)
+
+    # -- manifests --------------------------------------------------------------------------------
+    async def put_manifest(self, manifest_id: str, entries: Sequence[ManifestEntry]) -> None:
+        rows = [MANIFESTS.params(e, manifest_id) for e in entries]
+        await self._db.tx(lambda c: c.executemany(MANIFESTS.replace, rows).rowcount)
+
+    async def get_manifest(
+        self, manifest_id: str, from_offset: int = 0, limit: int = 1000
+    ) -> list[ManifestEntry]:
+        # Start at the entry containing from_offset: the largest offset <= from_offset (or the
+        # first entry when there is none).
+        sql = MANIFESTS.select + (
+            " WHERE manifest_id = ?1 AND offset >= coalesce((SELECT max(offset) FROM manifests"
+            " WHERE manifest_id = ?1 AND offset <= ?2), -1) ORDER BY offset LIMIT ?3"
+        )
+        params = (manifest_id, from_offset, limit)
+        rows = await (self._db.point(sql, params) if limit <= 64 else self._db.rows(sql, params))
+        return [MANIFESTS.load(r) for r in rows]
+
+    async def delete_manifest(self, manifest_id: str) -> None:
+        await self._db.exec("DELETE FROM manifests WHERE manifest_id = ?", (manifest_id,))
+
+    async def list_manifest_ids(self, after: str, limit: int) -> list[str]:
+        sql = "SELECT min(manifest_id) FROM manifests WHERE manifest_id > ?"
+
+        def ids(c: sqlite3.Connection) -> list[str]:
+            # One index seek per id: SELECT DISTINCT would walk every entry of every manifest.
+            out: list[str] = []
+            c.execute("BEGIN")  # one snapshot for the whole page
+            try:
+                while len(out) < limit:
+                    (next_id,) = c.execute(sql, (out[-1] if out else after,)).fetchall()[0]
+                    if next_id is None:
+                        break
+                    out.append(next_id)
+            finally:
+                c.execute("COMMIT")
+            return out
+
+        return await self._db.read(ids)
+
+    # -- uploads and parts ------------------------------------------------------------------------
+    async def put_upload(self, bucket_id: str, rec: UploadRecord) -> None:
+        await self._db.exec(UPLOADS.replace, UPLOADS.params(rec, bucket_id))
+
+    async def get_upload(self, bucket_id: str, key: str, upload_id: str) -> UploadRecord | None:
+        sql = UPLOADS.select + " WHERE bucket_id = ? AND key = ? AND upload_id = ?"
+        return first(UPLOADS, await self._db.point(sql, (bucket_id, key, upload_id)))
+
+    async def delete_upload(self, bucket_id: str, key: str, upload_id: str) -> None:
+        sql = "DELETE FROM uploads WHERE bucket_id = ? AND key = ? AND upload_id = ?"
+        await self._db.exec(sql, (bucket_id, key, upload_id))
+
+    async def scan_uploads(
+        self, bucket_id: str, *, after_key: str = "", after_upload_id: str = "", limit: int
+    ) -> list[UploadRecord]:
+        sql = UPLOADS.select + (
+            " WHERE bucket_id = ? AND (key, upload_id) > (?, ?) ORDER BY key, upload_id LIMIT ?"
+        )
+        rows = await self._db.rows(sql, (bucket_id, after_key, after_upload_id, limit))
+        return [UPLOADS.load(r) for r in rows]
+
+    async def list_upload_buckets(self, after: str, limit: int) -> list[str]:
+        sql = "SELECT min(bucket_id) FROM uploads WHERE bucket_id > ?"
+
+        def ids(c: sqlite3.Connection) -> list[str]:
+            out: list[str] = []
+            c.execute("BEGIN")
+            try:
+                while len(out) < limit:
+                    (next_id,) = c.execute(sql, (out[-1] if out else after,)).fetchall()[0]
+                    if next_id is None:
+                        break
+                    out.append(next_id)
+            finally:
+                c.execute("COMMIT")
+            return out
+
+        return await self._db.read(ids)
+
+    async def put_part(self, upload_id: str, rec: PartRecord) -> None:
+        await self._db.exec_quick(PARTS.replace, PARTS.params(rec, upload_id))
+
+    async def list_parts(
+        self, upload_id: str, after: int = 0, limit: int = 10000
+    ) -> list[PartRecord]:
+        sql = PARTS.select + " WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?"
+        return [PARTS.load(r) for r in await self._db.rows(sql, (upload_id, after, limit))]
+
+    async def delete_parts(self, upload_id: str) -> None:
+        await self._db.exec("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
+
+    # -- write intents ----------------------------------------------------------------------------
+    async def put_intent(self, rec: IntentRecord) -> None:
+        # On the loop thread like the other one-row writes of a PUT: one per upload that writes
+        # blocks, and one delete at its end.
+        await self._db.exec_quick(INTENTS.replace, INTENTS.params(rec))
+
+    async def delete_intent(self, intent_id: str) -> None:
+        await self._db.exec_quick("DELETE FROM gc_intents WHERE intent_id = ?", (intent_id,))
+
+    async def list_intents(self) -> list[IntentRecord]:
+        return [INTENTS.load(r) for r in await self._db.rows(INTENTS.select, ())]
+
+    # -- leases -----------------------------------------------------------------------------------
+    async def take_lease(self, lease_id: str, holder: str, ttl_seconds: int) -> bool:
+        def tx(c: sqlite3.Connection) -> bool:
+            now = _now_ms()
+            row = c.execute(
+                "SELECT holder, expires_ms FROM leases WHERE lease_id = ?", (lease_id,)
+            ).fetchall()
+            if row and row[0][0] != holder and row[0][1] > now:
+                return False
+            c.execute(
+                "REPLACE INTO leases (lease_id, holder, expires_ms) VALUES (?, ?, ?)",
+                (lease_id, holder, now + ttl_seconds * 1000),
+            )
+            return True
+
+        return await self._db.tx(tx)
+
+    async def release_lease(self, lease_id: str, holder: str) -> None:
+        sql = "DELETE FROM leases WHERE lease_id = ? AND holder = ?"
+        await self._db.exec(sql, (lease_id, holder))
