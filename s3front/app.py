@@ -28,10 +28,11 @@ from starlette.types import Receive, Scope, Send
 
 from s3front import errors, metrics, routing, support, xml
 from s3front.api import HANDLERS
-from s3front.api.context import Ctx, now_ms
+from s3front.api.context import Ctx
 from s3front.api.cors import cors_headers
 from s3front.api.document_integrity import checked_body
 from s3front.auth import authenticate
+from s3front.clock import now_ms
 from s3front.config import Settings
 from s3front.keys import KeyCache, ensure_root_key
 from s3front.lifecycle_worker import lifecycle_loop

@@ -31,23 +31,6 @@ class Body(Protocol):
     def __aiter__(self) -> AsyncIterator[bytes]: ...
 
 
-class EmptyBody:
-    """The body of a request that has none."""
-
-    length: int | None = 0
-    sha256: bytes | None = None
-
-    def __init__(self) -> None:
-        self.trailers: dict[str, str] = {}
-
-    async def _nothing(self) -> AsyncIterator[bytes]:
-        return
-        yield b""  # pragma: no cover - makes this an async generator
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._nothing()
-
-
 async def read_all(body: Body, limit: int) -> bytes:
     """Read a small body (an XML document) whole, refusing more than `limit` bytes."""
     from s3front.errors import EntityTooLarge

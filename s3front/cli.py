@@ -17,11 +17,10 @@ import shutil
 import ssl
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from s3front import __version__, config
+from s3front import __version__, config, progress
 from s3front.memory import keep_freed_memory
 from s3front.store.errors import StoreError
 
@@ -148,8 +147,8 @@ def _export_settings(overrides: Mapping[str, object], config_file: str | None) -
 
 
 async def _ensure_root_key(settings: config.Settings) -> None:
-    from s3front.api.context import now_ms
     from s3front.app import print_credentials
+    from s3front.clock import now_ms
     from s3front.keys import ensure_root_key
     from s3front.store import open_store
 
@@ -298,19 +297,6 @@ def schema_status(url: str) -> int:
     return 0 if version >= required else 3
 
 
-def _status_printer() -> Callable[[str], None] | None:
-    """Progress for long commands: one rewritten status line on a terminal; nothing in logs
-    (a pipe or a Job's log gets only the final summary)."""
-    if not sys.stderr.isatty():
-        return None
-
-    def show(message: str) -> None:
-        sys.stderr.write("\r\x1b[2K" + message[:200])
-        sys.stderr.flush()
-
-    return show
-
-
 def cmd_gc(args: argparse.Namespace) -> int:
     return asyncio.run(_gc(args))
 
@@ -319,11 +305,13 @@ async def _gc(args: argparse.Namespace) -> int:
     from s3front.objects.gc import run_gc
     from s3front.store import open_store
 
-    store = await open_store(_store_url(args))
+    settings = config.load({"store": getattr(args, "store", None)})
+    # --grace wins; without it, S3FRONT_GC_GRACE (or the config file), as the server's GC reads.
+    grace = args.grace if args.grace is not None else settings.gc_grace
+    store = await open_store(str(settings.store))
     try:
-        report = await run_gc(store, grace_seconds=args.grace, progress=_progress_logger("gc"))
-        if sys.stderr.isatty():
-            sys.stderr.write("\r\x1b[2K")
+        report = await run_gc(store, grace_seconds=grace, progress=_progress_logger("gc"))
+        progress.clear_status()
         print(report.summary())
         return 0
     finally:
@@ -331,19 +319,8 @@ async def _gc(args: argparse.Namespace) -> int:
 
 
 def _progress_logger(label: str, every: float = 30.0) -> Callable[[str], None]:
-    """Progress of a long command: the status line on a terminal; elsewhere (a CronJob's log)
-    one plain line at most every `every` seconds, so a long pass still shows it is alive."""
-    shown = _status_printer()
-    if shown is not None:
-        return shown
-    last = [time.monotonic()]
-
-    def log_line(message: str) -> None:
-        if time.monotonic() - last[0] >= every:
-            last[0] = time.monotonic()
-            print(f"{label}: {message}", file=sys.stderr, flush=True)
-
-    return log_line
+    """Progress of a long command (`progress.status_line`)."""
+    return progress.status_line(label, every)
 
 
 def cmd_lifecycle(args: argparse.Namespace) -> int:
@@ -362,8 +339,7 @@ async def _lifecycle(args: argparse.Namespace) -> int:
             day_seconds=settings.lifecycle_day_seconds,
             progress=_progress_logger("lifecycle"),
         )
-        if sys.stderr.isatty():
-            sys.stderr.write("\r\x1b[2K")
+        progress.clear_status()
         print(report.summary())
         return 1 if report.errors else 0
     finally:
@@ -380,9 +356,8 @@ async def _stats(args: argparse.Namespace) -> int:
 
     store = await open_store(_store_url(args))
     try:
-        stats = await collect_stats(store, _status_printer())
-        if sys.stderr.isatty():
-            sys.stderr.write("\r\x1b[2K")
+        stats = await collect_stats(store, progress.terminal_status())
+        progress.clear_status()
         print(stats.summary())
         return 0
     finally:
@@ -396,14 +371,13 @@ def cmd_keys(args: argparse.Namespace) -> int:
 async def _keys(args: argparse.Namespace) -> int:
     """keys create|list|revoke|rotate. Secrets are printed once, by create and rotate, and
     never by list; with S3FRONT_MASTER_KEY set they are sealed at rest."""
-    import time
-
     from s3front import keys
+    from s3front.clock import now_ms
     from s3front.store import open_store
 
     settings = config.load({"store": getattr(args, "store", None)})
     master = settings.master_key
-    now = int(time.time() * 1000)
+    now = now_ms()
     store = await open_store(str(settings.store))
     try:
         if args.keys_cmd == "create":
@@ -551,9 +525,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--grace",
         type=_grace,
-        default=24 * 3600,
+        default=None,
         help="seconds garbage is kept before it may be freed; writes in progress are safe at"
-        " any value, 0 included (default 86400)",
+        " any value, 0 included (default S3FRONT_GC_GRACE, else 86400)",
     )
     g.set_defaults(func=cmd_gc)
     lc = sub.add_parser("lifecycle", help="apply the buckets' lifecycle rules")

@@ -20,8 +20,10 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
+
+from s3front.objects.limits import DEFAULT_GC_GRACE_SECONDS
 
 MiB = 1024 * 1024
 _SECRET_FIELDS = {"root_secret_key", "master_key"}
@@ -50,7 +52,7 @@ class Settings:
     # Periodic GC inside the server: seconds between passes (0: off; run `s3front gc` instead)
     # and the grace period (how long garbage lingers; writes in progress are safe at any value).
     gc_interval: float = 3600.0
-    gc_grace: float = 24 * 3600.0
+    gc_grace: float = DEFAULT_GC_GRACE_SECONDS
     # The lifecycle worker inside the server (s3front.lifecycle_worker): seconds between passes
     # (0: off; run `s3front lifecycle run` instead), and the length of a lifecycle "day" (tests
     # shorten it so that a rule of 1 day acts in seconds).
@@ -86,7 +88,6 @@ class Settings:
     # proxy every client has the proxy's address).
     anonymous_share: float = 0.5
     anonymous_per_client: int = 0
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         """The settings as a dict for the start-up log, secrets masked."""
@@ -157,7 +158,7 @@ def load(
     config_file: str | None = None,
 ) -> Settings:
     env = os.environ if env is None else env
-    names = {f.name for f in fields(Settings)} - {"extra"}
+    names = {f.name for f in fields(Settings)}
     values: dict[str, Any] = {}
     path = config_file or env.get("S3FRONT_CONFIG", "")
     if path:

@@ -27,6 +27,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from s3front import clock
 from s3front import keys as access_keys
 from s3front.store.protocols import KeyStore
 from s3front.store.records import AccessKeyRecord
@@ -97,7 +98,7 @@ async def create_key(store: KeyStore, master: str, alias: str = "") -> KmsKey:
             raise KmsError(f"invalid alias: {alias!r}")
         if any(k.alias == alias for k in await list_keys(store, master)):
             raise KmsError(f"alias already in use: alias/{alias}")
-    key = KmsKey(str(uuid.uuid4()), alias, int(time.time() * 1000), (os.urandom(32),))
+    key = KmsKey(str(uuid.uuid4()), alias, clock.now_ms(), (os.urandom(32),))
     await store.put_key(_record(key, master))
     return key
 

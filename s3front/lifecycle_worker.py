@@ -44,6 +44,7 @@ from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from s3front import clock
 from s3front.api.tagging_attrs import tags_of
 from s3front.objects import lifecycle, lock, versions
 from s3front.store.protocols import MetaStore, Store
@@ -398,7 +399,7 @@ async def run_lifecycle(
     work = _Pass(
         store,
         day_ms=max(1, int(day_seconds * 1000)),
-        now_ms=now_ms if now_ms is not None else time.time_ns() // 1_000_000,
+        now_ms=now_ms if now_ms is not None else clock.now_ms(),
         holder=holder or uuid.uuid4().hex,
         lease_seconds=lease_seconds,
         progress=progress,

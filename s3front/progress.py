@@ -1,4 +1,8 @@
-"""A small progress reporter for long CLI work (gc, schema apply, bulk key or object commands).
+"""The progress reporter of long CLI work (gc, stats, lifecycle run, key rotation): the one place
+that writes progress to a terminal or a log.
+
+Work that reports in messages (GC's phases, the lifecycle counts: `status_line`) and work that
+counts items (`Progress`) are shown the same way.
 
 On a terminal it keeps rewriting one status line ("gc: 1,204/5,000 blocks  310/s  24%"), at most
 every `redraw` seconds so a fast loop does not spend its time writing to the terminal. Anywhere
@@ -24,6 +28,53 @@ from typing import TextIO
 
 # Erase the whole line, then return to column 0 (works on every ANSI terminal).
 _CLEAR_LINE = "\r\x1b[2K"
+
+
+def _stderr() -> TextIO:
+    return sys.stderr  # looked up at each use: tests and callers may replace sys.stderr
+
+
+def is_terminal(stream: TextIO | None = None) -> bool:
+    try:
+        return (stream if stream is not None else sys.stderr).isatty()
+    except (AttributeError, ValueError):  # closed or file-like objects without a tty notion
+        return False
+
+
+def terminal_status() -> Callable[[str], None] | None:
+    """One rewritten status line on a terminal (stderr); None elsewhere, where a pipe or a Job's
+    log gets only the command's final summary."""
+    if not is_terminal():
+        return None
+
+    def show(message: str) -> None:
+        _stderr().write(_CLEAR_LINE + message[:200])
+        _stderr().flush()
+
+    return show
+
+
+def status_line(label: str, every: float = 30.0) -> Callable[[str], None]:
+    """A callback for work that reports in messages: the status line on a terminal; elsewhere
+    (a CronJob's log) one plain line "<label>: <message>" at most every `every` seconds, so a
+    long pass still shows it is alive."""
+    shown = terminal_status()
+    if shown is not None:
+        return shown
+    last = [time.monotonic()]
+
+    def log_line(message: str) -> None:
+        if time.monotonic() - last[0] >= every:
+            last[0] = time.monotonic()
+            print(f"{label}: {message}", file=_stderr(), flush=True)
+
+    return log_line
+
+
+def clear_status() -> None:
+    """Erase the status line before a command prints its summary (on a terminal only)."""
+    if is_terminal():
+        _stderr().write(_CLEAR_LINE)
 
 
 def _count(n: float) -> str:
@@ -53,7 +104,7 @@ class Progress:
         self.total = total
         self.unit = unit
         self.stream: TextIO = stream if stream is not None else sys.stderr
-        self.tty = self._isatty(self.stream) if tty is None else tty
+        self.tty = is_terminal(self.stream) if tty is None else tty
         self.redraw = redraw
         self.log_every = log_every
         self.done = 0
@@ -63,13 +114,6 @@ class Progress:
         self._last_log = self._started
         self._drawn = False
         self._finished = False
-
-    @staticmethod
-    def _isatty(stream: TextIO) -> bool:
-        try:
-            return stream.isatty()
-        except (AttributeError, ValueError):  # closed or file-like objects without a tty notion
-            return False
 
     def __enter__(self) -> Progress:
         return self

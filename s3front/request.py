@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import unquote_plus
 
 # 16 hex digits like S3's: a random prefix per worker process and a counter, unique without
 # a getrandom() call per request.
@@ -94,8 +94,3 @@ def from_scope(scope: Mapping[str, Any]) -> S3Request:
         scheme=scope.get("scheme", "http"),
         client_ip=client[0] if client else "",
     )
-
-
-def decode_path(raw: str) -> str:
-    """Percent-decode a path segment as UTF-8 ("+" stays "+": in paths it is not a space)."""
-    return unquote(raw, encoding="utf-8", errors="strict")

@@ -24,9 +24,8 @@ from urllib.parse import unquote_to_bytes
 
 from s3front import errors, support
 from s3front.errors import InvalidArgument, KeyTooLongError, MethodNotAllowed
+from s3front.objects.limits import MAX_KEY_BYTES
 from s3front.request import S3Request
-
-MAX_KEY_BYTES = 1024
 
 Level = Literal["service", "bucket", "object"]
 
@@ -423,7 +422,7 @@ def _address(req: S3Request, domains: Sequence[str]) -> tuple[str | None, str | 
     # are part of it; "" means the bucket itself ("/bucket" and "/bucket/").
     key = _decode(raw_key, "object key") if raw_key else None
     if key is not None and len(key.encode("utf-8")) > MAX_KEY_BYTES:
-        raise KeyTooLongError(Size=str(len(key.encode("utf-8"))), MaxSizeAllowed="1024")
+        raise KeyTooLongError(Size=str(len(key.encode("utf-8"))), MaxSizeAllowed=str(MAX_KEY_BYTES))
     return bucket, key, vhost is not None
 
 

@@ -23,13 +23,13 @@ from lxml import etree
 
 from s3front.errors import InvalidArgument, InvalidTag, MalformedXML, S3Error
 from s3front.errors import NotImplemented as S3NotImplemented
+from s3front.objects.limits import MAX_PART_NUMBER
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 
 MAX_DELETE_OBJECTS = 1000
-MAX_PART_NUMBER = 10000
 CHECKSUM_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
 
 # --- parsing ---------------------------------------------------------------------------------

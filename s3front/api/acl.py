@@ -23,7 +23,7 @@ from s3front.api.objects import find_object
 from s3front.body import read_all
 from s3front.keys import tenant_id
 from s3front.objects.listing import shard_of
-from s3front.store.records import BucketRecord
+from s3front.store.records import NULL_VERSION, BucketRecord
 
 _RETRIES = 5
 
@@ -78,7 +78,7 @@ async def handle_put_bucket_acl(ctx: Ctx) -> Response:
 async def handle_get_object_acl(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
     rec = await find_object(ctx, bucket, ctx.key)
-    headers = {"x-amz-version-id": rec.version_id} if rec.version_id != "null" else None
+    headers = {"x-amz-version-id": rec.version_id} if rec.version_id != NULL_VERSION else None
     acl = _effective(acls.acl_of(rec.attrs, rec.owner), bucket.attrs, bucket.owner)
     return xml_response(_document(acl, ctx), headers=headers)
 
@@ -93,7 +93,9 @@ async def handle_put_object_acl(ctx: Ctx) -> Response:
         # Compare-and-set: an ACL change that races an overwrite must not bring the old
         # object back (the same rule as tagging).
         if await ctx.store.meta.put_object_if(bucket.bucket_id, shard, new, rec):
-            headers = {"x-amz-version-id": rec.version_id} if rec.version_id != "null" else None
+            headers = (
+                {"x-amz-version-id": rec.version_id} if rec.version_id != NULL_VERSION else None
+            )
             return Response(status_code=200, headers=headers)
         rec = await find_object(ctx, bucket, ctx.key)
     raise errors.SlowDown("The object changed while its ACL was being updated; retry.")

@@ -9,8 +9,9 @@ import uuid
 from starlette.responses import Response
 
 from s3front import errors, xml, xmldocs
-from s3front.api.context import Ctx, now_ms, owner_names
+from s3front.api.context import Ctx, owner_names
 from s3front.body import read_all
+from s3front.clock import now_ms
 from s3front.objects import bucket_deletion
 from s3front.objects.lock import BUCKET_ATTR as OBJECT_LOCK_ATTR
 from s3front.store.records import BucketRecord, OwnerBucket

@@ -3,7 +3,6 @@ the server's shared state. Handlers are plain `async def handle_<op>(ctx) -> Res
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from s3front import errors
@@ -84,10 +83,6 @@ class Ctx:
     ) -> None:
         """AccessDenied unless `action` is allowed on this object (e.g. a copy's source)."""
         access_hooks.authorize_object(self, bucket, key, obj, action)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def owner_names(ctx: Ctx) -> dict[str, str]:

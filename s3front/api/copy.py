@@ -34,16 +34,18 @@ from s3front.api import conditions, lock_headers, sse
 from s3front.api import lifecycle as lifecycle_headers
 from s3front.api.access_hooks import authorize_read, writer
 from s3front.api.buckets import xml_response
-from s3front.api.context import Ctx, now_ms
+from s3front.api.context import Ctx
 from s3front.api.headers import stored_headers
-from s3front.api.multipart import MAX_PART_SIZE, _part_number, _upload
+from s3front.api.multipart import _part_number, _upload
 from s3front.api.tagging_attrs import parse_tagging_header, tags_of, with_tags
 from s3front.checksums import COMPOSITE
+from s3front.clock import now_ms
 from s3front.objects import versions
 from s3front.objects.commit import commit_version, new_version
 from s3front.objects.encryption import SSE_S3, sealing_of, with_sealing
 from s3front.objects.intents import WriteIntent
 from s3front.objects.keys import shard_of
+from s3front.objects.limits import MAX_OBJECT_SIZE
 from s3front.objects.manifest_ids import new_manifest_id
 from s3front.objects.ranges import offset
 from s3front.objects.reader import read_object
@@ -59,8 +61,6 @@ from s3front.store.records import (
 # Jitter only. A generator of our own leaves the global `random` state to its other users.
 _rng = random.Random()
 
-# S3 copies at most 5 GiB in one CopyObject (or one UploadPartCopy without a range).
-MAX_COPY_SIZE = 5 * 1024**3
 _PREFIX = "x-amz-copy-source-"
 _RANGE = re.compile(r"bytes=(\d+)-(\d+)")
 _RANGE_MESSAGE = (
@@ -304,10 +304,10 @@ async def _copy_object(
         and await _is_current(ctx, src)
     ):
         raise errors.InvalidRequest(_SELF_COPY_MESSAGE)
-    if rec.size > MAX_COPY_SIZE:
+    if rec.size > MAX_OBJECT_SIZE:
         raise errors.InvalidRequest(
             "The specified copy source is larger than the maximum allowable size for a copy "
-            f"source: {MAX_COPY_SIZE}"
+            f"source: {MAX_OBJECT_SIZE}"
         )
     headers = dict(rec.headers) if metadata == "COPY" else stored_headers(ctx.req)
     # The source's lock is not copied: the copy takes the request's lock headers or the
@@ -451,15 +451,15 @@ async def _upload_part_copy(
     range_header = ctx.req.header("x-amz-copy-source-range")
     if range_header:
         start, end = parse_copy_range(range_header, rec.size)
-    elif rec.size > MAX_COPY_SIZE:
+    elif rec.size > MAX_OBJECT_SIZE:
         raise errors.InvalidRequest(
             "The specified copy source is larger than the maximum allowable size for a copy "
-            f"source: {MAX_COPY_SIZE}"
+            f"source: {MAX_OBJECT_SIZE}"
         )
     else:
         start, end = 0, rec.size
-    if end - start > MAX_PART_SIZE:
-        raise errors.EntityTooLarge(MaxSizeAllowed=str(MAX_PART_SIZE))
+    if end - start > MAX_OBJECT_SIZE:
+        raise errors.EntityTooLarge(MaxSizeAllowed=str(MAX_OBJECT_SIZE))
     source = await sse.open_for(ctx, sealing_of(rec.attrs), prefix=sse.COPY_CUSTOMER)
     target = await sse.open_for(ctx, sealing_of(upload.attrs))
     alg = upload.checksum_algorithm

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 from s3front import errors
 from s3front.request import S3Request
-from s3front.store.records import ObjectRecord
+from s3front.store.records import NULL_VERSION, ObjectRecord
 
 STORED = (
     "content-type",
@@ -144,7 +144,7 @@ def object_headers(rec: ObjectRecord, req: S3Request | None = None) -> dict[str,
             missing += 1
     if missing:
         out["x-amz-missing-meta"] = str(missing)
-    if rec.version_id != "null":
+    if rec.version_id != NULL_VERSION:
         out["x-amz-version-id"] = rec.version_id
     if rec.parts:
         out["x-amz-mp-parts-count"] = str(rec.parts)

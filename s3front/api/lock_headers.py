@@ -16,7 +16,8 @@ from s3front import errors
 from s3front.access.authorize import is_allowed
 from s3front.api import integrity
 from s3front.api.access_hooks import caller, facts_of
-from s3front.api.context import Ctx, now_ms
+from s3front.api.context import Ctx
+from s3front.clock import now_ms
 from s3front.objects import lock, versions
 from s3front.objects.listing import shard_of
 from s3front.store.records import BucketRecord, ObjectRecord

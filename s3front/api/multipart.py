@@ -17,20 +17,19 @@ from s3front.api import integrity, lock_headers, sse
 from s3front.api import lifecycle as lifecycle_headers
 from s3front.api.access_hooks import writer
 from s3front.api.buckets import xml_response
-from s3front.api.context import Ctx, now_ms, owner_names
+from s3front.api.context import Ctx, owner_names
 from s3front.api.headers import stored_headers
 from s3front.api.tagging_attrs import parse_tagging_header, with_tags
 from s3front.body import read_all
+from s3front.clock import now_ms
 from s3front.objects.commit import commit_version, new_version
 from s3front.objects.encryption import sealing_of, with_sealing
 from s3front.objects.intents import WriteIntent
+from s3front.objects.limits import MAX_OBJECT_SIZE, MAX_PART_NUMBER
 from s3front.objects.manifest_ids import new_manifest_id
 from s3front.objects.multipart import assemble, write_assembly
 from s3front.objects.writer import write_object_data
 from s3front.store.records import BucketRecord, ObjectRecord, PartRecord, UploadRecord
-
-MAX_PART_SIZE = 5 * 1024**3
-MAX_PART_NUMBER = 10000
 
 
 async def handle_create_multipart_upload(ctx: Ctx) -> Response:
@@ -106,8 +105,8 @@ async def _upload_part(ctx: Ctx, intent: WriteIntent) -> Response:
     bucket = await ctx.bucket()
     number = _part_number(ctx)
     upload = await _upload(ctx, bucket)
-    if ctx.body.length is not None and ctx.body.length > MAX_PART_SIZE:
-        raise errors.EntityTooLarge(MaxSizeAllowed=str(MAX_PART_SIZE))
+    if ctx.body.length is not None and ctx.body.length > MAX_OBJECT_SIZE:
+        raise errors.EntityTooLarge(MaxSizeAllowed=str(MAX_OBJECT_SIZE))
     exp = integrity.expected(ctx.req, default_algorithm=upload.checksum_algorithm)
     if lock_headers.has_lock_attrs(upload.attrs):
         lock_headers.check_put_integrity(exp)  # AWS: required once lock parameters are set

@@ -25,14 +25,15 @@ from starlette.responses import Response
 from s3front import checksums, errors, xml
 from s3front.api import integrity
 from s3front.api.buckets import xml_response
-from s3front.api.context import Ctx, now_ms
+from s3front.api.context import Ctx
 from s3front.api.lock_headers import check_not_claimed, may_bypass, require_lock, without_claim
 from s3front.api.objects import find_object
 from s3front.body import read_all
+from s3front.clock import now_ms
 from s3front.objects import lock
 from s3front.objects.listing import shard_of
 from s3front.objects.versions import ENABLED
-from s3front.store.records import BucketRecord, ObjectRecord
+from s3front.store.records import NULL_VERSION, BucketRecord, ObjectRecord
 
 _RETRIES = 5
 
@@ -169,7 +170,7 @@ def legal_hold_document(on: bool) -> bytes:
 
 
 def _version_header(rec: ObjectRecord) -> dict[str, str] | None:
-    return {"x-amz-version-id": rec.version_id} if rec.version_id != "null" else None
+    return {"x-amz-version-id": rec.version_id} if rec.version_id != NULL_VERSION else None
 
 
 async def _update_version(

@@ -15,7 +15,7 @@ from s3front.access.acl import attrs_with_request_acl
 from s3front.api import conditions, integrity, lock_headers, sse
 from s3front.api import lifecycle as lifecycle_headers
 from s3front.api.access_hooks import writer
-from s3front.api.context import Ctx, now_ms
+from s3front.api.context import Ctx
 from s3front.api.headers import object_headers, stored_headers
 from s3front.api.streaming import BodyStream
 from s3front.api.tagging_attrs import parse_tagging_header, tags_of, with_tags
@@ -27,17 +27,17 @@ from s3front.api.versioning import (
     write_version_headers,
 )
 from s3front.body import read_all
+from s3front.clock import now_ms
 from s3front.objects import versions
 from s3front.objects.commit import commit_version, new_version
 from s3front.objects.encryption import sealing_of, with_sealing
 from s3front.objects.intents import WriteIntent
+from s3front.objects.limits import MAX_OBJECT_SIZE, MAX_PART_NUMBER
 from s3front.objects.listing import shard_of
 from s3front.objects.ranges import parse_range
 from s3front.objects.reader import first_piece, inline_bytes, read_object
 from s3front.objects.writer import write_object_data
 from s3front.store.records import BucketRecord, ObjectRecord
-
-MAX_PUT_SIZE = 5 * 1024**3  # S3's limit for a single PUT
 
 
 async def handle_put_object(ctx: Ctx) -> Response:
@@ -55,8 +55,8 @@ async def _put_object(ctx: Ctx, intent: WriteIntent) -> Response:
     lock_attrs = lock_headers.requested_attrs(ctx.req.headers.get, bucket, now_ms())
     if lock_headers.has_lock_fields(ctx.req.headers.get):
         lock_headers.check_put_integrity(exp)
-    if ctx.body.length is not None and ctx.body.length > MAX_PUT_SIZE:
-        raise errors.EntityTooLarge(MaxSizeAllowed=str(MAX_PUT_SIZE))
+    if ctx.body.length is not None and ctx.body.length > MAX_OBJECT_SIZE:
+        raise errors.EntityTooLarge(MaxSizeAllowed=str(MAX_OBJECT_SIZE))
     sealed = await sse.begin_for(ctx, sse.requested(ctx.req, bucket.attrs))
     result = await write_object_data(
         ctx.store.blocks,
@@ -139,7 +139,11 @@ async def _part_range(ctx: Ctx, rec: ObjectRecord, ranged: bool) -> tuple[int, i
     if raw is None:
         return None
     # isascii: str.isdigit() admits "²", which int() refuses; the length bounds int()'s work.
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 5 or not 1 <= int(raw) <= 10000:
+    if (
+        not (raw.isascii() and raw.isdigit())
+        or len(raw) > 5
+        or not 1 <= int(raw) <= MAX_PART_NUMBER
+    ):
         raise errors.InvalidArgument(
             "Part number must be an integer between 1 and 10000, inclusive",
             ArgumentName="partNumber",

@@ -28,17 +28,18 @@ from s3front.access import acl as acls
 from s3front.access import controls, post_form
 from s3front.api import lock_headers
 from s3front.api.access_hooks import authorize_object
-from s3front.api.context import Ctx, now_ms
+from s3front.api.context import Ctx
 from s3front.api.headers import check_stored_headers, header_value_ok
-from s3front.api.objects import MAX_PUT_SIZE
 from s3front.api.sse import begin_for, etag, requested
 from s3front.auth import Principal, sigv2, sigv4
+from s3front.clock import now_ms
 from s3front.keys import lookup_key
 from s3front.objects.commit import commit_version, new_version
 from s3front.objects.encryption import with_sealing
 from s3front.objects.intents import WriteIntent
+from s3front.objects.limits import MAX_OBJECT_SIZE
 from s3front.objects.writer import write_object_data
-from s3front.store.records import AccessKeyRecord, ObjectRecord
+from s3front.store.records import NULL_VERSION, AccessKeyRecord, ObjectRecord
 
 # The form before the file: field values (post_form.MAX_FIELDS_BYTES of them) plus part headers
 # and boundaries.
@@ -183,7 +184,9 @@ async def handle_post_object(ctx: Ctx) -> Response:
     headers = _stored_headers(fields, reader.file_content_type)
     redirect = _redirect(fields)
 
-    maximum = MAX_PUT_SIZE if limits.max_length is None else min(limits.max_length, MAX_PUT_SIZE)
+    maximum = (
+        MAX_OBJECT_SIZE if limits.max_length is None else min(limits.max_length, MAX_OBJECT_SIZE)
+    )
 
     async def file_bytes() -> AsyncIterator[bytes]:
         size = 0
@@ -291,7 +294,7 @@ def _success(
     path = f"/{quote(rec.key)}" if ctx.ep.virtual_host else f"/{bucket}/{quote(rec.key)}"
     location = f"{scheme}://{host}{path}"
     headers = {"etag": etag, "location": location}
-    if rec.version_id != "null":
+    if rec.version_id != NULL_VERSION:
         headers["x-amz-version-id"] = rec.version_id
     if redirect:
         sep = "&" if "?" in redirect else "?"

@@ -19,7 +19,7 @@ from s3front.api.objects import find_object
 from s3front.api.tagging_attrs import BUCKET_MAX_TAGS, OBJECT_MAX_TAGS, tags_of, with_tags
 from s3front.body import read_all
 from s3front.objects.listing import shard_of
-from s3front.store.records import ObjectRecord
+from s3front.store.records import NULL_VERSION, ObjectRecord
 
 _RETRIES = 5
 
@@ -36,7 +36,7 @@ async def _update_object_tags(ctx: Ctx, tags: Mapping[str, str]) -> ObjectRecord
 
 
 def _version_header(rec: ObjectRecord) -> dict[str, str] | None:
-    return {"x-amz-version-id": rec.version_id} if rec.version_id != "null" else None
+    return {"x-amz-version-id": rec.version_id} if rec.version_id != NULL_VERSION else None
 
 
 async def handle_get_object_tagging(ctx: Ctx) -> Response:

@@ -25,7 +25,7 @@ from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx
 from s3front.body import read_all
 from s3front.objects import lock
-from s3front.store.records import BucketRecord, ObjectRecord
+from s3front.store.records import NULL_VERSION, BucketRecord, ObjectRecord
 
 
 async def handle_put_bucket_versioning(ctx: Ctx) -> Response:
@@ -64,7 +64,7 @@ def write_version_headers(bucket: BucketRecord, version_id: str | None) -> dict[
     """version_headers for a write's response. A write in a Suspended bucket makes the "null"
     version and AWS sends no x-amz-version-id for it (some servers send "null", which clients
     read as "this write made a version")."""
-    if bucket.versioning == "Suspended" and version_id == "null":
+    if bucket.versioning == "Suspended" and version_id == NULL_VERSION:
         return {}
     return version_headers(bucket, version_id)
 

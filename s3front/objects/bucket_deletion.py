@@ -51,7 +51,7 @@ import logging
 import time
 import uuid
 
-from s3front import errors
+from s3front import clock, errors
 from s3front.store.protocols import MetaStore
 from s3front.store.records import BucketRecord, ObjectRecord, OwnerBucket
 
@@ -60,10 +60,6 @@ log = logging.getLogger("s3front.objects")
 STALE_MS = 30_000  # a mark this old belongs to a DeleteBucket that died
 WAIT_SECONDS = 5.0  # how long a write waits for a DeleteBucket in progress to finish
 _POLL_FIRST, _POLL_MAX = 0.005, 0.1
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def new_mark(now_ms: int) -> str:
@@ -78,14 +74,14 @@ def _stale(mark: str, now_ms: int) -> bool:
 
 async def _take_mark(meta: MetaStore, bucket: BucketRecord) -> str:
     """D1: the mark this DeleteBucket now holds."""
-    mark = new_mark(_now_ms())
+    mark = new_mark(clock.now_ms())
     if await meta.set_bucket_mark(bucket.name, bucket.bucket_id, mark, ""):
         return mark
     state = await meta.get_bucket_mark(bucket.name)
     if state is None or state[0] != bucket.bucket_id:
         raise errors.NoSuchBucket(BucketName=bucket.name)
     held = state[1]
-    if held and _stale(held, _now_ms()):
+    if held and _stale(held, clock.now_ms()):
         log.warning("bucket %s: taking over a stale deletion mark %s", bucket.name, held)
         if await meta.set_bucket_mark(bucket.name, bucket.bucket_id, mark, held):
             return mark
@@ -133,7 +129,7 @@ async def confirm_write(
         mark = state[1]
         if not mark:
             return
-        if _stale(mark, _now_ms()):
+        if _stale(mark, clock.now_ms()):
             log.warning("bucket %s: clearing a stale deletion mark %s", bucket.name, mark)
             await meta.set_bucket_mark(bucket.name, bucket.bucket_id, "", mark)
             continue

@@ -101,7 +101,8 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from s3front import metrics
+from s3front import clock, metrics
+from s3front.objects.limits import DEFAULT_GC_GRACE_SECONDS
 from s3front.objects.manifest_ids import manifest_created_ms
 from s3front.objects.scan import (
     PAGE,
@@ -122,17 +123,12 @@ log = logging.getLogger("s3front.gc")
 
 CONCURRENCY = 32  # store calls in flight while following manifests or deleting blocks
 FUTURE_SLACK_MS = 3_600_000  # a stamped time later than t0 + this is not a real time
-DEFAULT_GRACE_SECONDS = 24 * 3600.0
 # The lease that spreads `gc_loop`'s passes: one per interval across every server of a store.
 GC_LEASE = "gc:pass"
 # How far apart two servers' clocks may be (NTP keeps them within milliseconds): subtracted from
 # the horizon for the writes a pass cannot see, those that register their intent after it read
 # the intents. Not the operator's grace period: it holds at grace 0 too.
 DEFAULT_CLOCK_SKEW_SECONDS = 1.0
-
-
-def clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(slots=True)
@@ -296,7 +292,7 @@ async def horizon(
     server's) are ignored and deleted; expiry is judged by this clock, never by a t0 that a
     test moved ahead."""
     report = report if report is not None else GcReport()
-    now = clock_ms()
+    now = clock.now_ms()
     live: list[int] = []
     for intent in await store.meta.list_intents():
         if intent.expires_ms + skew_ms > now:
@@ -374,7 +370,7 @@ async def sweep_manifests(
 async def run_gc(
     store: Store,
     *,
-    grace_seconds: float = DEFAULT_GRACE_SECONDS,
+    grace_seconds: float = DEFAULT_GC_GRACE_SECONDS,
     progress: ProgressCallback | None = None,
     now_ms: int | None = None,
     clock_skew_seconds: float = DEFAULT_CLOCK_SKEW_SECONDS,
@@ -386,7 +382,7 @@ async def run_gc(
     if clock_skew_seconds < 0:
         raise ValueError(f"clock skew must not be negative, not {clock_skew_seconds}")
     started = time.monotonic()
-    t0 = clock_ms() if now_ms is None else now_ms
+    t0 = clock.now_ms() if now_ms is None else now_ms
     report = GcReport()
     status = Progress(progress)
     cutoff = await horizon(
@@ -410,7 +406,7 @@ async def gc_loop(
     store: Store,
     *,
     interval_seconds: float,
-    grace_seconds: float = DEFAULT_GRACE_SECONDS,
+    grace_seconds: float = DEFAULT_GC_GRACE_SECONDS,
     clock_skew_seconds: float = DEFAULT_CLOCK_SKEW_SECONDS,
     stop: asyncio.Event,
 ) -> None:

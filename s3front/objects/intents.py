@@ -26,10 +26,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from dataclasses import replace
 from types import TracebackType
 
+from s3front import clock
 from s3front.store.errors import StoreError, StoreUnavailable
 from s3front.store.protocols import MetaStore
 from s3front.store.records import IntentRecord
@@ -39,10 +39,6 @@ log = logging.getLogger("s3front.intents")
 # Longer than a request runs between two refreshes, short enough that a crashed server's
 # intents hold GC back for minutes, not hours.
 INTENT_TTL_MS = 15 * 60_000
-
-
-def clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class IntentLapsed(StoreUnavailable):
@@ -77,15 +73,15 @@ class WriteIntent:
             return
         async with self._lock:
             if self._rec is None:
-                now = clock_ms()
+                now = clock.now_ms()
                 rec = IntentRecord(secrets.token_hex(16), now, now + self._ttl_ms)
             elif self._refresh_due():
-                now = clock_ms()
+                now = clock.now_ms()
                 rec = replace(self._rec, expires_ms=now + self._ttl_ms)
             else:
                 return
             await self._meta.put_intent(rec)
-            if self._rec is not None and clock_ms() >= self._valid_until:
+            if self._rec is not None and clock.now_ms() >= self._valid_until:
                 self._lapsed = True  # GC may have judged it expired before the refresh landed
             self._rec, self._refreshed_at = rec, now
             self._valid_until = max(self._valid_until, rec.expires_ms)
@@ -96,7 +92,7 @@ class WriteIntent:
             await self.ensure()
 
     def _refresh_due(self) -> bool:
-        return clock_ms() - self._refreshed_at >= self._ttl_ms // 3
+        return clock.now_ms() - self._refreshed_at >= self._ttl_ms // 3
 
     def check(self) -> None:
         """Raise IntentLapsed unless the intent has been live all along and will stay so for a
@@ -105,7 +101,7 @@ class WriteIntent:
         written. A write that never registered (nothing stored) passes."""
         if self._rec is None:
             return
-        if self._lapsed or clock_ms() > self._valid_until - self._ttl_ms // 3:
+        if self._lapsed or clock.now_ms() > self._valid_until - self._ttl_ms // 3:
             raise IntentLapsed("the write took too long to keep its data safe from GC; retry")
 
     async def release(self) -> None:

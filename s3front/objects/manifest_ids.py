@@ -15,7 +15,8 @@ treats anything later as old as well (see `s3front.objects.gc`).
 from __future__ import annotations
 
 import secrets
-import time
+
+from s3front import clock
 
 _TIME_DIGITS = 12
 _RANDOM_DIGITS = 20
@@ -25,7 +26,7 @@ _HEX = frozenset("0123456789abcdef")
 
 def new_manifest_id(now_ms: int | None = None) -> str:
     """A fresh id stamped with `now_ms` (default: the current time)."""
-    ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    ms = clock.now_ms() if now_ms is None else now_ms
     if not 0 <= ms < 16**_TIME_DIGITS:
         raise ValueError(f"time {ms} ms does not fit a manifest id")
     return f"{ms:0{_TIME_DIGITS}x}{secrets.token_hex(_RANDOM_DIGITS // 2)}"

@@ -33,13 +33,11 @@ from s3front.errors import (
     MalformedXML,
 )
 from s3front.objects.intents import WriteIntent
+from s3front.objects.limits import MIN_PART_SIZE
 from s3front.objects.manifest_ids import new_manifest_id
 from s3front.objects.writer import MANIFEST_BATCH
 from s3front.store.protocols import MetaStore
 from s3front.store.records import ManifestEntry, PartRecord
-
-MIN_PART_SIZE = 5 * 1024 * 1024
-MAX_PARTS = 10000
 
 
 @dataclass(frozen=True, slots=True)

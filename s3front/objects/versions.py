@@ -26,6 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from s3front import clock
 from s3front.objects import lock
 from s3front.objects.keys import shard_of
 from s3front.store.protocols import MetaStore
@@ -132,7 +133,7 @@ async def write_version(
     if (
         previous_null is not None
         and previous_null.seq != rec.seq
-        and not lock.blocks_removal(previous_null, time.time_ns() // 1_000_000)
+        and not lock.blocks_removal(previous_null, clock.now_ms())
     ):
         await meta.delete_object(bucket.bucket_id, shard, rec.key, previous_null.seq)
     return True

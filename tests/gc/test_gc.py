@@ -24,9 +24,9 @@ from gc_helpers import (
     write_data,
 )
 
+from s3front.clock import now_ms as clock_ms
 from s3front.objects.gc import (
     GcReport,
-    clock_ms,
     free_blocks,
     garbage_blocks,
     gc_loop,

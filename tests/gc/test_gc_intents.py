@@ -22,7 +22,8 @@ from gc_helpers import delete, make_bucket, present, put, read, start_upload
 
 from s3front.api.context import Ctx
 from s3front.api.copy import Source, _pin_source
-from s3front.objects.gc import GcReport, clock_ms, run_gc
+from s3front.clock import now_ms as clock_ms
+from s3front.objects.gc import GcReport, run_gc
 from s3front.objects.intents import IntentLapsed, WriteIntent
 from s3front.objects.keys import shard_of
 from s3front.objects.multipart import assemble, write_assembly

@@ -17,6 +17,7 @@ import pytest
 from s3front_store_fixtures import cassandra_store, sqlite_store  # noqa: F401
 
 from s3front import errors
+from s3front.clock import now_ms
 from s3front.objects import bucket_deletion
 from s3front.objects.listing import shard_of
 from s3front.store.bucket_cache import BucketCachingStore, bucket_for_objects
@@ -159,7 +160,7 @@ async def test_stale_mark_is_cleared_and_its_holder_cannot_delete(any_store: Sto
     stalled delete, resuming, fails instead of deleting a bucket that now has an object."""
     meta = any_store.meta
     bucket = await new_bucket(meta)
-    stale = bucket_deletion.new_mark(bucket_deletion._now_ms() - bucket_deletion.STALE_MS - 1)
+    stale = bucket_deletion.new_mark(now_ms() - bucket_deletion.STALE_MS - 1)
     assert await meta.set_bucket_mark(bucket.name, bucket.bucket_id, stale, "")
     assert await outcome(write(meta, bucket, obj())) == "ok"
     assert await meta.get_bucket_mark(bucket.name) == (bucket.bucket_id, "")

@@ -11,12 +11,12 @@ make a page skip the second id; at 2^64 tokens that is accepted.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from cassandra.query import BatchStatement, BatchType
 
+from s3front import clock
 from s3front.store.cassandra.session import Db, Row
 from s3front.store.errors import StoreTimeout
 from s3front.store.records import (
@@ -517,7 +517,7 @@ class CassandraMeta:
 
     # -- write intents --------------------------------------------------------------------------
     async def put_intent(self, rec: IntentRecord) -> None:
-        ttl = max(1, -(-(rec.expires_ms - _now_ms()) // 1000)) + _INTENT_TTL_SLACK_SECONDS
+        ttl = max(1, -(-(rec.expires_ms - clock.now_ms()) // 1000)) + _INTENT_TTL_SLACK_SECONDS
         params = (rec.intent_id, rec.started_ms, rec.expires_ms, ttl)
         await self._db.run(self._intent_put, params)
 
@@ -542,10 +542,6 @@ class CassandraMeta:
 
     async def release_lease(self, lease_id: str, holder: str) -> None:
         await self._db.run(self._lease_release, (lease_id, holder))
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 # -- rows -> records ----------------------------------------------------------------------------

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -37,6 +36,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+from s3front import clock
 from s3front.store.cassandra.session import CassandraConfig, Db, parse_url, raise_mapped
 from s3front.store.errors import StoreError
 
@@ -215,7 +215,7 @@ def apply_schema_sync(
             db.execute(
                 "INSERT INTO schema_version (id, version, file, applied_ms) "
                 "VALUES (%s, %s, %s, %s)",
-                (_HISTORY_ID, f.version, f.name, int(time.time() * 1000)),
+                (_HISTORY_ID, f.version, f.name, clock.now_ms()),
             )
             current = f.version
             progress(f"applied {f.name} (version {f.version})")

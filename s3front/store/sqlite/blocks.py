@@ -9,10 +9,11 @@ import os
 import sqlite3
 import uuid
 
+from s3front import clock
 from s3front.store.errors import StoreUnavailable
 from s3front.store.records import BlockInfo
 from s3front.store.sqlite.files import DIR_MODE, FILE_MODE, Layout
-from s3front.store.sqlite.session import Db, _now_ms
+from s3front.store.sqlite.session import Db
 
 
 class SqliteBlocks:
@@ -41,7 +42,7 @@ class SqliteBlocks:
         # (re)checked, so a GC delete holding the old written_ms fails its condition; and a
         # crash in between leaves a row whose file the next put of this block writes. (A GC
         # holding the *new* written_ms could still interleave, which its grace period rules out.)
-        now, size = _now_ms(), len(data)
+        now, size = clock.now_ms(), len(data)
         await self._db.exec_quick(
             "INSERT INTO blocks (block_id, size, written_ms) VALUES (?, ?, ?) ON CONFLICT"
             " DO UPDATE SET written_ms = max(excluded.written_ms, blocks.written_ms + 1)",

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from s3front import clock
 from s3front.store.records import (
     BucketRecord,
     IntentRecord,
@@ -17,7 +18,7 @@ from s3front.store.records import (
     PartRecord,
     UploadRecord,
 )
-from s3front.store.sqlite.session import QUICK_SCAN, Db, Rows, _now_ms, first, names
+from s3front.store.sqlite.session import QUICK_SCAN, Db, Rows, first, names
 
 BUCKETS = Rows("buckets", BucketRecord, names(BucketRecord))
 _BUCKET_UPDATE = (
@@ -331,7 +332,7 @@ class SqliteMeta:
     # -- leases -----------------------------------------------------------------------------------
     async def take_lease(self, lease_id: str, holder: str, ttl_seconds: int) -> bool:
         def tx(c: sqlite3.Connection) -> bool:
-            now = _now_ms()
+            now = clock.now_ms()
             row = c.execute(
                 "SELECT holder, expires_ms FROM leases WHERE lease_id = ?", (lease_id,)
             ).fetchall()

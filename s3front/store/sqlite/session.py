@@ -46,10 +46,6 @@ def _js(m: Mapping[str, str]) -> str:
     return json.dumps(dict(m), separators=(",", ":"), sort_keys=True)
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 JSON_FIELDS = {"attrs", "headers", "checksums"}
 BOOL_FIELDS = {"delete_marker"}
 
