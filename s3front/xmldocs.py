@@ -15,6 +15,7 @@ from typing import NamedTuple
 from urllib.parse import quote
 
 from lxml import etree
+from starlette.responses import Response
 
 from s3front.objects.pages import ListPage, UploadPage, VersionPage
 from s3front.store.records import ObjectRecord, OwnerBucket, PartRecord, UploadRecord
@@ -32,6 +33,18 @@ from s3front.xml import (
     timestamp,
     to_bytes,
 )
+
+
+class XMLResponse(Response):
+    """A response carrying one of these documents (or any XML body)."""
+
+    media_type = "application/xml"
+
+    def __init__(
+        self, body: bytes, status_code: int = 200, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(body, status_code=status_code, headers=headers)
+
 
 # Canonical id -> display name: a function, or a mapping of the names this request knows.
 OwnerName = Callable[[str], str] | Mapping[str, str]

@@ -33,7 +33,7 @@ Handler = Callable[[Ctx], Awaitable[Response]]
 
 HANDLERS: dict[Op, Handler] = {
     Op.ListBuckets: buckets.handle_list_buckets,
-    Op.CreateBucket: acl.handle_create_bucket,  # applies x-amz-acl / x-amz-grant-*
+    Op.CreateBucket: buckets.handle_create_bucket,
     Op.DeleteBucket: buckets.handle_delete_bucket,
     Op.HeadBucket: buckets.handle_head_bucket,
     Op.GetBucketLocation: buckets.handle_get_bucket_location,

@@ -16,14 +16,12 @@ from starlette.responses import Response
 from s3front import errors, xml, xmldocs
 from s3front.access import acl as acls
 from s3front.access import controls
-from s3front.api import buckets, ownership
-from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, owner_names
 from s3front.api.objects import find_object
 from s3front.body import read_all
-from s3front.keys import tenant_id
 from s3front.objects.listing import shard_of
 from s3front.store.records import NULL_VERSION, BucketRecord
+from s3front.xmldocs import XMLResponse
 
 _RETRIES = 5
 
@@ -65,7 +63,7 @@ def _effective(acl: acls.Acl, attrs: Mapping[str, str], bucket_owner: str) -> ac
 async def handle_get_bucket_acl(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
     acl = _effective(acls.acl_of(bucket.attrs, bucket.owner), bucket.attrs, bucket.owner)
-    return xml_response(_document(acl, ctx))
+    return XMLResponse(_document(acl, ctx))
 
 
 async def handle_put_bucket_acl(ctx: Ctx) -> Response:
@@ -80,7 +78,7 @@ async def handle_get_object_acl(ctx: Ctx) -> Response:
     rec = await find_object(ctx, bucket, ctx.key)
     headers = {"x-amz-version-id": rec.version_id} if rec.version_id != NULL_VERSION else None
     acl = _effective(acls.acl_of(rec.attrs, rec.owner), bucket.attrs, bucket.owner)
-    return xml_response(_document(acl, ctx), headers=headers)
+    return XMLResponse(_document(acl, ctx), headers=headers)
 
 
 async def handle_put_object_acl(ctx: Ctx) -> Response:
@@ -99,23 +97,3 @@ async def handle_put_object_acl(ctx: Ctx) -> Response:
             return Response(status_code=200, headers=headers)
         rec = await find_object(ctx, bucket, ctx.key)
     raise errors.SlowDown("The object changed while its ACL was being updated; retry.")
-
-
-async def handle_create_bucket(ctx: Ctx) -> Response:
-    """CreateBucket with x-amz-acl / x-amz-grant-*: the headers are checked before the bucket
-    is created, and the ACL is written right after (a bucket is private until then).
-    x-amz-object-ownership is checked here and stored with the new bucket record."""
-    expected = ctx.req.header("x-amz-expected-bucket-owner").strip()
-    if expected and tenant_id(expected) != ctx.tenant:
-        raise errors.AccessDenied()  # the new bucket's owner would be someone else
-    requested = acls.from_headers(ctx.req, ctx.tenant, ctx.tenant)
-    wanted = ownership.requested_ownership(ctx.req)
-    if requested is not None:
-        ownership.check_bucket_acl(wanted, requested, ctx.tenant)
-    response = await buckets.handle_create_bucket(ctx)
-    if requested is not None:
-        rec = await ctx.store.meta.get_bucket(ctx.bucket_name)
-        if rec is not None and rec.owner == ctx.tenant:
-            attrs = acls.with_acl(rec.attrs, requested)
-            await ctx.store.meta.update_bucket(replace(rec, attrs=attrs))
-    return response

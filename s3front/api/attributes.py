@@ -14,13 +14,13 @@ from starlette.responses import Response
 
 from s3front import errors, xmldocs
 from s3front.api import sse
-from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx
 from s3front.api.headers import http_date
 from s3front.api.objects import find_object
 from s3front.objects.encryption import sealing_of
 from s3front.store.protocols import MetaStore
 from s3front.store.records import ManifestEntry, ObjectRecord, PartRecord
+from s3front.xmldocs import XMLResponse
 
 ATTRIBUTES = ("ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize")
 MAX_PARTS = 1000
@@ -124,4 +124,4 @@ async def handle_get_object_attributes(ctx: Ctx) -> Response:
     headers.update(sse.response_headers(opened))
     if bucket.versioning:
         headers["x-amz-version-id"] = rec.version_id
-    return xml_response(body, headers=headers)
+    return XMLResponse(body, headers=headers)

@@ -20,11 +20,11 @@ from starlette.responses import Response
 
 from s3front import errors, xml
 from s3front.api import sse
-from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx
 from s3front.body import read_all
 from s3front.objects.encryption import SSE_KMS
 from s3front.routing import Op
+from s3front.xmldocs import XMLResponse
 
 
 def parse_configuration(body: bytes) -> sse.Requested:
@@ -91,7 +91,7 @@ async def handle_get_bucket_encryption(ctx: Ctx) -> Response:
     default = sse.bucket_default(bucket.attrs)
     if default is None:
         raise errors.ServerSideEncryptionConfigurationNotFoundError(BucketName=bucket.name)
-    return xml_response(configuration_document(default))
+    return XMLResponse(configuration_document(default))
 
 
 async def handle_delete_bucket_encryption(ctx: Ctx) -> Response:

@@ -5,16 +5,21 @@ from __future__ import annotations
 import ipaddress
 import re
 import uuid
+from dataclasses import replace
 
 from starlette.responses import Response
 
 from s3front import errors, xml, xmldocs
+from s3front.access import acl as acls
+from s3front.api import ownership
 from s3front.api.context import Ctx, owner_names
 from s3front.body import read_all
 from s3front.clock import now_ms
+from s3front.keys import tenant_id
 from s3front.objects import bucket_deletion
 from s3front.objects.lock import BUCKET_ATTR as OBJECT_LOCK_ATTR
 from s3front.store.records import BucketRecord, OwnerBucket
+from s3front.xmldocs import XMLResponse
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
@@ -34,18 +39,24 @@ def check_bucket_name(name: str) -> None:
         raise errors.InvalidBucketName(BucketName=name)
 
 
-def xml_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(body, status_code=status, media_type="application/xml", headers=headers)
-
-
 async def handle_list_buckets(ctx: Ctx) -> Response:
     tenant = ctx.tenant
     rows = await ctx.store.meta.list_owner_buckets(tenant)
-    return xml_response(xmldocs.list_all_my_buckets(tenant, rows, owner_names(ctx)))
+    return XMLResponse(xmldocs.list_all_my_buckets(tenant, rows, owner_names(ctx)))
 
 
 async def handle_create_bucket(ctx: Ctx) -> Response:
+    """CreateBucket. x-amz-acl / x-amz-grant-* and x-amz-object-ownership are checked before
+    anything is written, and go into the new bucket's record: one write makes the bucket, so it
+    is never seen without its ACL."""
     tenant = ctx.tenant
+    expected = ctx.req.header("x-amz-expected-bucket-owner").strip()
+    if expected and tenant_id(expected) != tenant:
+        raise errors.AccessDenied()  # the new bucket's owner would be someone else
+    requested = acls.from_headers(ctx.req, tenant, tenant)
+    wanted = ownership.requested_ownership(ctx.req)
+    if requested is not None:
+        ownership.check_bucket_acl(wanted, requested, tenant)
     name = ctx.bucket_name
     check_bucket_name(name)
     body = await read_all(ctx.body, ctx.settings.max_xml_body)
@@ -55,8 +66,12 @@ async def handle_create_bucket(ctx: Ctx) -> Response:
         raise errors.InvalidLocationConstraint(LocationConstraint=location or "")
     created = now_ms()
     locked = _object_lock_requested(ctx)
-    # x-amz-object-ownership is checked by the caller (s3front.api.ownership).
-    ownership = ctx.req.header("x-amz-object-ownership").strip()
+    # x-amz-object-ownership was checked above (`ownership.requested_ownership`).
+    object_ownership = ctx.req.header("x-amz-object-ownership").strip()
+    attrs = {
+        **({OBJECT_LOCK_ATTR: ""} if locked else {}),
+        **({"ownership": object_ownership} if object_ownership else {}),
+    }
     rec = BucketRecord(
         name=name,
         bucket_id=uuid.uuid4().hex,
@@ -66,10 +81,7 @@ async def handle_create_bucket(ctx: Ctx) -> Response:
         shards=ctx.settings.bucket_shards,
         # Object lock is on from the first write, with versioning that can never be suspended.
         versioning="Enabled" if locked else "",
-        attrs={
-            **({OBJECT_LOCK_ATTR: ""} if locked else {}),
-            **({"ownership": ownership} if ownership else {}),
-        },
+        attrs=acls.with_acl(attrs, requested) if requested is not None else attrs,
     )
     if not await ctx.store.meta.insert_bucket(rec):
         existing = await ctx.store.meta.get_bucket(name)
@@ -80,6 +92,9 @@ async def handle_create_bucket(ctx: Ctx) -> Response:
             # BucketAlreadyOwnedByYou elsewhere; MinIO always sends the 409. The bucket, its ACL
             # and settings are left as they are either way.
             if ctx.settings.region == "us-east-1":
+                if requested is not None:  # the re-create sets the ACL it names, as before
+                    attrs = acls.with_acl(existing.attrs, requested)
+                    await ctx.store.meta.update_bucket(replace(existing, attrs=attrs))
                 return Response(status_code=200, headers={"location": f"/{name}"})
             raise errors.BucketAlreadyOwnedByYou(BucketName=name)
         raise errors.BucketAlreadyExists(BucketName=name)
@@ -115,4 +130,4 @@ async def handle_head_bucket(ctx: Ctx) -> Response:
 
 async def handle_get_bucket_location(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
-    return xml_response(xmldocs.location_constraint(bucket.region))
+    return XMLResponse(xmldocs.location_constraint(bucket.region))

@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from starlette.responses import Response
 
 from s3front import errors, xmldocs
-from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx
 from s3front.routing import Op
+from s3front.xmldocs import XMLResponse
 
 
 def _missing(err: type[errors.S3Error]) -> Callable[[Ctx], Awaitable[Response]]:
@@ -32,7 +32,7 @@ def _empty(
 ) -> Callable[[Ctx], Awaitable[Response]]:
     async def handler(ctx: Ctx) -> Response:
         await ctx.bucket()
-        return xml_response(xmldocs.simple_document(root, children))
+        return XMLResponse(xmldocs.simple_document(root, children))
 
     handler.__name__ = f"handle_empty_{root}"
     return handler

@@ -33,7 +33,6 @@ from s3front.access.acl import attrs_with_request_acl
 from s3front.api import conditions, lock_headers, sse
 from s3front.api import lifecycle as lifecycle_headers
 from s3front.api.access_hooks import authorize_read, writer
-from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx
 from s3front.api.headers import stored_headers
 from s3front.api.multipart import _part_number, _upload
@@ -57,6 +56,7 @@ from s3front.store.records import (
     PartRecord,
     UploadRecord,
 )
+from s3front.xmldocs import XMLResponse
 
 # Jitter only. A generator of our own leaves the global `random` state to its other users.
 _rng = random.Random()
@@ -364,7 +364,7 @@ async def _copy_object(
         if_none_match=ctx.req.header("if-none-match"),
         if_match=ctx.req.header("if-match"),
     )
-    return xml_response(
+    return XMLResponse(
         xmldocs.copy_object_result(written.etag, written.last_modified_ms, written.checksums),
         headers={
             **_version_headers(src, bucket, written.version_id),
@@ -516,7 +516,7 @@ async def _upload_part_copy(
     await ctx.store.meta.put_part(upload.upload_id, part)
     headers = {"x-amz-copy-source-version-id": rec.version_id} if src.bucket.versioning else {}
     headers.update(sse.response_headers(target))
-    return xml_response(
+    return XMLResponse(
         xmldocs.copy_part_result(part.etag, part.last_modified_ms, part.checksums),
         headers=headers,
     )

@@ -14,12 +14,12 @@ from starlette.responses import Response
 
 from s3front import errors
 from s3front.access import cors
-from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx
 from s3front.api.headers import header_value_ok
 from s3front.body import read_all
 from s3front.request import S3Request
 from s3front.store.protocols import Store
+from s3front.xmldocs import XMLResponse
 
 
 class CORSResponse(errors.S3Error):
@@ -63,7 +63,7 @@ async def handle_get_bucket_cors(ctx: Ctx) -> Response:
     rules = cors.rules_of(bucket.attrs)
     if not rules:
         raise errors.NoSuchCORSConfiguration(BucketName=bucket.name)
-    return xml_response(cors.to_document(rules))
+    return XMLResponse(cors.to_document(rules))
 
 
 async def handle_delete_bucket_cors(ctx: Ctx) -> Response:

@@ -14,12 +14,12 @@ from starlette.responses import Response
 
 from s3front import checksums, errors
 from s3front.api import integrity
-from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx
 from s3front.api.tagging_attrs import tags_of
 from s3front.body import read_all
 from s3front.objects import lifecycle
 from s3front.store.records import BucketRecord, ObjectRecord
+from s3front.xmldocs import XMLResponse
 
 
 async def handle_put_bucket_lifecycle(ctx: Ctx) -> Response:
@@ -43,7 +43,7 @@ async def handle_get_bucket_lifecycle(ctx: Ctx) -> Response:
     rules = lifecycle.rules_of(bucket.attrs)
     if not rules:
         raise errors.NoSuchLifecycleConfiguration(BucketName=bucket.name)
-    return xml_response(lifecycle.to_document(rules))
+    return XMLResponse(lifecycle.to_document(rules))
 
 
 async def handle_delete_bucket_lifecycle(ctx: Ctx) -> Response:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 
 from starlette.responses import Response
 
 from s3front import errors, xmldocs
-from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, owner_names
 from s3front.objects.listing import list_objects, list_uploads, list_versions
+from s3front.xmldocs import XMLResponse
 
 MAX_KEYS = 1000
 
@@ -45,6 +46,25 @@ def _encoding(ctx: Ctx) -> str:
     return "url"
 
 
+@dataclass(frozen=True, slots=True)
+class ListParams:
+    """The parameters every listing takes (the caller reads its own markers)."""
+
+    prefix: str
+    delimiter: str  # an empty delimiter means none
+    max_keys: int  # or max-uploads
+    encoding: str  # "" or "url"
+
+
+def _list_params(ctx: Ctx, max_name: str = "max-keys") -> ListParams:
+    """Checked in this order: the count, then the encoding (which error a request with both
+    wrong gets)."""
+    prefix = ctx.req.param("prefix") or ""
+    delimiter = ctx.req.param("delimiter") or ""
+    max_keys = _max_keys(ctx, max_name)
+    return ListParams(prefix, delimiter, max_keys, _encoding(ctx))
+
+
 def encode_token(marker: str) -> str:
     return base64.urlsafe_b64encode(marker.encode("utf-8")).decode("ascii")
 
@@ -60,27 +80,24 @@ def decode_token(token: str) -> str:
 
 async def handle_list_objects(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
-    prefix = ctx.req.param("prefix") or ""
-    delimiter = ctx.req.param("delimiter") or ""  # an empty delimiter means none
     marker = ctx.req.param("marker") or ""
-    max_keys = _max_keys(ctx)
-    encoding = _encoding(ctx)
+    p = _list_params(ctx)
     page = await list_objects(
         ctx.store.meta,
         bucket,
-        prefix=prefix,
-        delimiter=delimiter,
+        prefix=p.prefix,
+        delimiter=p.delimiter,
         start_after=marker,
-        max_keys=max_keys,
+        max_keys=p.max_keys,
     )
-    return xml_response(
+    return XMLResponse(
         xmldocs.list_objects_v1(
             bucket=bucket.name,
-            prefix=prefix,
-            delimiter=delimiter,
+            prefix=p.prefix,
+            delimiter=p.delimiter,
             marker=marker,
-            max_keys=max_keys,
-            encoding_type=encoding,
+            max_keys=p.max_keys,
+            encoding_type=p.encoding,
             page=page,
             owner_name=owner_names(ctx),
         )
@@ -89,12 +106,9 @@ async def handle_list_objects(ctx: Ctx) -> Response:
 
 async def handle_list_objects_v2(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
-    prefix = ctx.req.param("prefix") or ""
-    delimiter = ctx.req.param("delimiter") or ""
     token = ctx.req.param("continuation-token")
     start_after = ctx.req.param("start-after") or ""
-    max_keys = _max_keys(ctx)
-    encoding = _encoding(ctx)
+    p = _list_params(ctx)
     fetch_owner = (ctx.req.param("fetch-owner") or "").lower() == "true"
     position = start_after
     if token is not None:
@@ -102,19 +116,19 @@ async def handle_list_objects_v2(ctx: Ctx) -> Response:
     page = await list_objects(
         ctx.store.meta,
         bucket,
-        prefix=prefix,
-        delimiter=delimiter,
+        prefix=p.prefix,
+        delimiter=p.delimiter,
         start_after=position,
-        max_keys=max_keys,
+        max_keys=p.max_keys,
     )
     next_token = encode_token(page.next_marker) if page.is_truncated and page.next_marker else None
-    return xml_response(
+    return XMLResponse(
         xmldocs.list_objects_v2(
             bucket=bucket.name,
-            prefix=prefix,
-            delimiter=delimiter,
-            max_keys=max_keys,
-            encoding_type=encoding,
+            prefix=p.prefix,
+            delimiter=p.delimiter,
+            max_keys=p.max_keys,
+            encoding_type=p.encoding,
             page=page,
             continuation_token=token,
             next_continuation_token=next_token,
@@ -127,8 +141,6 @@ async def handle_list_objects_v2(ctx: Ctx) -> Response:
 
 async def handle_list_object_versions(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
-    prefix = ctx.req.param("prefix") or ""
-    delimiter = ctx.req.param("delimiter") or ""
     key_marker = ctx.req.param("key-marker") or ""
     version_marker = ctx.req.param("version-id-marker") or ""
     if version_marker and not key_marker:
@@ -137,26 +149,25 @@ async def handle_list_object_versions(ctx: Ctx) -> Response:
             ArgumentName="version-id-marker",
             ArgumentValue=version_marker,
         )
-    max_keys = _max_keys(ctx)
-    encoding = _encoding(ctx)
+    p = _list_params(ctx)
     page = await list_versions(
         ctx.store.meta,
         bucket,
-        prefix=prefix,
-        delimiter=delimiter,
+        prefix=p.prefix,
+        delimiter=p.delimiter,
         key_marker=key_marker,
         version_id_marker=version_marker,
-        max_keys=max_keys,
+        max_keys=p.max_keys,
     )
-    return xml_response(
+    return XMLResponse(
         xmldocs.list_object_versions(
             bucket=bucket.name,
-            prefix=prefix,
-            delimiter=delimiter,
+            prefix=p.prefix,
+            delimiter=p.delimiter,
             key_marker=key_marker,
             version_id_marker=version_marker,
-            max_keys=max_keys,
-            encoding_type=encoding,
+            max_keys=p.max_keys,
+            encoding_type=p.encoding,
             page=page,
             owner_name=owner_names(ctx),
         )
@@ -165,30 +176,27 @@ async def handle_list_object_versions(ctx: Ctx) -> Response:
 
 async def handle_list_multipart_uploads(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
-    prefix = ctx.req.param("prefix") or ""
-    delimiter = ctx.req.param("delimiter") or ""
     key_marker = ctx.req.param("key-marker") or ""
     upload_marker = ctx.req.param("upload-id-marker") or ""
-    max_uploads = _max_keys(ctx, "max-uploads")
-    encoding = _encoding(ctx)
+    p = _list_params(ctx, "max-uploads")
     page = await list_uploads(
         ctx.store.meta,
         bucket,
-        prefix=prefix,
-        delimiter=delimiter,
+        prefix=p.prefix,
+        delimiter=p.delimiter,
         key_marker=key_marker,
         upload_id_marker=upload_marker,
-        max_uploads=max_uploads,
+        max_uploads=p.max_keys,
     )
-    return xml_response(
+    return XMLResponse(
         xmldocs.list_multipart_uploads(
             bucket=bucket.name,
-            prefix=prefix,
-            delimiter=delimiter,
+            prefix=p.prefix,
+            delimiter=p.delimiter,
             key_marker=key_marker,
             upload_id_marker=upload_marker,
-            max_uploads=max_uploads,
-            encoding_type=encoding,
+            max_uploads=p.max_keys,
+            encoding_type=p.encoding,
             page=page,
             owner_name=owner_names(ctx),
         )

@@ -16,7 +16,6 @@ from s3front.access.acl import attrs_with_request_acl
 from s3front.api import integrity, lock_headers, sse
 from s3front.api import lifecycle as lifecycle_headers
 from s3front.api.access_hooks import writer
-from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, owner_names
 from s3front.api.headers import stored_headers
 from s3front.api.tagging_attrs import parse_tagging_header, with_tags
@@ -30,6 +29,7 @@ from s3front.objects.manifest_ids import new_manifest_id
 from s3front.objects.multipart import assemble, write_assembly
 from s3front.objects.writer import write_object_data
 from s3front.store.records import BucketRecord, ObjectRecord, PartRecord, UploadRecord
+from s3front.xmldocs import XMLResponse
 
 
 async def handle_create_multipart_upload(ctx: Ctx) -> Response:
@@ -66,7 +66,7 @@ async def handle_create_multipart_upload(ctx: Ctx) -> Response:
     if rec.checksum_algorithm:
         headers["x-amz-checksum-algorithm"] = rec.checksum_algorithm
     headers.update(sse.response_headers(sealed))
-    return xml_response(
+    return XMLResponse(
         xmldocs.initiate_multipart_upload(bucket.name, rec.key, rec.upload_id), headers=headers
     )
 
@@ -195,7 +195,7 @@ async def _complete_multipart_upload(ctx: Ctx, intent: WriteIntent) -> Response:
         headers["x-amz-version-id"] = rec.version_id
     sealing = sealing_of(upload.attrs)
     headers.update(sse.response_headers(None, sealing=sealing, region=ctx.settings.region))
-    return xml_response(
+    return XMLResponse(
         xmldocs.complete_multipart_upload(location, bucket.name, rec.key, rec.etag, rec.checksums),
         headers=headers,
     )
@@ -228,7 +228,7 @@ async def handle_list_parts(ctx: Ctx) -> Response:
     parts = await ctx.store.meta.list_parts(upload.upload_id, after=marker, limit=max_parts + 1)
     truncated = len(parts) > max_parts
     parts = parts[:max_parts]
-    return xml_response(
+    return XMLResponse(
         xmldocs.list_parts(
             bucket=bucket.name,
             upload=upload,

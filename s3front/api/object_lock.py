@@ -24,7 +24,6 @@ from starlette.responses import Response
 
 from s3front import checksums, errors, xml
 from s3front.api import integrity
-from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx
 from s3front.api.lock_headers import check_not_claimed, may_bypass, require_lock, without_claim
 from s3front.api.objects import find_object
@@ -34,6 +33,7 @@ from s3front.objects import lock
 from s3front.objects.listing import shard_of
 from s3front.objects.versions import ENABLED
 from s3front.store.records import NULL_VERSION, BucketRecord, ObjectRecord
+from s3front.xmldocs import XMLResponse
 
 _RETRIES = 5
 
@@ -123,7 +123,7 @@ async def handle_get_object_lock_configuration(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
     if not lock.enabled(bucket):
         raise errors.ObjectLockConfigurationNotFoundError(BucketName=bucket.name)
-    return xml_response(configuration_document(lock.default_retention(bucket)))
+    return XMLResponse(configuration_document(lock.default_retention(bucket)))
 
 
 # --- retention and legal hold of one version -----------------------------------------------
@@ -212,7 +212,7 @@ async def handle_get_object_retention(ctx: Ctx) -> Response:
     retention = lock.retention_of(rec.attrs)
     if retention is None:
         raise errors.NoSuchObjectLockConfiguration()
-    return xml_response(retention_document(retention))
+    return XMLResponse(retention_document(retention))
 
 
 async def handle_put_object_legal_hold(ctx: Ctx) -> Response:
@@ -230,4 +230,4 @@ async def handle_get_object_legal_hold(ctx: Ctx) -> Response:
     on = lock.legal_hold_of(rec.attrs)
     if on is None:
         raise errors.NoSuchObjectLockConfiguration()
-    return xml_response(legal_hold_document(on))
+    return XMLResponse(legal_hold_document(on))

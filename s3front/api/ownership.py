@@ -15,11 +15,11 @@ from starlette.responses import Response
 from s3front import errors, xml
 from s3front.access import acl as acls
 from s3front.access import controls
-from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx
 from s3front.body import read_all
 from s3front.request import S3Request
 from s3front.store.records import BucketRecord
+from s3front.xmldocs import XMLResponse
 
 HEADER = "x-amz-object-ownership"
 
@@ -85,7 +85,7 @@ async def handle_get_bucket_ownership_controls(ctx: Ctx) -> Response:
     root = xml.element("OwnershipControls")
     rule = xml.sub(root, "Rule")
     xml.sub(rule, "ObjectOwnership", ownership)
-    return xml_response(xml.to_bytes(root))
+    return XMLResponse(xml.to_bytes(root))
 
 
 async def handle_delete_bucket_ownership_controls(ctx: Ctx) -> Response:

@@ -15,10 +15,10 @@ from starlette.responses import Response
 from s3front import errors, xmldocs
 from s3front.access import controls
 from s3front.access import policy as policies
-from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx
 from s3front.body import read_all
 from s3front.keys import tenant_id
+from s3front.xmldocs import XMLResponse
 
 
 async def handle_put_bucket_policy(ctx: Ctx) -> Response:
@@ -73,4 +73,4 @@ async def handle_get_bucket_policy_status(ctx: Ctx) -> Response:
     policy = policies.parse_cached(text, bucket.name)
     public = controls.is_public_policy(policy)
     doc = xmldocs.simple_document("PolicyStatus", (("IsPublic", "true" if public else "false"),))
-    return xml_response(doc)
+    return XMLResponse(doc)

@@ -13,9 +13,9 @@ from starlette.responses import Response
 
 from s3front import errors, xml, xmldocs
 from s3front.access import controls
-from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx
 from s3front.body import read_all
+from s3front.xmldocs import XMLResponse
 
 
 def parse_public_access_block(body: bytes) -> controls.PublicAccessBlock:
@@ -51,7 +51,7 @@ async def handle_get_public_access_block(ctx: Ctx) -> Response:
         raise errors.NoSuchPublicAccessBlockConfiguration(BucketName=bucket.name)
     flags = controls.pab_of(bucket.attrs).flags()
     children = tuple((name, "true" if on else "false") for name, on in flags.items())
-    return xml_response(xmldocs.simple_document("PublicAccessBlockConfiguration", children))
+    return XMLResponse(xmldocs.simple_document("PublicAccessBlockConfiguration", children))
 
 
 async def handle_delete_public_access_block(ctx: Ctx) -> Response:

@@ -13,13 +13,13 @@ from dataclasses import replace
 from starlette.responses import Response
 
 from s3front import errors, xml, xmldocs
-from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx
 from s3front.api.objects import find_object
 from s3front.api.tagging_attrs import BUCKET_MAX_TAGS, OBJECT_MAX_TAGS, tags_of, with_tags
 from s3front.body import read_all
 from s3front.objects.listing import shard_of
 from s3front.store.records import NULL_VERSION, ObjectRecord
+from s3front.xmldocs import XMLResponse
 
 _RETRIES = 5
 
@@ -42,7 +42,7 @@ def _version_header(rec: ObjectRecord) -> dict[str, str] | None:
 async def handle_get_object_tagging(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
     rec = await find_object(ctx, bucket, ctx.key)
-    return xml_response(xmldocs.tagging(tags_of(rec.attrs)), headers=_version_header(rec))
+    return XMLResponse(xmldocs.tagging(tags_of(rec.attrs)), headers=_version_header(rec))
 
 
 async def handle_put_object_tagging(ctx: Ctx) -> Response:
@@ -63,7 +63,7 @@ async def handle_get_bucket_tagging(ctx: Ctx) -> Response:
     tags = tags_of(bucket.attrs)
     if not tags:
         raise errors.NoSuchTagSet(BucketName=bucket.name)
-    return xml_response(xmldocs.tagging(tags))
+    return XMLResponse(xmldocs.tagging(tags))
 
 
 async def handle_put_bucket_tagging(ctx: Ctx) -> Response:

@@ -21,11 +21,11 @@ from starlette.responses import Response
 
 from s3front import errors, xml, xmldocs
 from s3front.api import integrity
-from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx
 from s3front.body import read_all
 from s3front.objects import lock
 from s3front.store.records import NULL_VERSION, BucketRecord, ObjectRecord
+from s3front.xmldocs import XMLResponse
 
 
 async def handle_put_bucket_versioning(ctx: Ctx) -> Response:
@@ -49,7 +49,7 @@ async def handle_put_bucket_versioning(ctx: Ctx) -> Response:
 
 async def handle_get_bucket_versioning(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
-    return xml_response(xmldocs.versioning_configuration(bucket.versioning))
+    return XMLResponse(xmldocs.versioning_configuration(bucket.versioning))
 
 
 def version_headers(bucket: BucketRecord, version_id: str | None) -> dict[str, str]:
