@@ -10,6 +10,7 @@ from s3front.api import access_hooks
 from s3front.auth import Principal
 from s3front.body import Body
 from s3front.config import Settings
+from s3front.objects.commit import commit_version
 from s3front.request import S3Request
 from s3front.routing import Endpoint, Op
 from s3front.store.bucket_cache import bucket_for_objects
@@ -77,6 +78,17 @@ class Ctx:
     async def authorize(self, bucket: BucketRecord) -> None:
         """AccessDenied unless the request's operation is allowed on `bucket` (and its key)."""
         await access_hooks.authorize_request(self, bucket)
+
+    async def commit(self, bucket: BucketRecord, rec: ObjectRecord) -> ObjectRecord:
+        """Make a new version visible (`objects.commit.commit_version`) under this request's
+        If-None-Match / If-Match; the row as written."""
+        return await commit_version(
+            self.store.meta,
+            bucket,
+            rec,
+            if_none_match=self.req.header("if-none-match"),
+            if_match=self.req.header("if-match"),
+        )
 
     async def authorize_object(
         self, bucket: BucketRecord, key: str, obj: ObjectRecord | None, action: str

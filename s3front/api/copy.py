@@ -40,7 +40,7 @@ from s3front.api.tagging_attrs import parse_tagging_header, tags_of, with_tags
 from s3front.checksums import COMPOSITE
 from s3front.clock import now_ms
 from s3front.objects import versions
-from s3front.objects.commit import commit_version, new_version
+from s3front.objects.commit import new_version
 from s3front.objects.encryption import SSE_S3, sealing_of, with_sealing
 from s3front.objects.intents import WriteIntent
 from s3front.objects.keys import shard_of
@@ -357,13 +357,7 @@ async def _copy_object(
         # the source's key and sealed again under a new data key (DESIGN.md section 5).
         target = await sse.begin_for(ctx, want)
         new = await _reencrypted(ctx, src, source, target, intent, new)
-    written = await commit_version(
-        ctx.store.meta,
-        bucket,
-        new,
-        if_none_match=ctx.req.header("if-none-match"),
-        if_match=ctx.req.header("if-match"),
-    )
+    written = await ctx.commit(bucket, new)
     return XMLResponse(
         xmldocs.copy_object_result(written.etag, written.last_modified_ms, written.checksums),
         headers={

@@ -9,10 +9,12 @@ compare once it has ended, and store the values for GET/HEAD with x-amz-checksum
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from s3front import checksums, errors
+from s3front.body import Body, read_all
 from s3front.request import S3Request
 
 header_name = checksums.header_name
@@ -63,3 +65,17 @@ def verify(
     for alg, value in given.items():
         checksums.verify_checksum(alg, value, computed[alg])
     return {alg: computed[alg] for alg in exp.algorithms if alg in computed}
+
+
+async def required_document(req: S3Request, body: Body, limit: int) -> bytes:
+    """An XML request body that must carry Content-MD5 or a checksum (DeleteObjects, the
+    lifecycle and object lock documents), read whole (at most `limit` bytes) and checked
+    against it."""
+    exp = expected(req)
+    if exp.content_md5 is None and not exp.values and not exp.trailer:
+        raise errors.InvalidRequest("Missing required header for this request: Content-MD5")
+    data = await read_all(body, limit)
+    computed = {alg: checksums.checksum(alg, data) for alg in exp.algorithms}
+    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    verify(exp, md5, computed, body.trailers)
+    return data

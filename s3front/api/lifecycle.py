@@ -7,16 +7,14 @@ an integrity header (Content-MD5 or an x-amz-checksum-*), as AWS requires.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 
 from starlette.responses import Response
 
-from s3front import checksums, errors
+from s3front import errors
 from s3front.api import integrity
 from s3front.api.context import Ctx
 from s3front.api.tagging_attrs import tags_of
-from s3front.body import read_all
 from s3front.objects import lifecycle
 from s3front.store.records import BucketRecord, ObjectRecord
 from s3front.xmldocs import XMLResponse
@@ -24,13 +22,7 @@ from s3front.xmldocs import XMLResponse
 
 async def handle_put_bucket_lifecycle(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
-    exp = integrity.expected(ctx.req)
-    if exp.content_md5 is None and not exp.values and not exp.trailer:
-        raise errors.InvalidRequest("Missing required header for this request: Content-MD5")
-    body = await read_all(ctx.body, ctx.settings.max_xml_body)
-    computed = {alg: checksums.checksum(alg, body) for alg in exp.algorithms}
-    md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
-    integrity.verify(exp, md5, computed, ctx.body.trailers)
+    body = await integrity.required_document(ctx.req, ctx.body, ctx.settings.max_xml_body)
     rules = lifecycle.parse_configuration(body)
     attrs = dict(bucket.attrs)
     attrs[lifecycle.ATTR] = lifecycle.dumps(rules)

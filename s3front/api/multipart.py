@@ -21,7 +21,7 @@ from s3front.api.headers import stored_headers
 from s3front.api.tagging_attrs import parse_tagging_header, with_tags
 from s3front.body import read_all
 from s3front.clock import now_ms
-from s3front.objects.commit import commit_version, new_version
+from s3front.objects.commit import new_version
 from s3front.objects.encryption import sealing_of, with_sealing
 from s3front.objects.intents import WriteIntent
 from s3front.objects.limits import MAX_OBJECT_SIZE, MAX_PART_NUMBER
@@ -179,13 +179,7 @@ async def _complete_multipart_upload(ctx: Ctx, intent: WriteIntent) -> Response:
         parts=len(requested),
         attrs=lock_headers.with_default_retention(bucket, upload.attrs, now_ms()),
     )
-    rec = await commit_version(
-        ctx.store.meta,
-        bucket,
-        rec,
-        if_none_match=ctx.req.header("if-none-match"),
-        if_match=ctx.req.header("if-match"),
-    )
+    rec = await ctx.commit(bucket, rec)
     # The part manifests now belong to the object; the part rows and the upload go.
     await ctx.store.meta.delete_upload(bucket.bucket_id, upload.key, upload.upload_id)
     await ctx.store.meta.delete_parts(upload.upload_id)

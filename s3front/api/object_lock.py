@@ -15,19 +15,17 @@ need Content-MD5 or an x-amz-checksum-* header, as AWS requires (boto3 sends one
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from lxml import etree
 from starlette.responses import Response
 
-from s3front import checksums, errors, xml
+from s3front import errors, xml
 from s3front.api import integrity
 from s3front.api.context import Ctx
 from s3front.api.lock_headers import check_not_claimed, may_bypass, require_lock, without_claim
 from s3front.api.objects import find_object
-from s3front.body import read_all
 from s3front.clock import now_ms
 from s3front.objects import lock
 from s3front.objects.listing import shard_of
@@ -40,14 +38,7 @@ _RETRIES = 5
 
 async def _document(ctx: Ctx) -> bytes:
     """The request's XML body, checked against the Content-MD5 or checksum it must carry."""
-    exp = integrity.expected(ctx.req)
-    if exp.content_md5 is None and not exp.values and not exp.trailer:
-        raise errors.InvalidRequest("Missing required header for this request: Content-MD5")
-    body = await read_all(ctx.body, ctx.settings.max_xml_body)
-    computed = {alg: checksums.checksum(alg, body) for alg in exp.algorithms}
-    md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
-    integrity.verify(exp, md5, computed, ctx.body.trailers)
-    return body
+    return await integrity.required_document(ctx.req, ctx.body, ctx.settings.max_xml_body)
 
 
 def _root(body: bytes, name: str) -> etree._Element:

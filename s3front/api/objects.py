@@ -6,11 +6,9 @@ the bucket-level operations and the delete-marker error answers are `s3front.api
 
 from __future__ import annotations
 
-import hashlib
-
 from starlette.responses import Response
 
-from s3front import checksums, errors, xml, xmldocs
+from s3front import errors, xml, xmldocs
 from s3front.access.acl import attrs_with_request_acl
 from s3front.api import conditions, integrity, lock_headers, sse
 from s3front.api import lifecycle as lifecycle_headers
@@ -26,10 +24,9 @@ from s3front.api.versioning import (
     version_headers,
     write_version_headers,
 )
-from s3front.body import read_all
 from s3front.clock import now_ms
 from s3front.objects import versions
-from s3front.objects.commit import commit_version, new_version
+from s3front.objects.commit import new_version
 from s3front.objects.encryption import sealing_of, with_sealing
 from s3front.objects.intents import WriteIntent
 from s3front.objects.limits import MAX_OBJECT_SIZE, MAX_PART_NUMBER
@@ -95,13 +92,7 @@ async def _put_object(ctx: Ctx, intent: WriteIntent) -> Response:
         checksums=checksums,
         attrs=attrs,
     )
-    rec = await commit_version(
-        ctx.store.meta,
-        bucket,
-        rec,
-        if_none_match=ctx.req.header("if-none-match"),
-        if_match=ctx.req.header("if-match"),
-    )
+    rec = await ctx.commit(bucket, rec)
     out = {"etag": f'"{rec.etag}"'}
     for alg, value in checksums.items():
         if alg != "type":
@@ -271,13 +262,7 @@ async def handle_delete_objects(ctx: Ctx) -> Response:
     send Content-MD5. Either is accepted.
     """
     bucket = await ctx.bucket()
-    exp = integrity.expected(ctx.req)
-    if exp.content_md5 is None and not exp.values and not exp.trailer:
-        raise errors.InvalidRequest("Missing required header for this request: Content-MD5")
-    body = await read_all(ctx.body, ctx.settings.max_xml_body)
-    computed = {alg: checksums.checksum(alg, body) for alg in exp.algorithms}
-    md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
-    integrity.verify(exp, md5, computed, ctx.body.trailers)
+    body = await integrity.required_document(ctx.req, ctx.body, ctx.settings.max_xml_body)
     request = xml.parse_delete(body)
     deleted: list[xmldocs.Deleted] = []
     failures: list[xmldocs.DeleteFailure] = []

@@ -34,7 +34,7 @@ from s3front.api.sse import begin_for, etag, requested
 from s3front.auth import Principal, sigv2, sigv4
 from s3front.clock import now_ms
 from s3front.keys import lookup_key
-from s3front.objects.commit import commit_version, new_version
+from s3front.objects.commit import new_version
 from s3front.objects.encryption import with_sealing
 from s3front.objects.intents import WriteIntent
 from s3front.objects.limits import MAX_OBJECT_SIZE
@@ -250,13 +250,7 @@ async def handle_post_object(ctx: Ctx) -> Response:
             headers=headers,
             attrs=attrs,
         )
-        rec = await commit_version(
-            ctx.store.meta,
-            bucket,
-            rec,
-            if_none_match=ctx.req.header("if-none-match"),
-            if_match=ctx.req.header("if-match"),
-        )
+        rec = await ctx.commit(bucket, rec)
     return _success(ctx, fields, redirect, bucket.name, rec)
 
 

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import ssl
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
 import pytest
 import s3front_e2e_support as sup
+from s3front_e2e_support import TenantKey as Key
+from s3front_e2e_support import create_key, keys_cli
 
 
 def _verify(server: Any) -> ssl.SSLContext | bool:
@@ -27,33 +25,6 @@ def _verify(server: Any) -> ssl.SSLContext | bool:
 
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
-
-
-@dataclass(frozen=True)
-class Key:
-    access_key: str
-    secret_key: str
-    tenant: str
-
-
-def keys_cli(server: Any, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("S3FRONT_", "AWS_"))}
-    proc = subprocess.run(
-        [sys.executable, "-m", "s3front", "keys", *args, "--store", server.store_url],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
-
-
-def create_key(server: Any, tenant: str) -> Key:
-    out = keys_cli(server, "create", "--tenant", tenant)
-    f = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-    return Key(f["access key"].strip(), f["secret key"].strip(), f["canonical id"].strip())
 
 
 @pytest.fixture(scope="module")

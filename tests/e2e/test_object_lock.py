@@ -14,7 +14,6 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,41 +21,10 @@ import botocore.exceptions
 import httpx
 import pytest
 import s3front_e2e_support as sup
+from s3front_e2e_support import TenantKey as Key
+from s3front_e2e_support import create_key
 
 MiB = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Key:
-    access_key: str
-    secret_key: str
-    tenant: str
-
-
-def create_key(server: Any, tenant: str) -> Key:
-    """A second tenant's key, made as the operator makes one (`s3front keys create`)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("S3FRONT_", "AWS_"))}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "s3front",
-            "keys",
-            "create",
-            "--tenant",
-            tenant,
-            "--store",
-            server.store_url,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    f = dict(line.split(":", 1) for line in proc.stdout.splitlines() if ":" in line)
-    return Key(f["access key"].strip(), f["secret key"].strip(), f["canonical id"].strip())
 
 
 def _delete_everything(s3: Any, name: str) -> None:

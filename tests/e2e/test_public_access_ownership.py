@@ -11,46 +11,18 @@ CreateBucket. Refused requests store nothing.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import s3front_e2e_support as sup
 from botocore.exceptions import ClientError
+from s3front_e2e_support import TenantKey as Key
+from s3front_e2e_support import create_key as _create_key
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 BODY = b"owned body"
-
-
-@dataclass(frozen=True)
-class Key:
-    access_key: str
-    secret_key: str
-    tenant: str
-
-
-def _create_key(server: Any, tenant: str) -> Key:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("S3FRONT_", "AWS_"))}
-    args = [sys.executable, "-m", "s3front", "keys", "create", "--tenant", tenant]
-    args += ["--store", server.store_url]
-    proc = subprocess.run(
-        args,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    fields = dict(line.split(":", 1) for line in proc.stdout.splitlines() if ":" in line)
-    return Key(
-        fields["access key"].strip(), fields["secret key"].strip(), fields["canonical id"].strip()
-    )
 
 
 @pytest.fixture(scope="module")

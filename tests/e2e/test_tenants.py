@@ -25,40 +25,13 @@ from typing import Any
 
 import pytest
 import s3front_e2e_support as sup
+from s3front_e2e_support import TenantKey as Key
+from s3front_e2e_support import create_key, keys_cli
 
 from s3front.api import HANDLERS
 from s3front.keys import tenant_id
 from s3front.routing import ROUTES
 from s3front.support import REFUSED_OPS
-
-
-@dataclass(frozen=True)
-class Key:
-    access_key: str
-    secret_key: str
-    tenant: str  # canonical id
-
-
-def keys_cli(server: Any, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("S3FRONT_", "AWS_"))}
-    proc = subprocess.run(
-        [sys.executable, "-m", "s3front", "keys", *args, "--store", server.store_url],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
-
-
-def create_key(server: Any, tenant: str) -> Key:
-    out = keys_cli(server, "create", "--tenant", tenant)
-    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-    return Key(
-        fields["access key"].strip(), fields["secret key"].strip(), fields["canonical id"].strip()
-    )
 
 
 @pytest.fixture(scope="module")

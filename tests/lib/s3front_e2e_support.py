@@ -849,3 +849,34 @@ def s3cmd_cmd(config: Path, *args: str) -> list[str]:
 def iter_file(path: Path, piece: int = MiB) -> Iterator[bytes]:
     with open(path, "rb") as fh:
         yield from iter(lambda: fh.read(piece), b"")
+
+
+@dataclass(frozen=True)
+class TenantKey:
+    """A tenant's access key, as `s3front keys create` prints it."""
+
+    access_key: str
+    secret_key: str
+    tenant: str  # the canonical id
+
+
+def keys_cli(server: Any, *args: str) -> str:
+    """`s3front keys <args>` on the server's store, as the operator runs it; its stdout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("S3FRONT_", "AWS_"))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "s3front", "keys", *args, "--store", server.store_url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def create_key(server: Any, tenant: str) -> TenantKey:
+    """A new tenant's key, made with `s3front keys create`."""
+    out = keys_cli(server, "create", "--tenant", tenant)
+    f = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    return TenantKey(f["access key"].strip(), f["secret key"].strip(), f["canonical id"].strip())

@@ -36,6 +36,22 @@ PARTS = Rows("parts", PartRecord, names(PartRecord), "upload_id")
 INTENTS = Rows("gc_intents", IntentRecord, names(IntentRecord))
 
 
+def _distinct_after(c: sqlite3.Connection, sql: str, after: str, limit: int) -> list[str]:
+    """Up to `limit` distinct values of a key column after `after`, one index seek each (`sql`
+    selects the min of the column above a bound): SELECT DISTINCT would walk every row."""
+    out: list[str] = []
+    c.execute("BEGIN")  # one snapshot for the whole page
+    try:
+        while len(out) < limit:
+            (next_id,) = c.execute(sql, (out[-1] if out else after,)).fetchall()[0]
+            if next_id is None:
+                break
+            out.append(next_id)
+    finally:
+        c.execute("COMMIT")
+    return out
+
+
 class SqliteMeta:
     """MetaStore over the store's database."""
 
@@ -249,22 +265,7 @@ class SqliteMeta:
 
     async def list_manifest_ids(self, after: str, limit: int) -> list[str]:
         sql = "SELECT min(manifest_id) FROM manifests WHERE manifest_id > ?"
-
-        def ids(c: sqlite3.Connection) -> list[str]:
-            # One index seek per id: SELECT DISTINCT would walk every entry of every manifest.
-            out: list[str] = []
-            c.execute("BEGIN")  # one snapshot for the whole page
-            try:
-                while len(out) < limit:
-                    (next_id,) = c.execute(sql, (out[-1] if out else after,)).fetchall()[0]
-                    if next_id is None:
-                        break
-                    out.append(next_id)
-            finally:
-                c.execute("COMMIT")
-            return out
-
-        return await self._db.read(ids)
+        return await self._db.read(lambda c: _distinct_after(c, sql, after, limit))
 
     # -- uploads and parts ------------------------------------------------------------------------
     async def put_upload(self, bucket_id: str, rec: UploadRecord) -> None:
@@ -289,21 +290,7 @@ class SqliteMeta:
 
     async def list_upload_buckets(self, after: str, limit: int) -> list[str]:
         sql = "SELECT min(bucket_id) FROM uploads WHERE bucket_id > ?"
-
-        def ids(c: sqlite3.Connection) -> list[str]:
-            out: list[str] = []
-            c.execute("BEGIN")
-            try:
-                while len(out) < limit:
-                    (next_id,) = c.execute(sql, (out[-1] if out else after,)).fetchall()[0]
-                    if next_id is None:
-                        break
-                    out.append(next_id)
-            finally:
-                c.execute("COMMIT")
-            return out
-
-        return await self._db.read(ids)
+        return await self._db.read(lambda c: _distinct_after(c, sql, after, limit))
 
     async def put_part(self, upload_id: str, rec: PartRecord) -> None:
         await self._db.exec_quick(PARTS.replace, PARTS.params(rec, upload_id))
