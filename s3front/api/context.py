@@ -65,9 +65,10 @@ class Ctx:
         if rec is None:
             raise errors.NoSuchBucket(BucketName=self.bucket_name)
         await self.authorize(rec)
-        from s3front.access.context_hooks import check_bucket_controls
+        from s3front.access.context_hooks import check_bucket_controls, check_request_grantees
 
         check_bucket_controls(self, rec)
+        await check_request_grantees(self, rec)
         return rec
 
     async def authorize(self, bucket: BucketRecord) -> None:

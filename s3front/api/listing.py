@@ -8,6 +8,7 @@ import binascii
 from starlette.responses import Response
 
 from s3front import errors, xmldocs
+from s3front.access import tenants
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, owner_names
 from s3front.objects.listing import list_objects, list_uploads, list_versions
@@ -82,7 +83,7 @@ async def handle_list_objects(ctx: Ctx) -> Response:
             max_keys=max_keys,
             encoding_type=encoding,
             page=page,
-            owner_name=owner_names(ctx),
+            owner_name=await tenants.owner_names(ctx),
         )
     )
 
@@ -120,7 +121,7 @@ async def handle_list_objects_v2(ctx: Ctx) -> Response:
             next_continuation_token=next_token,
             start_after=start_after or None,
             fetch_owner=fetch_owner,
-            owner_name=owner_names(ctx),
+            owner_name=await tenants.owner_names(ctx) if fetch_owner else owner_names(ctx),
         )
     )
 
@@ -158,7 +159,7 @@ async def handle_list_object_versions(ctx: Ctx) -> Response:
             max_keys=max_keys,
             encoding_type=encoding,
             page=page,
-            owner_name=owner_names(ctx),
+            owner_name=await tenants.owner_names(ctx),
         )
     )
 
@@ -190,6 +191,6 @@ async def handle_list_multipart_uploads(ctx: Ctx) -> Response:
             max_uploads=max_uploads,
             encoding_type=encoding,
             page=page,
-            owner_name=owner_names(ctx),
+            owner_name=await tenants.owner_names(ctx),
         )
     )
