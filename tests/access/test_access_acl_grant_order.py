@@ -46,6 +46,7 @@ WRITER_OWN = _g("CanonicalUser", WRITER, "FULL_CONTROL")
             (WRITER_OWN, _g("CanonicalUser", OWNER, "FULL_CONTROL")),
         ),
     ],
+    ids=lambda v: v if isinstance(v, str) and len(v) < 40 else "writer" if v == WRITER else "",
 )
 def test_canned_acl_grant_order(name: str, owner: str, expected: tuple[Grant, ...]) -> None:
     acl = acls.canned(name, owner, OWNER)
