@@ -63,26 +63,35 @@ def private(owner: str) -> Acl:
 
 
 def canned(name: str, owner: str, bucket_owner: str) -> Acl:
-    """The grants of a canned ACL (x-amz-acl)."""
-    base = private(owner).grants
-    extra: tuple[Grant, ...]
+    """The grants of a canned ACL (x-amz-acl), in the order S3 lists them: the group grants,
+    then the owner's FULL_CONTROL, then the bucket owner's grant on another tenant's object.
+
+    The AWS documentation gives no order (the canned ACL table in the S3 User Guide,
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/acl-overview.html#canned-acl, lists
+    who gets what); ceph/s3-tests, written against AWS, compares GetBucketAcl's grants in order
+    (test_bucket_acl_canned*: AllUsers READ, AllUsers WRITE, then the owner; and
+    test_object_acl_canned_bucketownerread reads the owner as grant [2] of a public-read-write
+    bucket), and that is the order AWS answers with."""
+    own = Grant("CanonicalUser", owner, "FULL_CONTROL")
+    groups: tuple[Grant, ...] = ()
+    others: tuple[Grant, ...] = ()
     if name == "private":
-        extra = ()
+        pass
     elif name == "public-read":
-        extra = (Grant("Group", ALL_USERS, "READ"),)
+        groups = (Grant("Group", ALL_USERS, "READ"),)
     elif name == "public-read-write":
-        extra = (Grant("Group", ALL_USERS, "READ"), Grant("Group", ALL_USERS, "WRITE"))
+        groups = (Grant("Group", ALL_USERS, "READ"), Grant("Group", ALL_USERS, "WRITE"))
     elif name == "authenticated-read":
-        extra = (Grant("Group", AUTHENTICATED_USERS, "READ"),)
+        groups = (Grant("Group", AUTHENTICATED_USERS, "READ"),)
     elif name in ("bucket-owner-read", "bucket-owner-full-control"):
         # On a bucket these are "private"; on an object they give the bucket's owner access.
         perm = "READ" if name == "bucket-owner-read" else "FULL_CONTROL"
-        extra = () if bucket_owner == owner else (Grant("CanonicalUser", bucket_owner, perm),)
+        others = () if bucket_owner == owner else (Grant("CanonicalUser", bucket_owner, perm),)
     elif name == "log-delivery-write":
-        extra = (Grant("Group", LOG_DELIVERY, "WRITE"), Grant("Group", LOG_DELIVERY, "READ_ACP"))
+        groups = (Grant("Group", LOG_DELIVERY, "WRITE"), Grant("Group", LOG_DELIVERY, "READ_ACP"))
     else:
         raise errors.InvalidArgument(f"Invalid canned ACL: {name}", ArgumentName="x-amz-acl")
-    return Acl(owner, base + extra)
+    return Acl(owner, (*groups, own, *others))
 
 
 # Possessive quantifiers: the value's run and the spaces around it overlap, and backtracking

@@ -4,22 +4,33 @@ A policy must never be weaker than written, so a condition s3front cannot evalua
 at PutBucketPolicy (MalformedPolicy naming the key or operator) rather than stored and ignored:
 an ignored condition on a Deny would turn "deny public-read uploads" into "deny nothing".
 
-Operators: String{Equals,NotEquals,EqualsIgnoreCase,NotEqualsIgnoreCase,Like,NotLike},
+Operators: every one IAM defines
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html):
+String{Equals,NotEquals,EqualsIgnoreCase,NotEqualsIgnoreCase,Like,NotLike},
 Numeric{Equals,NotEquals,LessThan,LessThanEquals,GreaterThan,GreaterThanEquals}, the same six
-for Date, Bool, IpAddress / NotIpAddress and Null; each (but Null) also with the `IfExists`
-suffix and the `ForAnyValue:` / `ForAllValues:` qualifiers. Keys: `KEYS` below; each comes from
-the request (`api.access_hooks.facts_of`), s3:ExistingObjectTag/<key> from the object's tags, read
-when a policy tests them. Request tags (s3:RequestObjectTag/..., which PutObjectTagging carries
-in its body, read only after the access decision) and TLS details are not available to the
-access decision and are refused.
+for Date, Bool, BinaryEquals, IpAddress / NotIpAddress (IPv4 and IPv6, CIDR or one address),
+Arn{Equals,Like,NotEquals,NotLike} and Null; each (but Null) also with the `IfExists` suffix and
+the `ForAnyValue:` / `ForAllValues:` qualifiers. An operator must suit its key's type (String
+operators on a numeric or ARN key are fine, as in IAM; ArnLike on s3:prefix is refused).
+
+Keys: `KEYS` below; each comes from the request (`api.access_hooks.facts_of`),
+s3:ExistingObjectTag/<key> from the object's tags, read when a policy tests them. Request tags
+(s3:RequestObjectTag/..., which PutObjectTagging carries in its body, read only after the access
+decision) and TLS details are not available to the access decision and are refused.
 
 Semantics follow IAM: values of one key are ORed, keys and operators ANDed; a key absent from the
 request makes a condition false, except for the negated operators (true), `...IfExists` (true),
-`ForAllValues:` (true, vacuously), and `Null` (which tests exactly that).
+`ForAllValues:` (true, vacuously), and `Null` (which tests exactly that). ArnEquals and ArnLike
+are the same test in IAM: each of the six colon-separated parts of the ARN is matched on its own,
+case-sensitively, with `*` and `?` (which never span a colon). BinaryEquals compares the bytes of
+the key's value (UTF-8) with the base64-decoded policy value; no S3 key is binary, so it is only
+ever true for a value written in base64 in the policy.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -46,6 +57,7 @@ KEYS: Mapping[str, str] = {
     "aws:sourcevpc": "string",
     "aws:sourcevpce": "string",
     "aws:multifactorauthpresent": "bool",
+    "aws:sourcearn": "arn",  # set only when an AWS service calls on a resource's behalf
     "s3:prefix": "string",
     "s3:delimiter": "string",
     "s3:max-keys": "numeric",
@@ -76,16 +88,18 @@ _FAMILIES: Mapping[str, tuple[str, ...]] = {
     "Numeric": (*_COMPARISONS, "GreaterThanEquals"),
     "Date": (*_COMPARISONS, "GreaterThanEquals"),
 }
+_ARN_OPERATORS = ("ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike")
 OPERATORS = frozenset(
     {f + s for f, suffixes in _FAMILIES.items() for s in suffixes}
-    | {"Bool", "IpAddress", "NotIpAddress", "Null"}
+    | {"Bool", "BinaryEquals", "IpAddress", "NotIpAddress", "Null", *_ARN_OPERATORS}
 )
 # Which operator families each key type accepts.
 _ACCEPTS: Mapping[str, frozenset[str]] = {
     "ip": frozenset({"Ip"}),
     "bool": frozenset({"Bool"}),
-    "string": frozenset({"String"}),
+    "string": frozenset({"String", "Binary"}),
     "numeric": frozenset({"Numeric", "String"}),
+    "arn": frozenset({"Arn", "String"}),
     "date": frozenset({"Date"}),
     "epoch": frozenset({"Date", "Numeric"}),
 }
@@ -125,6 +139,8 @@ class Condition:
     numbers: tuple[Decimal, ...] = ()
     dates: tuple[datetime, ...] = ()
     globs: tuple[Glob, ...] = ()
+    binaries: tuple[bytes, ...] = ()
+    arns: tuple[tuple[Glob, ...], ...] = ()  # the six parts of each ARN pattern
 
     @property
     def negated(self) -> bool:
@@ -138,7 +154,7 @@ def _bad(message: str) -> errors.MalformedPolicy:
 def _family(operator: str) -> str:
     if operator in ("IpAddress", "NotIpAddress"):
         return "Ip"
-    for family in ("String", "Numeric", "Date", "Bool"):
+    for family in ("String", "Numeric", "Date", "Bool", "Binary", "Arn"):
         if operator.startswith(family):
             return family
     return operator
@@ -224,9 +240,38 @@ def _condition(op: str, qualifier: str, if_exists: bool, key: str, raw: Any) -> 
         if any(d is None for d in dates):
             raise _bad(f"Invalid date condition value for {key}")
         return _with(cond, dates=tuple(d for d in dates if d is not None))
+    if family == "Binary":
+        try:
+            raw_bytes = tuple(base64.b64decode(v.strip(), validate=True) for v in values)
+        except (binascii.Error, ValueError):
+            raise _bad(f"Invalid base64 value in {op} for {key}") from None
+        return _with(cond, binaries=raw_bytes)
+    if family == "Arn":
+        parts = tuple(_arn_parts(v) for v in values)
+        if any(p is None for p in parts):
+            raise _bad(f"Invalid ARN in {op} for {key}")
+        return _with(cond, arns=tuple(tuple(compile_glob(x) for x in p) for p in parts if p))
     if op in ("StringLike", "StringNotLike"):
         return _with(cond, globs=tuple(compile_glob(v) for v in values))
     return cond
+
+
+def _arn_parts(value: str) -> list[str] | None:
+    """arn:partition:service:region:account:resource -> its six parts (the resource may hold
+    colons); None for anything else."""
+    parts = value.split(":", 5)
+    return parts if len(parts) == 6 and parts[0] == "arn" else None
+
+
+def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        addr = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    # A dual-stack listener reports an IPv4 client as ::ffff:a.b.c.d; policies name it in IPv4.
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
 
 
 def _with(cond: Condition, **changes: Any) -> Condition:
@@ -251,11 +296,15 @@ def _positive(cond: Condition, value: str) -> bool:
     """The un-negated test of one request value against the condition's values (ORed)."""
     op = cond.operator.replace("Not", "", 1) if cond.negated else cond.operator
     if op == "IpAddress":
-        try:
-            addr = ipaddress.ip_address(value)
-        except ValueError:
-            return False
-        return any(addr in net for net in cond.networks)
+        addr = _ip(value)
+        return addr is not None and any(addr in net for net in cond.networks)
+    if op == "BinaryEquals":
+        return value.encode("utf-8") in cond.binaries
+    if op in ("ArnEquals", "ArnLike"):
+        parts = _arn_parts(value)
+        return parts is not None and any(
+            all(g.matches(p) for g, p in zip(arn, parts, strict=True)) for arn in cond.arns
+        )
     if op in ("StringEquals", "Bool"):
         return value in cond.values
     if op == "StringEqualsIgnoreCase":

@@ -12,6 +12,11 @@ whose display name is <name> (`s3front keys create --display-name`); PutBucketPo
 unless such a key exists, as AWS refuses a principal that does not exist. Any other ARN (roles,
 groups, STS sessions) cannot be matched to a caller and is refused.
 
+Policy variables (`${aws:username}`, `${*}`, ...) in a Resource or a condition value are not
+supported: in a "2012-10-17" policy AWS substitutes them, so taking them literally would match
+something else than written; such a policy is refused. (In a "2008-10-17" policy, or one without
+a Version, AWS takes them literally, and so does s3front.)
+
 Anything else (NotPrincipal, NotAction, NotResource, conditions that cannot be evaluated) is
 refused as MalformedPolicy rather than ignored: silently dropping part of a Deny would grant
 access. Wildcards are matched by `s3front.access.wildcard` (linear time: no regex over user
@@ -145,6 +150,17 @@ def _resources(value: Any, bucket: str) -> tuple[Glob, ...]:
     return tuple(out)
 
 
+def _has_variable(value: Any) -> bool:
+    """Whether a Resource or Condition element holds a `${...}` policy variable."""
+    if isinstance(value, str):
+        return "${" in value
+    if isinstance(value, list):
+        return any(_has_variable(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_variable(v) for v in value.values())
+    return False
+
+
 def parse(text: str, bucket: str) -> Policy:
     """Parse and validate a policy document for `bucket`; MalformedPolicy if it is not one."""
     if len(text.encode("utf-8")) > MAX_POLICY_BYTES:
@@ -178,6 +194,10 @@ def parse(text: str, bucket: str) -> Policy:
                 raise _bad(f"Missing required field {need}")
         if st["Effect"] not in ("Allow", "Deny"):
             raise _bad("Invalid effect: " + str(st["Effect"]))
+        if doc.get("Version") == "2012-10-17" and (
+            _has_variable(st["Resource"]) or _has_variable(st.get("Condition"))
+        ):
+            raise _bad("Policy variables (${...}) are not supported")
         principals, users = _principals(st["Principal"])
         statements.append(
             Statement(

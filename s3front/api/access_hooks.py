@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from s3front import errors, routing
 from s3front.access import acl as acls
-from s3front.access import controls
+from s3front.access import controls, tenants
 from s3front.access import policy as policies
 from s3front.access.authorize import is_allowed, needs_object
 from s3front.access.conditions import EXISTING_TAG, HEADER_KEYS, Facts
@@ -247,3 +247,16 @@ def check_bucket_controls(ctx: Ctx, bucket: BucketRecord) -> None:
         requested = acls.from_headers(ctx.req, writer(ctx, bucket), bucket.owner)
         if requested is not None:
             controls.check_acl_write(bucket.attrs, requested, bucket.owner)
+
+
+async def check_request_grantees(ctx: Ctx, bucket: BucketRecord) -> None:
+    """The x-amz-grant-* headers of a request that creates an object name existing tenants
+    (InvalidArgument "Invalid id" otherwise, as S3). Checked after the access decision, so a
+    caller who may not write learns nothing about which tenants exist."""
+    if ctx.ep.op not in _ACL_HEADER_OPS or not any(
+        h in ctx.req.headers for h in acls.GRANT_HEADERS
+    ):
+        return
+    requested = acls.from_headers(ctx.req, writer(ctx, bucket), bucket.owner)
+    if requested is not None:
+        await tenants.check_grantees(ctx.store.keys, requested, bucket.owner, header=True)

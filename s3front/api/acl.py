@@ -15,8 +15,8 @@ from starlette.responses import Response
 
 from s3front import errors, xml, xmldocs
 from s3front.access import acl as acls
-from s3front.access import controls
-from s3front.api.context import Ctx, owner_names
+from s3front.access import controls, tenants
+from s3front.api.context import Ctx
 from s3front.api.objects import find_object
 from s3front.body import read_all
 from s3front.objects.listing import shard_of
@@ -26,8 +26,9 @@ from s3front.xmldocs import XMLResponse
 _RETRIES = 5
 
 
-def _document(acl: acls.Acl, ctx: Ctx) -> bytes:
-    return xmldocs.access_control_policy(acl.owner, list(acl.grants), owner_names(ctx))
+async def _document(acl: acls.Acl, ctx: Ctx) -> bytes:
+    names = await tenants.owner_names(ctx)  # grantees of other tenants by their real names
+    return xmldocs.access_control_policy(acl.owner, list(acl.grants), names)
 
 
 async def _requested(ctx: Ctx, owner: str, bucket: BucketRecord) -> acls.Acl:
@@ -48,9 +49,12 @@ async def _parsed(ctx: Ctx, owner: str, bucket_owner: str) -> acls.Acl:
                 "Specify an ACL either in headers or in the body, not both."
             )
         parsed = xml.parse_acl(body)
-        return acls.from_policy(parsed.owner_id, parsed.grants, owner)
+        acl = acls.from_policy(parsed.owner_id, parsed.grants, owner)
+        await tenants.check_grantees(ctx.store.keys, acl, bucket_owner, header=False)
+        return acl
     if from_headers is None:
         raise errors.MissingSecurityHeader(MissingHeaderName="x-amz-acl")
+    await tenants.check_grantees(ctx.store.keys, from_headers, bucket_owner, header=True)
     return from_headers
 
 
@@ -63,7 +67,7 @@ def _effective(acl: acls.Acl, attrs: Mapping[str, str], bucket_owner: str) -> ac
 async def handle_get_bucket_acl(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
     acl = _effective(acls.acl_of(bucket.attrs, bucket.owner), bucket.attrs, bucket.owner)
-    return XMLResponse(_document(acl, ctx))
+    return XMLResponse(await _document(acl, ctx))
 
 
 async def handle_put_bucket_acl(ctx: Ctx) -> Response:
@@ -78,7 +82,7 @@ async def handle_get_object_acl(ctx: Ctx) -> Response:
     rec = await find_object(ctx, bucket, ctx.key)
     headers = {"x-amz-version-id": rec.version_id} if rec.version_id != NULL_VERSION else None
     acl = _effective(acls.acl_of(rec.attrs, rec.owner), bucket.attrs, bucket.owner)
-    return XMLResponse(_document(acl, ctx), headers=headers)
+    return XMLResponse(await _document(acl, ctx), headers=headers)
 
 
 async def handle_put_object_acl(ctx: Ctx) -> Response:

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from s3front import errors, xml, xmldocs
 from s3front.access import acl as acls
+from s3front.access import tenants
 from s3front.api import ownership
 from s3front.api.context import Ctx, owner_names
 from s3front.body import read_all
@@ -57,6 +58,7 @@ async def handle_create_bucket(ctx: Ctx) -> Response:
     wanted = ownership.requested_ownership(ctx.req)
     if requested is not None:
         ownership.check_bucket_acl(wanted, requested, tenant)
+        await tenants.check_grantees(ctx.store.keys, requested, tenant, header=True)
     name = ctx.bucket_name
     check_bucket_name(name)
     body = await read_all(ctx.body, ctx.settings.max_xml_body)

@@ -73,6 +73,7 @@ class Ctx:
             raise errors.NoSuchBucket(BucketName=self.bucket_name)
         await self.authorize(rec)
         access_hooks.check_bucket_controls(self, rec)
+        await access_hooks.check_request_grantees(self, rec)
         return rec
 
     async def authorize(self, bucket: BucketRecord) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from starlette.responses import Response
 
 from s3front import errors, xmldocs
+from s3front.access import tenants
 from s3front.api.context import Ctx, owner_names
 from s3front.objects.listing import list_objects, list_uploads, list_versions
 from s3front.xmldocs import XMLResponse
@@ -99,7 +100,7 @@ async def handle_list_objects(ctx: Ctx) -> Response:
             max_keys=p.max_keys,
             encoding_type=p.encoding,
             page=page,
-            owner_name=owner_names(ctx),
+            owner_name=await tenants.owner_names(ctx),
         )
     )
 
@@ -134,7 +135,7 @@ async def handle_list_objects_v2(ctx: Ctx) -> Response:
             next_continuation_token=next_token,
             start_after=start_after or None,
             fetch_owner=fetch_owner,
-            owner_name=owner_names(ctx),
+            owner_name=await tenants.owner_names(ctx) if fetch_owner else owner_names(ctx),
         )
     )
 
@@ -169,7 +170,7 @@ async def handle_list_object_versions(ctx: Ctx) -> Response:
             max_keys=p.max_keys,
             encoding_type=p.encoding,
             page=page,
-            owner_name=owner_names(ctx),
+            owner_name=await tenants.owner_names(ctx),
         )
     )
 
@@ -198,6 +199,6 @@ async def handle_list_multipart_uploads(ctx: Ctx) -> Response:
             max_uploads=p.max_keys,
             encoding_type=p.encoding,
             page=page,
-            owner_name=owner_names(ctx),
+            owner_name=await tenants.owner_names(ctx),
         )
     )

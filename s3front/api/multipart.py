@@ -12,11 +12,12 @@ import secrets
 from starlette.responses import Response
 
 from s3front import checksums, errors, xml, xmldocs
+from s3front.access import tenants
 from s3front.access.acl import attrs_with_request_acl
 from s3front.api import integrity, lock_headers, sse
 from s3front.api import lifecycle as lifecycle_headers
 from s3front.api.access_hooks import writer
-from s3front.api.context import Ctx, owner_names
+from s3front.api.context import Ctx
 from s3front.api.headers import stored_headers
 from s3front.api.tagging_attrs import parse_tagging_header, with_tags
 from s3front.body import read_all
@@ -231,7 +232,7 @@ async def handle_list_parts(ctx: Ctx) -> Response:
             next_part_number_marker=parts[-1].part_number if truncated and parts else None,
             max_parts=max_parts,
             is_truncated=truncated,
-            owner_name=owner_names(ctx),
+            owner_name=await tenants.owner_names(ctx),
         ),
         headers=lifecycle_headers.abort_headers(ctx, bucket, upload.key, upload.initiated_ms),
     )

@@ -141,10 +141,10 @@ def test_grant_headers_and_acl_document(
     _denied(lambda: bob_s3.put_object(Bucket=private_bucket, Key="x", Body=b"x"))
 
     acl = s3.get_bucket_acl(Bucket=private_bucket)
-    assert {
-        "Grantee": {"ID": bob.tenant, "DisplayName": bob.tenant, "Type": "CanonicalUser"},
-        "Permission": "READ",
-    } in acl["Grants"]
+    # Bob carries his real display name (his tenant's name), not his canonical id (issue 19).
+    [bob_grant] = [g for g in acl["Grants"] if g["Grantee"].get("ID") == bob.tenant]
+    assert bob_grant["Permission"] == "READ" and bob_grant["Grantee"]["Type"] == "CanonicalUser"
+    assert bob_grant["Grantee"]["DisplayName"].startswith("bob-")
 
     # The XML body form, as s3cmd and the SDKs send it: give bob WRITE and READ_ACP.
     policy = {
