@@ -10,6 +10,7 @@ from s3front.api import (
     acl,
     attributes,
     bucket_encryption,
+    bucket_logging,
     buckets,
     config_docs,
     copy,
@@ -58,6 +59,7 @@ HANDLERS: dict[str, Handler] = {
     "PutBucketLifecycleConfiguration": lifecycle.handle_put_bucket_lifecycle,
     "DeleteBucketLifecycle": lifecycle.handle_delete_bucket_lifecycle,
     **bucket_encryption.HANDLERS,  # Get/Put/DeleteBucketEncryption
+    **bucket_logging.HANDLERS,  # Get/PutBucketLogging (delivery: s3front.access_log_delivery)
     "GetObjectTagging": tagging.handle_get_object_tagging,
     "PutObjectTagging": tagging.handle_put_object_tagging,
     "DeleteObjectTagging": tagging.handle_delete_object_tagging,

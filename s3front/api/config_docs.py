@@ -42,7 +42,6 @@ HANDLERS: dict[str, Callable[[Ctx], Awaitable[Response]]] = {
     "GetBucketLifecycleConfiguration": _missing(errors.NoSuchLifecycleConfiguration),
     "GetBucketWebsite": _missing(errors.NoSuchWebsiteConfiguration),
     "GetBucketReplication": _missing(errors.ReplicationConfigurationNotFoundError),
-    "GetBucketLogging": _empty("BucketLoggingStatus"),
     "GetBucketNotificationConfiguration": _empty("NotificationConfiguration"),
     "GetBucketNotification": _empty("NotificationConfiguration"),
     "GetBucketAccelerateConfiguration": _empty("AccelerateConfiguration"),
