@@ -32,7 +32,7 @@ from lxml import etree
 from starlette.responses import Response
 
 from s3front import errors, xml
-from s3front.api.buckets import xml_response
+from s3front.api.buckets import check_bucket_name, xml_response
 from s3front.api.context import Ctx
 from s3front.body import read_all
 from s3front.objects import lock
@@ -113,6 +113,10 @@ def parse_status(body: bytes) -> LoggingConfig | None:
     target = target.strip()
     if not target:
         raise InvalidTargetBucketForLogging("The target bucket for logging must be named.")
+    try:
+        check_bucket_name(target)  # no bucket has another name: no store read for it
+    except errors.InvalidBucketName:
+        raise InvalidTargetBucketForLogging(TargetBucket=target[:255]) from None
     if len(prefix.encode("utf-8")) + MAX_SUFFIX_BYTES > MAX_KEY_BYTES:
         raise errors.InvalidArgument(
             "The TargetPrefix is too long for log object keys.", ArgumentName="TargetPrefix"

@@ -168,6 +168,11 @@ def test_put_bucket_logging_refusals(
     with pytest.raises(botocore.exceptions.ClientError) as exc:
         _enable(s3, source, sup.unique_bucket("nolog"))
     assert _code(exc) == (400, "InvalidTargetBucketForLogging")
+    # Nor one that no bucket could be called (answered without a store lookup).
+    for name in ("", "Not_A_Bucket", "x" * 5000):
+        with pytest.raises(botocore.exceptions.ClientError) as exc:
+            _enable(s3, source, name)
+        assert _code(exc) == (400, "InvalidTargetBucketForLogging"), name
     # Another tenant's bucket is no target: it would fill (and bill) a bucket the owner of the
     # source does not own.
     theirs = sup.unique_bucket("theirs")
