@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import re
 import sys
@@ -212,12 +211,13 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
         raise
     finally:
         if state.access_logs is not None and ep is not None and ep.bucket and not cancelled:
-            # After the last byte (AWS's total time ends there); built only for a bucket
-            # whose logging is on (s3front.access_log_delivery).
+            # After the last byte (AWS's total time ends there); the record is built only
+            # for a bucket whose logging is on (s3front.access_log_delivery).
+            done = time.perf_counter()
             await state.access_logs.note(
                 ep.bucket,
-                functools.partial(
-                    request_record,
+                lambda bucket: request_record(
+                    bucket,
                     req=req,
                     http_version=scope.get("http_version", "1.1"),
                     op=op,
@@ -233,7 +233,7 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
                     started=started,
                     body_done=raw_body.completed_at,
                     ready=started + elapsed,
-                    done=time.perf_counter(),
+                    done=done,
                 ),
             )
 
