@@ -169,7 +169,7 @@ class AccessLogDelivery:
         """The last delivery, at shutdown: whatever cannot be written now is dropped."""
         await self.flush()
         for batch in self._retry:
-            self._drop(batch, "dropped_store_error")
+            self._drop(batch, "dropped_error")
         self._retry = []
 
     def _drop(self, batch: _Batch, outcome: str) -> None:
@@ -205,7 +205,7 @@ class AccessLogDelivery:
             return
         except Exception:
             log.exception("access logs of bucket %s dropped", source.bucket)
-            self._drop(batch, "dropped_store_error")
+            self._drop(batch, "dropped_error")
             return
         self._held -= batch.size
         metrics.access_log_records("delivered", len(batch.lines))

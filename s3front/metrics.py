@@ -155,14 +155,14 @@ for _reason in REJECT_REASONS:  # every series exists from the start, so rate() 
 ACCESS_LOG_RECORDS = _Counters(
     "s3front_server_access_log_records",
     "Server access log records (bucket logging) by outcome: delivered, dropped_buffer_full,"
-    " dropped_target_invalid, dropped_store_error.",
+    " dropped_target_invalid, dropped_error.",
     ("outcome",),
 )
 ACCESS_LOG_OUTCOMES = (
     "delivered",
     "dropped_buffer_full",
     "dropped_target_invalid",
-    "dropped_store_error",
+    "dropped_error",
 )
 for _outcome in ACCESS_LOG_OUTCOMES:
     ACCESS_LOG_RECORDS.values[(_outcome,)] = 0.0

@@ -4,7 +4,9 @@ counted), a store that fails is retried, and a target that changed hands gets no
 
 from __future__ import annotations
 
+import secrets
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -12,7 +14,9 @@ import pytest
 
 from s3front import metrics
 from s3front.access_log_delivery import AccessLogDelivery
+from s3front.api import sse
 from s3front.config import Settings
+from s3front.objects.encryption import sealing_of
 from s3front.objects.reader import read_all
 from s3front.server_access_log import BUCKET_ATTR, AccessRecord, LoggingConfig
 from s3front.store.errors import StoreUnavailable
@@ -205,3 +209,30 @@ async def test_a_target_that_changed_hands_gets_nothing(store: Store) -> None:
     assert await _objects(store, theirs) == []
     assert _count("dropped_target_invalid") - dropped == 1
     assert d.held_bytes == 0
+
+
+async def test_a_versioned_target_gets_a_new_version_per_object(store: Store) -> None:
+    source, target = await _pair(store)
+    versioned = replace(target, versioning="Enabled")
+    await store.meta.update_bucket(versioned)
+    d = AccessLogDelivery(store, Settings())
+    for n in range(2):
+        await _note(d, source, n)
+        await d.flush()
+    objects = await _objects(store, versioned)
+    assert len(objects) == 2
+    assert all(o.version_id != "null" for o in objects)
+    assert len(await _lines(store, versioned)) == 2
+
+
+async def test_the_targets_default_encryption_applies(store: Store) -> None:
+    source, target = await _pair(store)
+    default = '{"alg":"AES256","kid":"","bk":false}'
+    encrypted = replace(target, attrs={sse.BUCKET_ATTR: default})
+    await store.meta.update_bucket(encrypted)
+    d = AccessLogDelivery(store, Settings(master_key=secrets.token_hex(32)))
+    await _note(d, source, 1)
+    await d.flush()
+    (obj,) = await _objects(store, encrypted)
+    assert sealing_of(obj.attrs) is not None
+    assert obj.inline is not None and b"REQ" not in obj.inline  # sealed at rest
