@@ -149,7 +149,7 @@ class AccessLogDelivery:
 
     async def flush(self) -> None:
         """Deliver everything held now (retries first), and wait for writes in progress."""
-        batches = self._retry + list(self._buffers.values())
+        batches = _merged(self._retry + list(self._buffers.values()))
         self._retry = []
         self._buffers = {}
         for batch in batches:
@@ -163,7 +163,10 @@ class AccessLogDelivery:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)
-            await self.flush()
+            try:
+                await self.flush()
+            except Exception:  # never seen; the loop must outlive it all the same
+                log.exception("access log flush failed")
 
     async def close(self) -> None:
         """The last delivery, at shutdown: whatever cannot be written now is dropped."""
@@ -192,7 +195,13 @@ class AccessLogDelivery:
                 return
             assert target is not None
             await self._write(batch, target)
-        except (StoreUnavailable, StoreTimeout, errors.SlowDown, errors.ServiceUnavailable) as exc:
+        except errors.NoSuchBucket:  # the target was deleted while the object was written
+            log.warning("access logs of bucket %s dropped: target deleted", source.bucket)
+            self._drop(batch, "dropped_target_invalid")
+            return
+        except (StoreUnavailable, StoreTimeout, errors.ServiceUnavailable) as exc:
+            # Retried at the next tick. (A timed-out write may have landed: its records may
+            # then be delivered twice, in two objects; S3's delivery is best effort too.)
             batch.attempts += 1
             log.warning(
                 "access logs of bucket %s not delivered yet (%d records, attempt %d): %s",
@@ -263,6 +272,26 @@ class AccessLogDelivery:
             else:
                 await meta.put_object(target.bucket_id, shard, rec)
             await bucket_deletion.confirm_write(meta, target, shard, rec)
+
+
+def _merged(batches: list[_Batch]) -> list[_Batch]:
+    """The batches with those of one source (and one event day, where that names the key)
+    joined up to a batch's size: after an outage, a few objects rather than one per tick."""
+    out: list[_Batch] = []
+    open_: dict[tuple[_Source, tuple[int, int, int] | None], _Batch] = {}
+    for batch in batches:
+        config = batch.source.config
+        by_day = config.partitioned and config.date_source == EVENT_TIME
+        slot = (batch.source, _day(batch.first_event) if by_day else None)
+        into = open_.get(slot)
+        if into is not None and into.size + batch.size <= _BATCH_BYTES:
+            into.lines += batch.lines
+            into.size += batch.size
+            into.first_event = min(into.first_event, batch.first_event)
+            continue
+        open_[slot] = batch
+        out.append(batch)
+    return out
 
 
 def _unacceptable(source: _Source, target: BucketRecord | None) -> str:

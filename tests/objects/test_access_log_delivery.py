@@ -185,14 +185,20 @@ class _Store:
 async def test_a_store_outage_is_retried_at_the_next_flush(store: Store) -> None:
     source, target = await _pair(store)
     d = AccessLogDelivery(store, Settings())
-    await _note(d, source, 1)
-    failing = _FailingMeta(store.meta, failures=1)
+    failing = _FailingMeta(store.meta, failures=0)
     d._store = _Store(store, failing)  # type: ignore[assignment]
-    await d.flush()  # the target lookup fails: kept for a retry
-    assert await _objects(store, target) == []
-    assert d.held_bytes > 0
-    await d.flush()
-    assert len(await _lines(store, target)) == 1
+    for n in range(3):
+        await _note(d, source, n)
+        failing.failures = 1 if n < 2 else 0  # the first two deliveries find the store down
+        await d.flush()
+        if n < 2:
+            assert await _objects(store, target) == []
+            assert d.held_bytes > 0  # kept for a retry, within the cap
+    # Retried and joined: one object holds the records of all three ticks, in order.
+    objects = await _objects(store, target)
+    assert len(objects) == 1
+    lines = await _lines(store, target)
+    assert [line.split()[6] for line in lines] == [f"REQ{n:013d}" for n in range(3)]
     assert d.held_bytes == 0
 
 
