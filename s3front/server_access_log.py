@@ -20,7 +20,8 @@ Field rules, as AWS writes them:
 
 What is never written: a signature or security token. The Request-URI of a presigned request
 keeps its other parameters (the access key id in X-Amz-Credential is an identifier, as AWS logs
-it) but loses the X-Amz-Signature / Signature / X-Amz-Security-Token values.
+it) but loses the X-Amz-Signature / Signature / X-Amz-Security-Token parameters; so does a
+Referer that is a presigned URL. Headers that carry credentials are never logged.
 """
 
 from __future__ import annotations
@@ -236,18 +237,32 @@ def _number(value: int | None, *, zero_is_dash: bool = False) -> str:
     return str(value)
 
 
+def _without_secrets(raw_query: str) -> str:
+    """The query string minus signature and token parameters ("" when nothing is left)."""
+    kept = [
+        part
+        for part in raw_query.split("&")
+        # Compared decoded, as the server reads them: "X-Amz-Signatur%65" is the signature.
+        if part and unquote_plus(part.split("=", 1)[0]).lower() not in SECRET_PARAMS
+    ]
+    return "&".join(kept)
+
+
 def request_uri(method: str, raw_path: str, raw_query: str, http_version: str) -> str:
     """`METHOD /path?query HTTP/x.y` as received, minus signature and token values."""
-    query = ""
-    if raw_query:
-        kept = [
-            part
-            for part in raw_query.split("&")
-            # Compared decoded, as the server reads them: "X-Amz-Signatur%65" is the signature.
-            if part and unquote_plus(part.split("=", 1)[0]).lower() not in SECRET_PARAMS
-        ]
-        query = "?" + "&".join(kept) if kept else ""
-    return f"{method} {raw_path or '/'}{query} HTTP/{http_version or '1.1'}"
+    query = _without_secrets(raw_query) if raw_query else ""
+    return f"{method} {raw_path or '/'}{'?' + query if query else ''} HTTP/{http_version or '1.1'}"
+
+
+def referer(value: str) -> str:
+    """The Referer, minus signatures: a page reached through a presigned URL sends that URL,
+    and the signature in it still opens the object until it expires."""
+    url, sep, rest = value.partition("?")
+    if not sep:
+        return value
+    query, hash_sep, fragment = rest.partition("#")
+    query = _without_secrets(query)
+    return url + ("?" + query if query else "") + hash_sep + fragment
 
 
 def format_line(rec: AccessRecord) -> str:
@@ -268,7 +283,7 @@ def format_line(rec: AccessRecord) -> str:
         _number(rec.object_size),
         _number(rec.total_ms),
         _number(rec.turn_around_ms),
-        quoted(rec.referer),
+        quoted(referer(rec.referer)),
         quoted(rec.user_agent),
         bare(rec.version_id),
         bare(rec.host_id),

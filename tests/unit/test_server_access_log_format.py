@@ -170,6 +170,15 @@ def test_signatures_and_tokens_never_reach_the_line(query: str) -> None:
     assert "ignature=" not in line.lower() and "security-token" not in line.lower()
     uri = request_uri("GET", "/b/k", query, "1.1")
     assert uri.startswith("GET /b/k?") and uri.endswith(" HTTP/1.1")
+    assert "deadbeefcafe" not in format_line(replace(BASE, referer=f"https://x/?{query}"))
+
+
+def test_a_presigned_url_as_referer_loses_its_signature() -> None:
+    ref = "https://h/b/k?X-Amz-Credential=AK&X-Amz-Signature=deadbeefcafe&a=1#frag"
+    line = format_line(replace(BASE, referer=ref))
+    assert "deadbeefcafe" not in line
+    assert '"https://h/b/k?X-Amz-Credential=AK&a=1#frag"' in line
+    assert '"http://x/page"' in format_line(replace(BASE, referer="http://x/page"))
 
 
 def test_request_uri_keeps_the_path_as_sent() -> None:
