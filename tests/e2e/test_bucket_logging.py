@@ -10,6 +10,7 @@ S3FRONT_ACCESS_LOG_FLUSH_SECONDS=1, so delivery is waited for with a bounded pol
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -418,3 +419,33 @@ def test_records_held_at_shutdown_are_delivered(
         assert any(_rid(put) in line for line in lines), lines
     finally:
         sup.stop_server(second)
+
+
+def test_aws_cli_put_get_bucket_logging_and_the_delivered_log(
+    server: Any, s3: Any, buckets: tuple[str, str], tmp_path: Path
+) -> None:
+    """`aws s3api put-bucket-logging` / `get-bucket-logging` as the AWS CLI documents them, and
+    an `aws s3 cp` upload found in the delivered log."""
+    source, target = buckets
+    env = sup.client_env(tmp_path, server)
+
+    def aws(*args: str) -> str:
+        return sup.run(sup.aws_cmd(server, *args), env=env, cwd=tmp_path, timeout=120).stdout
+
+    status = json.dumps({"LoggingEnabled": {"TargetBucket": target, "TargetPrefix": "cli/"}})
+    aws("s3api", "put-bucket-logging", "--bucket", source, "--bucket-logging-status", status)
+    got = json.loads(aws("s3api", "get-bucket-logging", "--bucket", source))
+    assert got["LoggingEnabled"]["TargetBucket"] == target
+    assert got["LoggingEnabled"]["TargetPrefix"] == "cli/"
+    (tmp_path / "up.txt").write_bytes(b"from the cli\n")
+    aws("s3", "cp", str(tmp_path / "up.txt"), f"s3://{source}/cli-upload.txt")
+    deadline = time.monotonic() + 60
+    while True:
+        _, lines = _log_lines(s3, target, "cli/")
+        puts = [m for m in map(LINE.match, lines) if m and m["key"] == "cli-upload.txt"]
+        if puts or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert puts, lines
+    assert (puts[0]["operation"], puts[0]["status"]) == ("REST.PUT.OBJECT", "200")
+    assert puts[0]["agent"].startswith("aws-cli/")
