@@ -27,6 +27,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from s3front import errors, metrics, routing, support, xml
+from s3front.access_log_delivery import AccessLogDelivery, request_record
 from s3front.api import HANDLERS
 from s3front.api.context import Ctx
 from s3front.api.cors import cors_headers
@@ -54,6 +55,7 @@ class ServerState:
     store: Store
     keys: KeyCache
     request_log: RequestLog
+    access_logs: AccessLogDelivery | None = None  # bucket logging (server access logs)
 
 
 def error_response(err: errors.S3Error, req: S3Request, request_id: str) -> Response:
@@ -70,11 +72,12 @@ class RequestBody:
     """The request body as it arrives (what Starlette's `Request.stream` does, minus a Request),
     noting whether all of it has arrived."""
 
-    __slots__ = ("complete", "receive")
+    __slots__ = ("complete", "completed_at", "receive")
 
     def __init__(self, receive: Receive) -> None:
         self.receive = receive
         self.complete = False
+        self.completed_at: float | None = None  # perf_counter() when the last byte came
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         while True:
@@ -86,6 +89,7 @@ class RequestBody:
                 yield body
             if not message.get("more_body", False):
                 self.complete = True
+                self.completed_at = time.perf_counter()
                 return
 
     def unread(self, req: S3Request) -> bool:
@@ -119,6 +123,7 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
     documents made here anyway.
     """
     request_id = new_request_id()
+    received = time.time()
     started = time.perf_counter()
     req = from_scope(scope)
     access_key = ""  # the key that signed the request, for the access log
@@ -178,6 +183,7 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
     metrics.observe_request(op, response.status_code, elapsed, bytes_in, bytes_out)
     client = scope.get("client")
     status = response.status_code
+    error_code = _error_code(response) if status >= 300 and status != 304 else ""
     state.request_log.write(
         request_id=request_id,
         client=client[0] if client else "",
@@ -188,11 +194,12 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
         bucket=ep.bucket or "" if ep else "",
         key=ep.key or "" if ep else "",
         status=status,
-        error=_error_code(response) if status >= 300 and status != 304 else "",
+        error=error_code,
         bytes_in=bytes_in,
         bytes_out=bytes_out,
         seconds=elapsed,
     )
+    cancelled = False
     try:
         await response(scope, receive, send)
     except Exception:
@@ -200,6 +207,36 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
         # seeing the exception) so the client sees a short body, not a wrong one.
         log.exception("request %s: sending the response failed", request_id)
         raise
+    except BaseException:
+        cancelled = True
+        raise
+    finally:
+        if state.access_logs is not None and ep is not None and ep.bucket and not cancelled:
+            # After the last byte (AWS's total time ends there); the record is built only
+            # for a bucket whose logging is on (s3front.access_log_delivery).
+            done = time.perf_counter()
+            await state.access_logs.note(
+                ep.bucket,
+                lambda bucket: request_record(
+                    bucket,
+                    req=req,
+                    http_version=scope.get("http_version", "1.1"),
+                    op=op,
+                    key=ep.key or "",
+                    requester=tenant,
+                    request_id=request_id,
+                    status=status,
+                    error_code=error_code,
+                    response_headers=response.raw_headers,
+                    bytes_in=bytes_in,
+                    bytes_out=bytes_out,
+                    received=received,
+                    started=started,
+                    body_done=raw_body.completed_at,
+                    ready=started + elapsed,
+                    done=done,
+                ),
+            )
 
 
 def _content_length(raw_headers: list[tuple[bytes, bytes]]) -> int:
@@ -297,13 +334,18 @@ class S3Front:
             )
             if generated is not None:
                 print_credentials(generated.access_key, generated.secret, settings)
+            access_logs = AccessLogDelivery(store, settings)
             self.state = ServerState(
                 settings,
                 store,
                 KeyCache(store.keys, settings.master_key),
                 RequestLog(settings.access_log),
+                access_logs,
             )
             stop = asyncio.Event()
+            # Stopped after uvicorn has drained the requests; its last flush delivers what
+            # they logged, before the store closes.
+            log_task = asyncio.create_task(access_logs.run(stop))
             gc_task = None
             if settings.gc_interval > 0:
                 gc_task = asyncio.create_task(
@@ -335,6 +377,8 @@ class S3Front:
                         task.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
                             await task
+                await log_task  # ends with a last flush (stop is set)
+                await access_logs.close()
         finally:
             await store.close()
 

@@ -60,6 +60,11 @@ class Settings:
     lifecycle_day_seconds: float = 86400.0
     log_level: str = "info"
     access_log: bool = True
+    # Bucket logging (s3front.access_log_delivery): each process delivers the records it holds
+    # for a source bucket as one object every `access_log_flush_seconds`, and holds at most
+    # `access_log_buffer_bytes` of records (more are dropped and counted, never buffered).
+    access_log_flush_seconds: float = 60.0
+    access_log_buffer_bytes: int = 16 * MiB
     # Server processes sharing the listening socket (`serve --workers`).
     workers: int = 1
     # Connection limits (s3front.limits): the request line and headers of one request at most

@@ -152,7 +152,22 @@ REJECT_REASONS = ("concurrency_limit", "header_too_large", "header_timeout", "bo
 for _reason in REJECT_REASONS:  # every series exists from the start, so rate() sees the first
     REJECTED.values[(_reason,)] = 0.0
 
-COUNTERS = (REQUESTS, BYTES_IN, BYTES_OUT, REJECTED)
+ACCESS_LOG_RECORDS = _Counters(
+    "s3front_server_access_log_records",
+    "Server access log records (bucket logging) by outcome: delivered, dropped_buffer_full,"
+    " dropped_target_invalid, dropped_error.",
+    ("outcome",),
+)
+ACCESS_LOG_OUTCOMES = (
+    "delivered",
+    "dropped_buffer_full",
+    "dropped_target_invalid",
+    "dropped_error",
+)
+for _outcome in ACCESS_LOG_OUTCOMES:
+    ACCESS_LOG_RECORDS.values[(_outcome,)] = 0.0
+
+COUNTERS = (REQUESTS, BYTES_IN, BYTES_OUT, REJECTED, ACCESS_LOG_RECORDS)
 HISTOGRAMS = (REQUEST_SECONDS, STORE_SECONDS)
 
 
@@ -349,6 +364,11 @@ _KNOWN_STATUSES = frozenset(
     {200, 204, 206, 301, 304, 307, 400, 403, 404, 405, 409, 411, 412, 416, 500, 501, 503}
 )
 _STATUS_LABELS = {status: str(status) for status in _KNOWN_STATUSES}
+
+
+def access_log_records(outcome: str, count: int = 1) -> None:
+    """Count server access log records delivered or dropped (`s3front.access_log_delivery`)."""
+    ACCESS_LOG_RECORDS.inc((outcome,), count)
 
 
 def reject(reason: str) -> None:

@@ -10,6 +10,7 @@ from s3front.api import (
     acl,
     attributes,
     bucket_encryption,
+    bucket_logging,
     buckets,
     config_docs,
     copy,
@@ -59,6 +60,7 @@ HANDLERS: dict[Op, Handler] = {
     Op.PutBucketLifecycleConfiguration: lifecycle.handle_put_bucket_lifecycle,
     Op.DeleteBucketLifecycle: lifecycle.handle_delete_bucket_lifecycle,
     **bucket_encryption.HANDLERS,  # Get/Put/DeleteBucketEncryption
+    **bucket_logging.HANDLERS,  # Get/PutBucketLogging (delivery: s3front.access_log_delivery)
     Op.GetObjectTagging: tagging.handle_get_object_tagging,
     Op.PutObjectTagging: tagging.handle_put_object_tagging,
     Op.DeleteObjectTagging: tagging.handle_delete_object_tagging,

@@ -43,7 +43,6 @@ HANDLERS: dict[Op, Callable[[Ctx], Awaitable[Response]]] = {
     Op.GetBucketLifecycleConfiguration: _missing(errors.NoSuchLifecycleConfiguration),
     Op.GetBucketWebsite: _missing(errors.NoSuchWebsiteConfiguration),
     Op.GetBucketReplication: _missing(errors.ReplicationConfigurationNotFoundError),
-    Op.GetBucketLogging: _empty("BucketLoggingStatus"),
     Op.GetBucketNotificationConfiguration: _empty("NotificationConfiguration"),
     Op.GetBucketNotification: _empty("NotificationConfiguration"),
     Op.GetBucketAccelerateConfiguration: _empty("AccelerateConfiguration"),

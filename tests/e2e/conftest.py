@@ -51,6 +51,8 @@ def server(
         tls=tls_material if scheme == "https" else None,
         variant=variant,
         ready_timeout=60 if backend == "cassandra" else 30,
+        # Bucket logging delivers every second, not every minute, so tests can wait for it.
+        env_extra={"S3FRONT_ACCESS_LOG_FLUSH_SECONDS": "1"},
     )
     try:
         yield srv
