@@ -24,7 +24,7 @@ from s3front.store.records import (
 )
 
 T = TypeVar("T")
-PAGE = 500  # rows per scan call (object rows carry inline bytes: a page stays a few MiB)
+PAGE = 256  # rows per scan call (object rows carry inline bytes: a page stays a few MiB)
 
 
 class ReadMeta(Protocol):

@@ -50,6 +50,7 @@ async def test_copies_every_kind_and_reads_back(source: Populated, target_url: s
     markers = sum(r.delete_marker for _, _, r in source.objects)
     n_parts = sum(len(p) for _, _, p in source.uploads)
     assert counts["access keys"][:3] == [3, 3, 3]
+    assert counts["tenants"][:2] == [2, 2]  # alice, and bob with two keys
     assert counts["buckets"][:3] == [2, 2, 2]
     assert counts["object versions"][:3] == [n_objects] * 3
     assert counts["delete markers"][:3] == [markers] * 3

@@ -276,6 +276,7 @@ def test_migrate_sqlite_server_to_cassandra(tmp_path: Path, fresh_keyspace: str)
         first = _migrate(master, store, fresh_keyspace)
         assert first.returncode == 0, first.stdout + first.stderr
         assert "verification: OK" in first.stdout
+        assert re.search(r"^tenants +3 +3 ", first.stdout, re.M), first.stdout  # root, alice, bob
         again = _migrate(master, store, fresh_keyspace)
         assert again.returncode == 0, again.stdout + again.stderr
         assert "written by this run: 0 blocks (0 bytes), 0 manifest pages" in again.stdout
