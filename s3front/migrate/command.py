@@ -24,7 +24,7 @@ from s3front.migrate.guard import MigrationIntent
 from s3front.migrate.source import ReadOnlySqlite, open_source
 from s3front.migrate.verify import Verifier, VerifyReport
 from s3front.progress import Progress
-from s3front.store.errors import SchemaOutdated
+from s3front.store.errors import SchemaOutdated, StoreUnavailable
 from s3front.store.protocols import Store
 
 DEFAULT_SAMPLE = 100
@@ -57,8 +57,8 @@ async def check_target_schema(dst_url: str) -> None:
     keyspace = parse_url(dst_url).keyspace
     try:
         version = await schema_status(dst_url)
-    except SchemaError as e:
-        raise SchemaOutdated(f"--to: {e}") from None
+    except SchemaError as e:  # unreachable, or the version unreadable
+        raise StoreUnavailable(f"--to: {e}") from None
     if version != REQUIRED_VERSION:
         found = "does not exist" if version is None else f"is at schema version {version}"
         hint = (

@@ -144,3 +144,13 @@ def test_copy_of_source_dir_is_a_different_store(source: Populated, tmp_path: Pa
     cp = _cli("--from", source.url, "--to", f"sqlite://{other}", "--sample", "0")
     assert cp.returncode == 0, cp.stdout + cp.stderr
     assert "verification: OK (0/0 sampled" in cp.stdout
+
+
+def test_unreachable_target_is_one_line_without_the_password(source: Populated) -> None:
+    url = "cassandra://user:pw-must-not-show@127.0.0.1:9/ks?connect_timeout=2"
+    cp = _cli("--from", source.url, "--to", url)
+    assert cp.returncode == 1
+    assert cp.stderr.startswith(
+        "s3front: --to: cannot reach Cassandra at cassandra://127.0.0.1:9/ks"
+    )
+    assert cp.stderr.count("\n") == 1 and "pw-must-not-show" not in cp.stderr + cp.stdout
