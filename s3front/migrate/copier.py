@@ -112,6 +112,8 @@ class _Recent:
 
 
 class Copier:
+    """One run of the copy (see the module docstring); `run` returns what it saw and wrote."""
+
     def __init__(
         self,
         src: streams.ReadStore,
@@ -131,6 +133,7 @@ class Copier:
         self._blocks_done = _Recent(CACHE_IDS)
         self._manifests_done = _Recent(CACHE_IDS // 10)
         self._inflight: dict[bytes, asyncio.Future[None]] = {}
+        self._owned: dict[str, set[tuple[str, int]]] = {}  # the target's by-owner rows
 
     def _wrote(self) -> None:
         self._writes += 1
@@ -191,8 +194,14 @@ class Copier:
                 await meta.update_bucket(rec)
                 self._wrote()
                 count.written += 1
-        # Idempotent and derived from the bucket row (as CreateBucket writes it).
-        await meta.put_owner_bucket(OwnerBucket(rec.owner, rec.name, rec.created_ms))
+        # Derived from the bucket row, as CreateBucket writes it. The owner's list is read once
+        # per owner (a tenant has at most a few thousand buckets).
+        if rec.owner not in self._owned:
+            rows = await meta.list_owner_buckets(rec.owner)
+            self._owned[rec.owner] = {(r.name, r.created_ms) for r in rows}
+        if (rec.name, rec.created_ms) not in self._owned[rec.owner]:
+            await meta.put_owner_bucket(OwnerBucket(rec.owner, rec.name, rec.created_ms))
+            self._wrote()
         src_mark = await self.src.meta.get_bucket_mark(rec.name)
         dst_mark = await meta.get_bucket_mark(rec.name)
         if src_mark is not None and dst_mark is not None and src_mark[1] != dst_mark[1]:

@@ -113,6 +113,9 @@ async def test_second_run_writes_nothing_and_verifies_the_same(
             assert (written, present) == (0, src_n), kind
     assert "written by this run: 0 blocks (0 bytes), 0 manifest pages" in out2
     assert out1.splitlines()[-1] == out2.splitlines()[-1]  # the same verification line
+    # Not one write: with the hook set to stop at the first write, a third run completes.
+    cp = _cli(source.url, target_url, {EXIT_AFTER_ENV: "1"})
+    assert cp.returncode == 0, cp.stdout + cp.stderr
 
 
 def _cli(src: str, dst: str, env_extra: dict[str, str] | None = None) -> Any:
