@@ -31,6 +31,9 @@ def target_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def fresh_keyspace(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A keyspace of this test's own (schema applied), dropped afterwards."""
-    with own_keyspace(request.getfixturevalue("cassandra_url"), "s3mig") as url:
+    """A keyspace of this test's own (schema applied), dropped afterwards. Statements may take
+    a minute: creating and dropping keyspaces on the shared, busy node can outlast 10 s."""
+    base: str = request.getfixturevalue("cassandra_url")
+    base += ("&" if "?" in base else "?") + "request_timeout=60"
+    with own_keyspace(base, "s3mig") as url:
         yield url
