@@ -1,4 +1,4 @@
-"""The `s3front` command: serve, schema, keys, gc, stats.
+"""The `s3front` command: serve, schema, keys, gc, stats, migrate.
 
 Every expected failure ends with one line on stderr and a non-zero exit, never a traceback:
 usage errors (2, from `_Parser.error`), bad settings or keys (2), a store that cannot be reached
@@ -418,6 +418,14 @@ async def _keys(args: argparse.Namespace) -> int:
         await store.close()
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from s3front.migrate import migrate
+
+    if args.sample < 0:
+        raise ValueError("--sample must be 0 or more")
+    return asyncio.run(migrate(args.source, args.target, sample=args.sample))
+
+
 def _grace(text: str) -> float:
     """--grace: a finite number of seconds, not negative (inf would make GC fail mid-pass)."""
     try:
@@ -535,6 +543,25 @@ def build_parser() -> argparse.ArgumentParser:
     lr = lcs.add_parser("run", help="one pass over every bucket (e.g. from a CronJob)")
     lr.add_argument("--store", help="store URL (or S3FRONT_STORE)")
     lr.set_defaults(func=cmd_lifecycle)
+    mg = sub.add_parser(
+        "migrate",
+        help="copy an embedded store into Cassandra (resumable; verifies at the end)",
+        description="Copy everything an embedded (SQLite) store keeps into a Cassandra keyspace"
+        " at the current schema version: keys, buckets and their configurations, every object"
+        " version, uploads in progress, blocks. The source is only read. Run it again after an"
+        " interruption: it resumes. Exit 0 if the verification passed.",
+    )
+    mg.add_argument("--from", dest="source", required=True, help="sqlite:///path of the store")
+    mg.add_argument(
+        "--to", dest="target", required=True, help="cassandra://host:9042/keyspace?dc=..."
+    )
+    mg.add_argument(
+        "--sample",
+        type=int,
+        default=100,
+        help="object versions read back in full from both stores at the end (default 100)",
+    )
+    mg.set_defaults(func=cmd_migrate)
     st = sub.add_parser("stats", help="logical vs stored bytes and the dedup ratio")
     st.add_argument("--store", help="store URL (or S3FRONT_STORE)")
     st.set_defaults(func=cmd_stats)
