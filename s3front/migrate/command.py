@@ -51,7 +51,7 @@ async def check_target_schema(dst_url: str) -> None:
     empty."""
     if not dst_url.startswith("cassandra:"):
         return
-    from s3front.schema import REQUIRED_VERSION, SchemaError, schema_status
+    from s3front.store.cassandra.schema import REQUIRED_VERSION, SchemaError, schema_status
     from s3front.store.cassandra import parse_url
 
     keyspace = parse_url(dst_url).keyspace

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from migrate_sources import Populated
 
-from s3front.gc import GcReport, run_gc
+from s3front.objects.gc import GcReport, run_gc
 from s3front.migrate.copier import Copier
 from s3front.migrate.guard import MigrationIntent
 from s3front.migrate.source import open_source

@@ -17,7 +17,7 @@ from migrate_sources import Populated, tree_state
 
 from s3front.migrate import migrate
 from s3front.migrate.source import KNOWN_SCHEMA_VERSION, SourceInUse
-from s3front.schema import REQUIRED_VERSION, SCHEMA_DIR, apply_schema_sync
+from s3front.store.cassandra.schema import REQUIRED_VERSION, SCHEMA_DIR, apply_schema_sync
 from s3front.store import open_store
 from s3front.store import sqlite as sqlite_store
 from s3front.store.cassandra.session import Db, parse_url
