@@ -51,8 +51,8 @@ async def check_target_schema(dst_url: str) -> None:
     empty."""
     if not dst_url.startswith("cassandra:"):
         return
-    from s3front.store.cassandra.schema import REQUIRED_VERSION, SchemaError, schema_status
     from s3front.store.cassandra import parse_url
+    from s3front.store.cassandra.schema import REQUIRED_VERSION, SchemaError, schema_status
 
     keyspace = parse_url(dst_url).keyspace
     try:

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from migrate_sources import Populated
 
-from s3front.objects.gc import GcReport, run_gc
 from s3front.migrate.copier import Copier
 from s3front.migrate.guard import MigrationIntent
 from s3front.migrate.source import open_source
 from s3front.migrate.verify import Verifier
+from s3front.objects.gc import GcReport, run_gc
 from s3front.store import open_store
 from s3front.store.protocols import Store
 

@@ -17,12 +17,12 @@ from migrate_sources import Populated, tree_state
 
 from s3front.migrate import migrate
 from s3front.migrate.source import KNOWN_SCHEMA_VERSION, SourceInUse
-from s3front.store.cassandra.schema import REQUIRED_VERSION, SCHEMA_DIR, apply_schema_sync
 from s3front.store import open_store
-from s3front.store import sqlite as sqlite_store
+from s3front.store.cassandra.schema import REQUIRED_VERSION, SCHEMA_DIR, apply_schema_sync
 from s3front.store.cassandra.session import Db, parse_url
 from s3front.store.errors import SchemaOutdated, StoreUnavailable
 from s3front.store.records import AccessKeyRecord
+from s3front.store.sqlite import schema as sqlite_store
 
 pytestmark = pytest.mark.anyio
 
