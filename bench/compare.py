@@ -835,6 +835,35 @@ def report(
     report_latency(results, rounds)
 
 
+# The rows issue 17 holds s3front-on-Cassandra to: within 1.5x of its CPU on SQLite.
+FRONT_ROWS = ("PUT 4KiB", "GET 4KiB", "HEAD 4KiB", "DELETE 4KiB", "PUT 1MiB", "GET 1MiB")
+
+
+def report_front_cpu(runs: dict[str, list[dict[str, Any]]]) -> None:
+    """s3front's own CPU per operation on each store (the server's process tree, the Cassandra
+    JVM not counted) and Cassandra's ratio to SQLite, as one Markdown table: per cell the median
+    over the rounds (of CPU, not of the headline rate) and the range."""
+    sql, cql = runs.get("s3front-sqlite", []), runs.get("s3front-cassandra", [])
+    rows = [r for r in (*FRONT_ROWS, "LIST 100") if sql and cql and r in sql[0] and r in cql[0]]
+    if not rows:
+        return
+    print("\ns3front's own CPU per operation, ms (server processes, not the JVM), median of")
+    print(f"{len(cql)} round(s) (range):\n")
+    print("| workload | SQLite | Cassandra | ratio |\n|---|---:|---:|---:|")
+    for row in rows:
+        a, b = ([front_ms(r[row]) for r in got if row in r] for got in (sql, cql))
+        ma, mb = statistics.median(a), statistics.median(b)
+        print(
+            f"| {row} | {ma:.2f} ({min(a):.2f}-{max(a):.2f}) "
+            f"| {mb:.2f} ({min(b):.2f}-{max(b):.2f}) | {mb / ma:.2f}x |"
+        )
+
+
+def front_ms(cell: Cell) -> float:
+    """The server's own CPU per operation in ms, without its store process (the JVM)."""
+    return (cell.server_cpu - cell.store_cpu) / cell.ops * 1000
+
+
 def report_latency(results: dict[str, dict[str, Any]], rounds: int) -> None:
     """The PUT latency cells as one Markdown table (what bench/RESULTS.md quotes)."""
     names = [n for n in results if lat_row(LAT_SIZES[0], LAT_CONCS[0]) in results[n]]
@@ -1062,6 +1091,7 @@ def main(argv: list[str] | None = None) -> int:
     medians = {n: median_run(runs[n]) for n in names if n in runs}
     results = {n: m[0] for n, m in medians.items()}
     report(results, {n: m[1] for n, m in medians.items()}, rss, cfg, args.rounds)
+    report_front_cpu(runs)
     print("\nEvery GET verified byte for byte; client and servers share the machine's cores.")
     return 0
 
