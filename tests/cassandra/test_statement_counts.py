@@ -178,5 +178,3 @@ def test_metric_counts_real_statements(server: Server) -> None:
     assert server.raw("PUT", f"/{bucket}").status == 200
     counts, _ = sent_by(server, "PUT", f"/{bucket}/k", body=b"x")
     assert counts.get(("objects", "write"), 0) >= 1
-
-

@@ -322,12 +322,11 @@ class Db:
     ) -> list[Row]:
         self._count(stmt)
         pager = _Pager(loop)
-        # No driver timeout (None): the driver would start a timer per request, and a timer it
-        # cancels stays in its heap until it would have fired, holding the request's future --
-        # with its rows, its parameters (a 1 MiB block) and the result message -- for
-        # request_timeout seconds. At a thousand requests a second that kept ~10,000 futures
-        # alive, and the garbage collector's scans of them cost more CPU than the requests
-        # (bench/RESULTS.md, issue 17). The timeout is the event loop's timer below instead.
+        # No driver timeout (None): with one, the driver makes a timer per request, adds it to
+        # its timer heap under a lock and wakes its I/O thread to service the heap (an eventfd
+        # write and a thread switch), then cancels it when the answer comes. The event loop's
+        # own timer below bounds the request instead, and hands a timeout to the driver (which
+        # frees the stream id), so a request still never waits longer than request_timeout.
         future = self.session.execute_async(stmt, params, timeout=None)
         future.add_callbacks(pager.on_page, pager.on_error)
         out: list[Row] = []
