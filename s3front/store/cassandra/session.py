@@ -237,6 +237,9 @@ def make_cluster(cfg: CassandraConfig) -> Any:
         # these: they reach `Connection` through `Cluster._make_connection_kwargs`.
         sockopts=NODELAY_SOCKOPTS if cfg.tcp_nodelay else None,
         connection_class=Connection,
+        # Off explicitly: the driver compresses whenever lz4 or snappy happens to be installed,
+        # which costs the server CPU per byte for bandwidth a data-centre link does not lack.
+        compression=False,
     )
 
 
