@@ -21,7 +21,9 @@ every read and write and the serial consistency for lightweight transactions.
 
 The driver does its I/O on its own threads. `Db.rows` starts a request with `execute_async`
 and hands each page back to the event loop with `call_soon_threadsafe`, so awaiting a query
-never blocks the loop; pages beyond the first are fetched the same way. Driver failures become
+never blocks the loop; pages beyond the first are fetched the same way. Every request sent is
+counted in `s3front_cql_statements_total{table, kind}` (bench/RESULTS.md: the statements per S3
+operation, pinned by tests/cassandra/test_statement_counts.py). Driver failures become
 `StoreUnavailable` / `StoreTimeout` in `_store_error`, and every await is bounded, so a dead
 cluster turns into an error, never a hang.
 """
