@@ -238,7 +238,10 @@ def make_cluster(cfg: CassandraConfig) -> Any:
         # Every connection the driver makes (pools, control connection, reconnections) gets
         # these: they reach `Connection` through `Cluster._make_connection_kwargs`.
         sockopts=NODELAY_SOCKOPTS if cfg.tcp_nodelay else None,
-        connection_class=Connection,
+        # Over TLS the driver's own pieces: a TLS socket returns at most one record (16 KiB)
+        # per recv, and the big pieces were measured, and their read loop checked, only on
+        # plain sockets (issue 17).
+        connection_class=DefaultConnection if cfg.tls else Connection,
         # Off explicitly: the driver compresses whenever lz4 or snappy happens to be installed,
         # which costs the server CPU per byte for bandwidth a data-centre link does not lack.
         compression=False,
