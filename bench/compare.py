@@ -85,6 +85,7 @@ SECRET_KEY = "s3front-bench-secret-key-0123456789abcdef"
 PEERS = ("rclone", "seaweedfs", "minio")
 NOOPS = ("noop", "noop-hash")
 NAGLE = "s3front-cassandra-nagle"
+BEFORE = "s3front-cassandra-before"  # --before-src: the same, run from another checkout
 LAT_SIZES = (4 * KiB, 64 * KiB, 256 * KiB)
 LAT_CONCS = (1, 16)
 LAT_WARMUP = 16  # unmeasured PUTs per size first: every connection and worker warm
@@ -835,6 +836,46 @@ def report(
     report_latency(results, rounds)
 
 
+# The rows issue 17 holds s3front-on-Cassandra to: within 1.5x of its CPU on SQLite.
+FRONT_ROWS = ("PUT 4KiB", "GET 4KiB", "HEAD 4KiB", "DELETE 4KiB", "PUT 1MiB", "GET 1MiB")
+
+
+def report_front_cpu(runs: dict[str, list[dict[str, Any]]]) -> None:
+    """s3front's own CPU per operation on each store (the server's process tree, the Cassandra
+    JVM not counted) and Cassandra's ratio to SQLite, as one Markdown table: per cell the median
+    over the rounds (of CPU, not of the headline rate) and the range; with --before-src, the
+    older checkout's Cassandra numbers beside them."""
+    sql, cql = runs.get("s3front-sqlite", []), runs.get("s3front-cassandra", [])
+    old = runs.get(BEFORE, [])
+    rows = [r for r in (*FRONT_ROWS, "LIST 100") if sql and cql and r in sql[0] and r in cql[0]]
+    if not rows:
+        return
+    print("\ns3front's own CPU per operation, ms (server processes, not the JVM), median of")
+    print(f"{len(cql)} round(s) (range):\n")
+    cols = ["workload", "SQLite", "Cassandra", "ratio"]
+    if old:
+        cols += ["Cassandra before", "ratio before"]
+    print("| " + " | ".join(cols) + " |\n|---|" + "---:|" * (len(cols) - 1))
+
+    def cell(got: list[dict[str, Any]], row: str) -> tuple[float, str]:
+        ms = [front_ms(r[row]) for r in got if row in r]
+        med = statistics.median(ms)
+        return med, f"{med:.2f} ({min(ms):.2f}-{max(ms):.2f})"
+
+    for row in rows:
+        (a, a_txt), (b, b_txt) = cell(sql, row), cell(cql, row)
+        line = f"| {row} | {a_txt} | {b_txt} | {b / a:.2f}x |"
+        if old and row in old[0]:
+            c, c_txt = cell(old, row)
+            line += f" {c_txt} | {c / a:.2f}x |"
+        print(line)
+
+
+def front_ms(cell: Cell) -> float:
+    """The server's own CPU per operation in ms, without its store process (the JVM)."""
+    return (cell.server_cpu - cell.store_cpu) / cell.ops * 1000
+
+
 def report_latency(results: dict[str, dict[str, Any]], rounds: int) -> None:
     """The PUT latency cells as one Markdown table (what bench/RESULTS.md quotes)."""
     names = [n for n in results if lat_row(LAT_SIZES[0], LAT_CONCS[0]) in results[n]]
@@ -900,12 +941,13 @@ def run_one(
                 args.s3front_src,
                 sse=name.endswith("-sse"),
             )
-        elif name in ("s3front-cassandra", NAGLE):
+        elif name in ("s3front-cassandra", NAGLE, BEFORE):
             url, drop = cassandra_keyspace(args.cassandra, workdir)
             cleanup.append(drop)
             if name == NAGLE:
                 url += "&tcp_nodelay=0"  # the driver's default sockets (a diagnostic switch)
-            t = start_s3front(name, workdir, url, args.workers, args.s3front_src)
+            src = args.before_src if name == BEFORE else args.s3front_src
+            t = start_s3front(name, workdir, url, args.workers, src)
             t.store_pid = cassandra_pid()
         elif name in NOOPS:
             t = start_noop(name, workdir, args.workers)
@@ -975,6 +1017,11 @@ def main(argv: list[str] | None = None) -> int:
         "--s3front-src",
         help="run s3front from this directory (e.g. a `git archive` of an older commit)",
     )
+    ap.add_argument(
+        "--before-src",
+        help="also run s3front-cassandra from this directory (a `git archive` of an older "
+        "commit) as s3front-cassandra-before: before and after in one invocation",
+    )
     ap.add_argument("--small-n", type=int, help="4 KiB objects (default 4000; quick 1500)")
     ap.add_argument("--large-n", type=int, help="1 MiB objects (default 400; quick 150)")
     ap.add_argument("--mp-mib", type=int, help="multipart object size (default 256)")
@@ -1021,6 +1068,8 @@ def main(argv: list[str] | None = None) -> int:
         names.insert(2, NAGLE)  # only when named: a diagnostic, right after the real one
     if args.only:
         names = [n for n in names if n in args.only.split(",")]
+    if args.before_src and "s3front-cassandra" in names:
+        names.insert(names.index("s3front-cassandra") + 1, BEFORE)
 
     try:
         import uvloop
@@ -1062,6 +1111,7 @@ def main(argv: list[str] | None = None) -> int:
     medians = {n: median_run(runs[n]) for n in names if n in runs}
     results = {n: m[0] for n, m in medians.items()}
     report(results, {n: m[1] for n, m in medians.items()}, rss, cfg, args.rounds)
+    report_front_cpu(runs)
     print("\nEvery GET verified byte for byte; client and servers share the machine's cores.")
     return 0
 

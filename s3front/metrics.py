@@ -9,6 +9,7 @@ What is measured:
     (body bytes: a HEAD sends none, whatever its Content-Length says);
   - requests in flight, and requests refused before an S3 handler ran, by reason;
   - store operations' latency by backend and operation (`time_store(...)`, for the store layer);
+  - on Cassandra, the CQL requests sent, by table and kind;
   - the garbage collector's and deduplication's state as gauges the GC job sets;
   - the process (CPU, memory, file descriptors, start time) and `s3front_build_info`.
 
@@ -167,7 +168,15 @@ ACCESS_LOG_OUTCOMES = (
 for _outcome in ACCESS_LOG_OUTCOMES:
     ACCESS_LOG_RECORDS.values[(_outcome,)] = 0.0
 
-COUNTERS = (REQUESTS, BYTES_IN, BYTES_OUT, REJECTED, ACCESS_LOG_RECORDS)
+# Kept by s3front.store.cassandra.session, per statement sent (bench/RESULTS.md has the count per
+# S3 operation, which tests/cassandra/test_statement_counts.py pins).
+CQL_STATEMENTS = _Counters(
+    "s3front_cql_statements",
+    "CQL requests sent to Cassandra, by table and kind (read, write, lwt, batch, next_page).",
+    ("table", "kind"),
+)
+
+COUNTERS = (REQUESTS, BYTES_IN, BYTES_OUT, REJECTED, ACCESS_LOG_RECORDS, CQL_STATEMENTS)
 HISTOGRAMS = (REQUEST_SECONDS, STORE_SECONDS)
 
 

@@ -49,6 +49,7 @@ from s3front.objects.manifest_ids import new_manifest_id
 from s3front.objects.ranges import offset
 from s3front.objects.reader import read_object
 from s3front.objects.writer import write_object_data
+from s3front.store.bucket_cache import bucket_for_objects
 from s3front.store.records import (
     BucketRecord,
     ManifestEntry,
@@ -137,7 +138,9 @@ async def load_source(ctx: Ctx) -> Source:
     """The copy source named by the request, if the caller may read it and its conditions
     (x-amz-copy-source-if-*) hold."""
     name, key, version_id = parse_copy_source(ctx.req.header("x-amz-copy-source"))
-    bucket = await ctx.store.meta.get_bucket(name)
+    # A read of objects, like GET: the cached record (s3front.store.bucket_cache), not a store
+    # read per copy.
+    bucket = await bucket_for_objects(ctx.store, name)
     if bucket is None:
         raise errors.NoSuchBucket(BucketName=name)
     # The source is another resource: the caller must be allowed to read it (owner, ACL or

@@ -5,9 +5,11 @@ Tables `blocks` (block_id PRIMARY KEY, size, written_ms) -- what GC scans -- and
 in one row, a page of the scan could pull a page of 1 MiB cells into the node's heap). A block
 is at most 1 MiB, which stays well inside one mutation (half a commitlog segment).
 
-Write order: the `blocks` row first, then the data. A crash in between leaves a listed block
-with no bytes, which nothing references (its object row was never written), so GC deletes it;
-the other order could leave bytes no scan ever finds.
+Both rows of a block are written by one unlogged batch: one round trip, and since the two rows
+share their partition key (block_id) in one keyspace, Cassandra applies them as one mutation on
+each replica (and a single-partition batch is exempt from the batch size limits), so neither row
+is ever written without the other -- not bytes no scan finds, nor a listed block without bytes.
+(Two statements, as before issue 17, cost a second round trip per block.)
 
 GC safety without Paxos: every write of a block carries the write time twice, as `written_ms`
 and as the cells' own timestamp (`USING TIMESTAMP`, in microseconds). GC deletes a block it saw
@@ -24,6 +26,8 @@ scan_blocks pages in token order: `after` is the last id returned and the next p
 from __future__ import annotations
 
 import time
+
+from cassandra.query import BatchStatement, BatchType
 
 from s3front.store.cassandra.session import Db
 from s3front.store.records import BlockInfo
@@ -56,8 +60,10 @@ class CassandraBlocks:
 
     async def put_block(self, block_id: bytes, data: bytes) -> None:
         ts_us = time.time_ns() // 1000
-        await self._db.run(self._put, (block_id, len(data), ts_us // 1000, ts_us))
-        await self._db.run(self._put_data, (block_id, data, ts_us))
+        batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+        batch.add(self._put, (block_id, len(data), ts_us // 1000, ts_us))
+        batch.add(self._put_data, (block_id, data, ts_us))
+        await self._db.run(batch)
 
     async def get_block(self, block_id: bytes) -> bytes | None:
         rows = await self._db.rows(self._get, (block_id,))

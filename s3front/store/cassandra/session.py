@@ -4,7 +4,7 @@ The store URL names the cluster and how to talk to it:
 
     cassandra://[user[:password]@]host1,host2:9042/keyspace?dc=dc1&consistency=LOCAL_QUORUM
         &serial_consistency=LOCAL_SERIAL&username=..&password=..&tls=1&tls_ca=/path/ca.pem
-        &tls_check_hostname=1&connect_timeout=5&request_timeout=10&protocol_version=5
+        &tls_check_hostname=1&connect_timeout=5&request_timeout=10&protocol_version=4
 
 `tcp_nodelay=0` is a diagnostic, for measuring what TCP_NODELAY buys (bench/compare.py's
 `s3front-cassandra-nagle` target); never set it in production (see `make_cluster`).
@@ -21,7 +21,9 @@ every read and write and the serial consistency for lightweight transactions.
 
 The driver does its I/O on its own threads. `Db.rows` starts a request with `execute_async`
 and hands each page back to the event loop with `call_soon_threadsafe`, so awaiting a query
-never blocks the loop; pages beyond the first are fetched the same way. Driver failures become
+never blocks the loop; pages beyond the first are fetched the same way. Every request sent is
+counted in `s3front_cql_statements_total{table, kind}` (bench/RESULTS.md: the statements per S3
+operation, pinned by tests/cassandra/test_statement_counts.py). Driver failures become
 `StoreUnavailable` / `StoreTimeout` in `_store_error`, and every await is bounded, so a dead
 cluster turns into an error, never a hang.
 """
@@ -46,7 +48,13 @@ from cassandra import (
     Unavailable,
 )
 from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
+from cassandra.cluster import (
+    EXEC_PROFILE_DEFAULT,
+    Cluster,
+    DefaultConnection,
+    ExecutionProfile,
+    NoHostAvailable,
+)
 from cassandra.connection import ConnectionBusy, ConnectionException
 from cassandra.policies import (
     DCAwareRoundRobinPolicy,
@@ -56,6 +64,7 @@ from cassandra.policies import (
 from cassandra.pool import NoConnectionsAvailable
 from cassandra.query import dict_factory
 
+from s3front import metrics
 from s3front.store.errors import StoreError, StoreTimeout, StoreUnavailable
 
 # Rows come back from the driver as dicts of untyped values; the table modules turn them into
@@ -82,9 +91,12 @@ class CassandraConfig:
     tls_check_hostname: bool = True
     connect_timeout: float = 5.0
     request_timeout: float = 10.0
-    # Native protocol v5 is what Cassandra 4.0 and later speak; fixing it saves the driver's
-    # version negotiation (extra round trips and a warning per connection).
-    protocol_version: int = 5
+    # Fixed, which saves the driver's version negotiation (extra round trips and a warning per
+    # connection). v4, not v5: v5 frames every message in checksummed segments, which this
+    # driver cuts, checks and joins in Python: per 1 MiB block read 6.9 ms of CPU with v5 and
+    # 0.8 ms with v4, per block written 2.5 and 1.7 ms (bench/cql_floor.py, issue 17).
+    # Cassandra 4.0 and later speak both; `protocol_version=5` in the URL selects v5.
+    protocol_version: int = 4
     # Diagnostic only (`tcp_nodelay=0`): the driver's default, Nagle's algorithm on.
     tcp_nodelay: bool = True
 
@@ -156,7 +168,7 @@ def parse_url(url: str, *, require_keyspace: bool = True) -> CassandraConfig:
         tls_check_hostname=_flag(params.get("tls_check_hostname", "1")),
         connect_timeout=float(params.get("connect_timeout", "5")),
         request_timeout=float(params.get("request_timeout", "10")),
-        protocol_version=int(params.get("protocol_version", "5")),
+        protocol_version=int(params.get("protocol_version", "4")),
         tcp_nodelay=_flag(params.get("tcp_nodelay", "1")),
     )
 
@@ -181,6 +193,17 @@ def _flag(value: str) -> bool:
 # 40 ms: a 4 KiB PUT took 45 ms instead of 3. Requests are whole frames, written at once, so
 # sending them without delay costs no extra packets.
 NODELAY_SOCKOPTS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+
+class Connection(DefaultConnection):  # type: ignore[misc]
+    """The driver's connection (libev when its extension is built) reading and writing its
+    socket in 256 KiB pieces rather than 4 KiB: a 1 MiB block took 256 recv() or send() calls,
+    each a turn of the driver's Python I/O loop. Measured with bench/cql_floor.py (protocol v4,
+    `--variants io-4k,io-64k,io-256k`): CPU per 1 MiB block written 1.42 / 0.85 / 0.72 ms, read
+    1.47 / 1.30 / 0.73 ms; no change for small statements."""
+
+    in_buffer_size = 262144
+    out_buffer_size = 262144
 
 
 def make_cluster(cfg: CassandraConfig) -> Any:
@@ -215,6 +238,13 @@ def make_cluster(cfg: CassandraConfig) -> Any:
         # Every connection the driver makes (pools, control connection, reconnections) gets
         # these: they reach `Connection` through `Cluster._make_connection_kwargs`.
         sockopts=NODELAY_SOCKOPTS if cfg.tcp_nodelay else None,
+        # Over TLS the driver's own pieces: a TLS socket returns at most one record (16 KiB)
+        # per recv, and the big pieces were measured, and their read loop checked, only on
+        # plain sockets (issue 17).
+        connection_class=DefaultConnection if cfg.tls else Connection,
+        # Off explicitly: the driver compresses whenever lz4 or snappy happens to be installed,
+        # which costs the server CPU per byte for bandwidth a data-centre link does not lack.
+        compression=False,
     )
 
 
@@ -226,6 +256,11 @@ class Db:
         self.session = session
         self.cfg = cfg
         self._keyspace: str | None = None
+        # (table, kind) of each prepared statement, what `_count` labels with: by the object
+        # (a serial read shares its text, so its query id, with the plain one) and, for the
+        # statements of a batch, the table by query id.
+        self._labels: dict[int, tuple[str, str]] = {}
+        self._tables: dict[bytes, str] = {}
 
     @classmethod
     def connect(cls, cfg: CassandraConfig, keyspace: str | None = None) -> Db:
@@ -245,6 +280,7 @@ class Db:
 
         serial: read at the serial consistency (through Paxos) rather than the profile's.
         """
+        label = statement_label(cql, serial=serial)
         if self._keyspace is not None:
             cql = qualify(cql, self._keyspace)
         try:
@@ -254,7 +290,17 @@ class Db:
             raise
         if serial:
             stmt.consistency_level = ConsistencyLevel.name_to_value[self.cfg.serial_consistency]
+        self._labels[id(stmt)] = label
+        self._tables[stmt.query_id] = label[0]
         return stmt
+
+    def _count(self, stmt: Any) -> None:
+        """Count one statement sent, in `s3front_cql_statements_total{table, kind}`."""
+        label = self._labels.get(id(stmt))
+        if label is None:  # a batch: labelled by its first statement's table
+            entries = getattr(stmt, "_statements_and_parameters", None) or ((None, b"", ()),)
+            label = (self._tables.get(entries[0][1], "other"), "batch")
+        metrics.CQL_STATEMENTS.inc(label)
 
     async def rows(self, stmt: Any, params: Sequence[object] = ()) -> list[Row]:
         """Run a statement and return all its rows, following the driver's paging."""
@@ -282,28 +328,31 @@ class Db:
     async def _pages(
         self, loop: asyncio.AbstractEventLoop, stmt: Any, params: Sequence[object]
     ) -> list[Row]:
-        pages: asyncio.Queue[tuple[list[Row] | None, BaseException | None]] = asyncio.Queue()
-        future = self.session.execute_async(stmt, params, timeout=self.cfg.request_timeout)
-        # Callbacks run on a driver thread, once per page; they only hand the page over.
-        future.add_callbacks(
-            lambda page: loop.call_soon_threadsafe(pages.put_nowait, (page, None)),
-            lambda exc: loop.call_soon_threadsafe(pages.put_nowait, (None, exc)),
-        )
+        self._count(stmt)
+        pager = _Pager(loop)
+        # No driver timeout (None): with one, the driver makes a timer per request, adds it to
+        # its timer heap under a lock and wakes its I/O thread to service the heap (an eventfd
+        # write and a thread switch), then cancels it when the answer comes. The event loop's
+        # own timer below bounds the request instead, and hands a timeout to the driver (which
+        # frees the stream id), so a request still never waits longer than request_timeout.
+        future = self.session.execute_async(stmt, params, timeout=None)
+        future.add_callbacks(pager.on_page, pager.on_error)
         out: list[Row] = []
         while True:
+            timer = loop.call_later(self.cfg.request_timeout, _expire, pager.waiter, future)
             try:
-                # The driver enforces request_timeout itself; this bound is the backstop that
-                # guarantees a request never hangs even if a callback were lost.
-                async with asyncio.timeout(self.cfg.request_timeout + 5):
-                    page, error = await pages.get()
-            except TimeoutError as exc:
-                msg = f"Cassandra did not answer in {self.cfg.request_timeout}s"
-                raise StoreTimeout(msg) from exc
-            if error is not None:
-                raise error
-            out.extend(page or ())
+                page = await pager.waiter
+            finally:
+                timer.cancel()
             if not future.has_more_pages:
-                return out
+                if out:
+                    out.extend(page)
+                    return out
+                return page
+            out.extend(page)
+            table = self._labels.get(id(stmt), _UNKNOWN)[0]
+            metrics.CQL_STATEMENTS.inc((table, "next_page"))
+            pager.waiter = loop.create_future()
             future.start_fetching_next_page()
 
     async def run(self, stmt: Any, params: Sequence[object] = ()) -> None:
@@ -347,9 +396,70 @@ class Db:
         self.cluster.shutdown()
 
 
+class _Pager:
+    """Hands each page of one driver request to the event loop: the driver calls `on_page` or
+    `on_error` on its I/O thread, once per page, and they resolve `waiter` (the page awaited
+    now) on the loop's thread. One future per page and one wake-up of the loop per page: the
+    least a thread hop costs (an asyncio.Queue and asyncio.timeout cost ~10 us more each)."""
+
+    __slots__ = ("loop", "waiter")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.waiter: asyncio.Future[list[Row]] = loop.create_future()
+
+    def on_page(self, page: list[Row] | None) -> None:
+        self.loop.call_soon_threadsafe(_resolve, self.waiter, page or [], None)
+
+    def on_error(self, exc: BaseException) -> None:
+        self.loop.call_soon_threadsafe(_resolve, self.waiter, None, exc)
+
+
+def _resolve(
+    waiter: asyncio.Future[list[Row]], page: list[Row] | None, exc: BaseException | None
+) -> None:
+    if waiter.done():  # timed out by the backstop, or the request was cancelled
+        return
+    if exc is not None:
+        waiter.set_exception(exc)
+    else:
+        waiter.set_result(page or [])
+
+
+def _expire(waiter: asyncio.Future[list[Row]], future: Any) -> None:
+    """The request timed out: fail its waiter, and have the driver give the request up on its
+    own I/O thread, as its own timeout would (`_on_timeout` frees the stream id and counts the
+    timeout against the host)."""
+    if waiter.done():
+        return
+    waiter.set_exception(StoreTimeout("Cassandra did not answer in time"))
+    on_timeout = getattr(future, "_on_timeout", None)
+    if on_timeout is not None:
+        future.session.cluster.connection_class.create_timer(0, on_timeout)
+
+
+_UNKNOWN = ("other", "other")
+_VERB_KIND = {"SELECT": "read", "INSERT": "write", "UPDATE": "write", "DELETE": "write"}
+_LWT_RE = re.compile(r"\bIF\s+(NOT\s+EXISTS|EXISTS|\w+\s*=)", re.IGNORECASE)
+
+
+def statement_label(cql: str, *, serial: bool = False) -> tuple[str, str]:
+    """(table, kind) of a statement for the statement counter: kind is read, serial_read (at the
+    serial consistency, through Paxos), write or lwt."""
+    verb = cql.split(None, 1)[0].upper()
+    kind = _VERB_KIND.get(verb, "other")
+    if kind == "write" and _LWT_RE.search(cql):
+        kind = "lwt"
+    elif kind == "read" and serial:
+        kind = "serial_read"
+    m = _TABLE_REF.search(cql) or _QUALIFIED_TABLE.search(cql)
+    return (m[3] if m else "other"), kind
+
+
 # A table reference: FROM / INTO / UPDATE and a bare name (these three words are reserved in CQL,
 # so they never appear unquoted as identifiers). `system.local` is already qualified.
 _TABLE_REF = re.compile(r"\b(FROM|INTO|UPDATE)(\s+)([a-z_][a-z0-9_]*)\b(?!\s*\.)", re.IGNORECASE)
+_QUALIFIED_TABLE = re.compile(r"\b(FROM|INTO|UPDATE)(\s+)([a-z_][a-z0-9_]*\s*\.\s*\w+)", re.I)
 _QUALIFIED_REF = re.compile(r"\b(FROM|INTO|UPDATE)\s+[a-z_][a-z0-9_]*\s*\.\s*\w", re.IGNORECASE)
 
 
