@@ -239,7 +239,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
         print("the embedded SQLite store needs no schema job; nothing to do", file=sys.stderr)
         return 0
     if args.schema_cmd == "apply":
-        return schema.cli_apply(url, args.strategy, args.replication)
+        return schema.cli_apply(url, args.strategy, args.replication, args.deadline)
     return schema.cli_status(url)
 
 
@@ -470,6 +470,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "--replication",
                 default="1",
                 help="replication factor (SimpleStrategy) or dc1:3,dc2:3",
+            )
+            c.add_argument(
+                "--deadline",
+                type=float,
+                help="seconds to keep retrying while the cluster settles (nodes disagreeing on"
+                " the schema, a node restarting); default 120 or S3FRONT_SCHEMA_DEADLINE",
             )
     sc.set_defaults(func=cmd_schema)
 

@@ -64,13 +64,14 @@ class Cluster:
         done = script("start", "--node", str(node))
         assert done.returncode == 0, done.stdout + done.stderr
 
-    def schema_versions(self) -> dict[str, str]:
-        """Each live node's own schema version (asked of that node alone)."""
+    def per_node(self, cql: str, params: tuple[object, ...] = ()) -> dict[str, str]:
+        """Each live node's own answer (asked of that node alone), its rows as one sorted
+        string: for comparing what the nodes hold in their local system tables."""
         from cassandra.cluster import EXEC_PROFILE_DEFAULT, ExecutionProfile
         from cassandra.cluster import Cluster as DriverCluster
         from cassandra.policies import WhiteListRoundRobinPolicy
 
-        versions = {}
+        answers = {}
         for host in self.hosts:
             only = ExecutionProfile(load_balancing_policy=WhiteListRoundRobinPolicy([host]))
             driver = DriverCluster(
@@ -78,13 +79,29 @@ class Cluster:
                 connect_timeout=5, protocol_version=5,
             )  # fmt: skip
             try:
-                row = driver.connect().execute("SELECT schema_version FROM system.local").one()
-                versions[host] = str(row.schema_version)
+                rows = driver.connect().execute(cql, params)
+                answers[host] = str(sorted(tuple(map(str, row)) for row in rows))
             except Exception:  # a node that is down has no say
                 pass
             finally:
                 driver.shutdown()
-        return versions
+        return answers
+
+    def schema_versions(self) -> dict[str, str]:
+        """Each live node's own schema version."""
+        return self.per_node("SELECT schema_version FROM system.local")
+
+    def drop_keyspace(self, name: str) -> None:
+        """Best effort cleanup (a node may be down)."""
+        from cassandra.cluster import Cluster as DriverCluster
+
+        driver = DriverCluster(self.hosts, port=9042, protocol_version=5)
+        try:
+            driver.connect().execute(f"DROP KEYSPACE IF EXISTS {name}", timeout=120)
+        except Exception:
+            pass
+        finally:
+            driver.shutdown()
 
     def settle_schema(self, seconds: float = 75) -> None:
         """Wait until the live nodes agree on the schema; restart a node that stays apart.
@@ -139,7 +156,7 @@ def cluster() -> Iterator[Cluster]:
             script("start", "--nodes", str(NODES))
 
 
-def _schema_cmd(url: str) -> list[str]:
+def schema_cmd(url: str) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -171,7 +188,7 @@ def keyspace(cluster: Cluster) -> Iterator[Keyspace]:
     # Two schema jobs at the same moment, as two k8s Job pods may run.
     procs = [
         subprocess.Popen(
-            _schema_cmd(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+            schema_cmd(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
         )
         for _ in range(2)
     ]
@@ -180,15 +197,7 @@ def keyspace(cluster: Cluster) -> Iterator[Keyspace]:
         out, err = proc.communicate(timeout=240)
         results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
     yield Keyspace(url, name, results)
-    from cassandra.cluster import Cluster as DriverCluster
-
-    driver = DriverCluster(cluster.hosts, port=9042)
-    try:
-        driver.connect().execute(f"DROP KEYSPACE IF EXISTS {name}", timeout=120)
-    except Exception:  # best effort cleanup; a node may be down
-        pass
-    finally:
-        driver.shutdown()
+    cluster.drop_keyspace(name)
 
 
 @pytest.fixture(scope="session")
