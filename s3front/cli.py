@@ -80,6 +80,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "h11_max_incomplete_event_size": settings.max_header_bytes,
         "limit_concurrency": settings.limit_concurrency or None,
     }
+    if args.wait_for_store:
+        from s3front.startup_wait import wait_for_store
+
+        asyncio.run(wait_for_store(settings))  # answers the probes meanwhile (readyz says why)
     # The root key and the master key are checked here, before uvicorn starts, so that a
     # refusal (revoked root key, wrong master key, unreachable store) is one line from main()
     # rather than a traceback from the ASGI lifespan. With workers this is also the one place
@@ -441,6 +445,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         help="server processes sharing the port (default 1; about one per core)",
+    )
+    s.add_argument(
+        "--wait-for-store",
+        action="store_true",
+        help="if the store cannot be reached or its schema is missing or outdated, wait for it"
+        " (answering /-/healthz 200 and /-/readyz 503 with the reason) instead of exiting",
     )
     s.set_defaults(func=cmd_serve)
 
