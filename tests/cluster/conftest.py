@@ -1,8 +1,14 @@
 """Fixtures for the cluster suite: a 3-node Cassandra cluster and three s3front servers on it.
 
 The cluster (scripts/local-cassandra --nodes 3: 127.0.0.2-4, datacenter1) is started once per
-test session and stopped at the end if this session started it (S3FRONT_KEEP_CLUSTER=1 keeps
-it). Under CI a cluster that cannot start fails the run; elsewhere the suite is skipped.
+test session, beside the single development node (127.0.0.1) the other Cassandra suites use.
+It runs in `make test` (and so in CI): the servers, the keyspace and the cluster (if this
+session started it; S3FRONT_KEEP_CLUSTER=1 keeps it) are closed right after the suite's last
+test rather than at the session's end, so three idle JVMs do not slow the suites after it.
+Under CI a cluster that cannot start fails the run; elsewhere the suite is skipped.
+
+The tests' one-line results (the node-kill campaign's counts, the gc race) are printed in a
+"cluster suite" section at the end of the run, without -s.
 
 Environment: S3FRONT_KEEP_CLUSTER=1 leaves a cluster this session started running;
 S3FRONT_CLUSTER_LOAD_SECONDS (default 90) is the mixed load's length after the node kill,
@@ -14,13 +20,13 @@ NetworkTopologyStrategy --replication datacenter1:3` jobs started at the same mo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -31,13 +37,50 @@ import s3front_e2e_support as sup
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "local-cassandra"
 NODES = 3
 HOSTS = [f"127.0.0.{n + 1}" for n in range(1, NODES + 1)]
+HERE = Path(__file__).resolve().parent
+
+# What the session fixtures below opened, closed LIFO after the suite's last test.
+_TEARDOWN = contextlib.ExitStack()
+_SUMMARY = pytest.StashKey[list[str]]()
+
+
+def _here(item: pytest.Item | None) -> bool:
+    return item is not None and Path(str(item.fspath)).resolve().parent == HERE
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
     for item in items:
-        if Path(str(item.fspath)).parent == here:
+        if _here(item):
             item.add_marker(pytest.mark.cluster)
+            # pytest-timeout counts a test's setup: the suite's first test also pays for the
+            # cluster start (up to 4 minutes on a loaded 2-core machine), the schema jobs and
+            # three server starts, which the default 300 s does not always cover.
+            if item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(900))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if _here(item) and not _here(nextitem):
+        _TEARDOWN.close()
+
+
+def pytest_sessionfinish() -> None:
+    _TEARDOWN.close()  # a run that stopped early
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    lines = config.stash.get(_SUMMARY, [])
+    if lines:
+        terminalreporter.write_sep("-", "cluster suite")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def summary(request: pytest.FixtureRequest) -> list[str]:
+    """Lines for the run's "cluster suite" section (shown without -s)."""
+    return request.config.stash.setdefault(_SUMMARY, [])
 
 
 def script(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -135,7 +178,7 @@ class Cluster:
 
 
 @pytest.fixture(scope="session")
-def cluster() -> Iterator[Cluster]:
+def cluster() -> Cluster:
     if not SCRIPT.exists():
         _unavailable("scripts/local-cassandra is missing")
     was_running = script("status", "--nodes", str(NODES)).returncode == 0
@@ -146,14 +189,16 @@ def cluster() -> Iterator[Cluster]:
             f"local-cassandra start --nodes {NODES} failed:\n{started.stdout}{started.stderr}"
         )
     sys.stderr.write(f"\ncluster ready in {time.monotonic() - t0:.1f}s\n")
-    try:
-        yield Cluster(HOSTS)
-    finally:
+
+    def close() -> None:
         if not was_running and not os.environ.get("S3FRONT_KEEP_CLUSTER"):
             script("stop", "--nodes", str(NODES))
         else:
             # A test may have left a node down; leave the cluster whole for the next session.
             script("start", "--nodes", str(NODES))
+
+    _TEARDOWN.callback(close)
+    return Cluster(HOSTS)
 
 
 def schema_cmd(url: str) -> list[str]:
@@ -180,7 +225,7 @@ class Keyspace:
 
 
 @pytest.fixture(scope="session")
-def keyspace(cluster: Cluster) -> Iterator[Keyspace]:
+def keyspace(cluster: Cluster) -> Keyspace:
     cluster.settle_schema()
     name = f"s3c_{secrets.token_hex(5)}"
     url = cluster.url(name)
@@ -192,33 +237,27 @@ def keyspace(cluster: Cluster) -> Iterator[Keyspace]:
         )
         for _ in range(2)
     ]
+    _TEARDOWN.callback(cluster.drop_keyspace, name)
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=240)
         results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
-    yield Keyspace(url, name, results)
-    cluster.drop_keyspace(name)
+    return Keyspace(url, name, results)
 
 
 @pytest.fixture(scope="session")
-def servers(
-    keyspace: Keyspace, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[list[sup.Server]]:
+def servers(keyspace: Keyspace, tmp_path_factory: pytest.TempPathFactory) -> list[sup.Server]:
     for result in keyspace.schema_results:
         assert result.returncode == 0, result.stdout + result.stderr
     base = tmp_path_factory.mktemp("cluster-servers")
     started: list[sup.Server] = []
-    try:
-        for i in range(3):
-            started.append(
-                sup.start_server(
-                    base / f"s{i}", store_url=keyspace.url, ready_timeout=90, variant="http-cluster"
-                )
-            )
-        yield started
-    finally:
-        for server in started:
-            sup.stop_server(server)
+    for i in range(3):
+        server = sup.start_server(
+            base / f"s{i}", store_url=keyspace.url, ready_timeout=90, variant="http-cluster"
+        )
+        _TEARDOWN.callback(sup.stop_server, server)
+        started.append(server)
+    return started
 
 
 def s3(server: sup.Server, **config: Any) -> Any:
