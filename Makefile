@@ -1,7 +1,8 @@
 # make serve        - run a local server (SQLite under ./data); ARGS="--port 9001" passes flags.
 #                     Installs only what serving needs.
-# make test         - the whole suite: pytest (unit, contract, e2e, cassandra), mypy, ruff;
-#                     installs the test extras too
+# make test         - the whole suite: pytest (unit, contract, e2e, cassandra, and the 3-node
+#                     cluster suite), mypy, ruff; installs the test extras too
+# make test-cluster - only the 3-node cluster suite (tests/cluster)
 # make constraints  - refresh docker/constraints.txt (the image's pinned dependency versions)
 # An install step runs again only when pyproject.toml changes (stamp files in the venv).
 
@@ -53,9 +54,10 @@ test: $(STAMP)
 	$(VENV)/bin/ruff format --check . || { [ $$status -ne 0 ] || status=1; }; \
 	exit $$status
 
-# The 3-node cluster suite (tests/cluster; about 7 minutes with the cluster start).
+# The 3-node cluster suite alone (tests/cluster, part of `make test` too; about 8 minutes with
+# the cluster start).
 test-cluster: $(STAMP)
-	S3FRONT_CLUSTER=1 $(VENV)/bin/pytest -q tests/cluster $(ARGS)
+	$(VENV)/bin/pytest -q tests/cluster $(ARGS)
 
 pytest: $(STAMP)
 	$(VENV)/bin/pytest -q $(ARGS)

@@ -79,6 +79,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "h11_max_incomplete_event_size": settings.max_header_bytes,
         "limit_concurrency": settings.limit_concurrency or None,
     }
+    if args.wait_for_store:
+        from s3front.startup_wait import wait_for_store
+
+        asyncio.run(wait_for_store(settings))  # answers the probes meanwhile (readyz says why)
     # The root key and the master key are checked here, before uvicorn starts, so that a
     # refusal (revoked root key, wrong master key, unreachable store) is one line from main()
     # rather than a traceback from the ASGI lifespan. With workers this is also the one place
@@ -236,11 +240,16 @@ def cmd_schema(args: argparse.Namespace) -> int:
         print("the embedded SQLite store needs no schema job; nothing to do", file=sys.stderr)
         return 0
     if args.schema_cmd == "apply":
-        return schema_apply(url, args.strategy, args.replication)
+        return schema_apply(url, args.strategy, args.replication, args.deadline)
     return schema_status(url)
 
 
-def schema_apply(url: str, strategy: str = "SimpleStrategy", replication_spec: str = "") -> int:
+def schema_apply(
+    url: str,
+    strategy: str = "SimpleStrategy",
+    replication_spec: str = "",
+    deadline: float | None = None,
+) -> int:
     """`s3front schema apply`: print what happens; exit code 0, 1 (failed) or 2 (bad options)."""
     from s3front.store.cassandra import schema
     from s3front.store.cassandra.session import parse_url
@@ -255,7 +264,11 @@ def schema_apply(url: str, strategy: str = "SimpleStrategy", replication_spec: s
         return 2
     try:
         old, new = schema.apply_schema_sync(
-            url, full, replication, lambda msg: print(f"schema: {msg}", flush=True)
+            url,
+            full,
+            replication,
+            lambda msg: print(f"schema: {msg}", flush=True),
+            deadline=deadline,
         )
     except schema.SchemaError as exc:
         print(f"s3front schema apply: FAILED: {exc}", file=sys.stderr)
@@ -479,6 +492,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="server processes sharing the port (default 1; about one per core)",
     )
+    s.add_argument(
+        "--wait-for-store",
+        action="store_true",
+        help="if the store cannot be reached or its schema is missing or outdated, wait for it"
+        " (answering /-/healthz 200 and /-/readyz 503 with the reason) instead of exiting",
+    )
     s.set_defaults(func=cmd_serve)
 
     sc = sub.add_parser(
@@ -507,6 +526,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "--replication",
                 default="1",
                 help="replication factor (SimpleStrategy) or dc1:3,dc2:3",
+            )
+            c.add_argument(
+                "--deadline",
+                type=float,
+                help="seconds to keep retrying while the cluster settles (nodes disagreeing on"
+                " the schema, a node restarting); default 120 or S3FRONT_SCHEMA_DEADLINE",
             )
     sc.set_defaults(func=cmd_schema)
 

@@ -142,18 +142,3 @@ def _no_cassandra(reason: str) -> NoReturn:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"no Cassandra for the cassandra tests (CI must not skip them): {reason}")
     pytest.skip(f"no Cassandra: {reason}")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The cluster suite (marker `cluster`, a local 3-node Cassandra) runs with `make
-    test-cluster` (S3FRONT_CLUSTER=1), not in `make test` yet: it found that two schema jobs
-    racing on a cluster whose nodes disagree on the schema (as after a SIGKILL) can fail with
-    "keyspace doesn't exist", and until `schema apply` waits out that disagreement itself the
-    suite could fail a CI run for a reason every other suite is blind to. Deselected, not
-    skipped, so the main run reports what it ran."""
-    if os.environ.get("S3FRONT_CLUSTER"):
-        return
-    keep = [i for i in items if i.get_closest_marker("cluster") is None]
-    if len(keep) != len(items):
-        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
-        items[:] = keep

@@ -147,3 +147,16 @@ def test_open_outdated_keyspace_raises(fresh_keyspace_url: str) -> None:
         await store.close()
 
     asyncio.run(opens())
+
+
+def test_syntax_error_is_not_retried(fresh_keyspace_url: str, tmp_path: Path) -> None:
+    # The job retries what a settling cluster refuses (until its deadline); a statement that can
+    # never work must still fail at once, naming the file.
+    shutil.copy(SCHEMA_DIR / "0001_initial.cql", tmp_path)
+    (tmp_path / "0002_broken.cql").write_text("CREATE TABLE IF NOT EXISTS extra (x int PRIMARY;\n")
+    t0 = time.monotonic()
+    with pytest.raises(SchemaError, match=r"0002_broken.cql: statement failed: CREATE TABLE"):
+        asyncio.run(apply_schema(fresh_keyspace_url, schema_dir=tmp_path))
+    # 0001 applies in a few seconds; a retried statement would take at least 7 s more.
+    assert time.monotonic() - t0 < 30
+    assert asyncio.run(status(fresh_keyspace_url)) == 1

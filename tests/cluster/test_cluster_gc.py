@@ -76,7 +76,9 @@ def _load(n: int, servers: list[sup.Server], bucket: str, final: dict[str, str],
             return
 
 
-def test_gc_on_two_hosts_during_writes(keyspace: Keyspace, servers: list[sup.Server]) -> None:
+def test_gc_on_two_hosts_during_writes(
+    keyspace: Keyspace, servers: list[sup.Server], summary: list[str]
+) -> None:
     bucket = sup.unique_bucket("gc")
     s3(servers[0]).create_bucket(Bucket=bucket)
     time.sleep(1.5)  # bucket_cache_seconds
@@ -109,9 +111,13 @@ def test_gc_on_two_hosts_during_writes(keyspace: Keyspace, servers: list[sup.Ser
     # One more pass after the writes: what the last passes could not yet free.
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
-    print(f"\ngc passes: {len(summaries) + 1}; last: {done.stdout.strip()}")
     clients = [s3(s) for s in servers]
     assert final
     for i, (key, digest) in enumerate(sorted(final.items())):
         data = clients[i % 3].get_object(Bucket=bucket, Key=key)["Body"].read()
         assert hashlib.sha256(data).hexdigest() == digest, key
+    last = " ".join(done.stdout.split())
+    summary.append(
+        f"gc race: {len(summaries) + 1} gc passes (two at a time) during writes; "
+        f"{len(final)} objects read back whole; last pass: {last}"
+    )

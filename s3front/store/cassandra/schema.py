@@ -11,8 +11,17 @@ and runs the files inside it. After each file it records the file's number in th
 
 so the newest row of partition 's3front' is the current version and the partition is the
 history. A second run finds nothing newer and changes nothing. Files use IF NOT EXISTS
-throughout, so a run interrupted inside a file can simply run again. After each DDL statement
-the job waits for schema agreement across the cluster before going on.
+throughout, so a run interrupted inside a file can simply run again.
+
+On a cluster (`_Job`): every DDL statement of every job goes to one node, the first live one by
+address, and after each the job waits until all live nodes agree on the schema. Cassandra before
+5.1 has no transactional schema: the same table created at once through two coordinators gets
+two table ids, and the nodes then fail with "Column family ID mismatch"; one node applies its
+own schema changes one at a time, so the second job's CREATE ... IF NOT EXISTS sees the first's.
+A statement the cluster is not ready for -- "keyspace/table doesn't exist" from a node the change
+has not reached yet, a timeout, no host, nodes still disagreeing -- is retried with back-off
+until the job's deadline (`S3FRONT_SCHEMA_DEADLINE`, default 120 s). Two jobs started at the
+same moment (two k8s Job pods) therefore both succeed and leave one schema.
 
 The server needs `REQUIRED_VERSION`; `open_cassandra` refuses an older keyspace, and the job
 fails (non-zero exit) whenever it ends below it -- e.g. an installation that lacks newer files.
@@ -29,16 +38,22 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from cassandra import InvalidRequest, OperationTimedOut, Timeout, Unavailable
+from cassandra.cluster import NoHostAvailable
+from cassandra.connection import ConnectionException
 
 from s3front import clock
 from s3front.store.cassandra.session import CassandraConfig, Db, parse_url, raise_mapped
-from s3front.store.errors import StoreError
+from s3front.store.errors import StoreError, StoreTimeout, StoreUnavailable
 
 # Keep equal to the number of the newest file in SCHEMA_DIR (a test checks).
 REQUIRED_VERSION = 4
@@ -50,10 +65,17 @@ SCHEMA_DIR: Traversable = (
 )
 
 _HISTORY_ID = "s3front"
+_RECORD = "INSERT INTO schema_version (id, version, file, applied_ms) VALUES (%s, %s, %s, %s)"
 _FILE_RE = re.compile(r"(\d{4})_[a-z0-9_]+\.cql")
 _DC_RE = re.compile(r"[A-Za-z0-9_.\-]+")
 # DDL waits for every node to agree on the schema; allow more than a plain request.
 _DDL_TIMEOUT = 60.0
+# How long one job keeps retrying what the cluster is not ready for (S3FRONT_SCHEMA_DEADLINE).
+_JOB_DEADLINE = 120.0
+# A node the schema change has not reached yet answers with one of these (retried at most
+# _NOT_YET_TRIES times, about 7 s).
+_NOT_YET_TRIES = 4
+_NOT_YET_RE = re.compile(r"does(n't| not) exist|unconfigured table|unknown keyspace", re.I)
 
 
 class SchemaError(Exception):
@@ -183,40 +205,46 @@ def apply_schema_sync(
     replication: dict[str, int] | None = None,
     progress: Callable[[str], None] = _quiet,
     schema_dir: Traversable = SCHEMA_DIR,
+    deadline: float | None = None,
 ) -> tuple[int, int]:
-    """`apply_schema` for callers without an event loop (or inside one, e.g. test fixtures)."""
+    """`apply_schema` for callers without an event loop (or inside one, e.g. test fixtures).
+
+    deadline: seconds to keep retrying what a settling cluster refuses (default: the
+    S3FRONT_SCHEMA_DEADLINE variable, else 120).
+    """
     files = schema_files(schema_dir)
     options = replication_map(strategy, replication)
+    # A cluster that cannot be reached at all fails the job at once (a wrong URL, Cassandra not
+    # up yet: the k8s Job retries with back-off); failures after connecting are retried.
     cfg, db = _connect(url)
+    job = _Job(deadline, progress)
     ks = cfg.keyspace
     try:
-        old = read_version(db, ks)
+        old = job.retry(lambda: read_version(db, ks))
         if old is None:
             opts = ", ".join(f"'{k}': {v!r}" if isinstance(v, str) else f"'{k}': {v}"
                              for k, v in options.items())  # fmt: skip
-            _ddl(db, f"CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = {{{opts}}}")
+            job.ddl(db, f"CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = {{{opts}}}")
             progress(f"created keyspace {ks} ({strategy} {replication or ''})".rstrip())
-        _ddl(
+        job.ddl(
             db,
             f"CREATE TABLE IF NOT EXISTS {ks}.schema_version (id text, version int, file text, "
             "applied_ms bigint, PRIMARY KEY (id, version)) "
             "WITH CLUSTERING ORDER BY (version DESC)",
         )
-        db.use_keyspace(ks)
-        current = old or 0
+        job.retry(lambda: db.use_keyspace(ks))
+        # Another job may have gone ahead meanwhile: start from what is recorded now.
+        current = job.retry(lambda: read_version(db, ks)) or 0
         for f in files:
             if f.version <= current:
                 continue
             for stmt in f.statements:
                 try:
-                    _ddl(db, stmt)
+                    job.ddl(db, stmt)
                 except SchemaError as exc:
                     raise SchemaError(f"{f.name}: {exc}") from exc
-            db.execute(
-                "INSERT INTO schema_version (id, version, file, applied_ms) "
-                "VALUES (%s, %s, %s, %s)",
-                (_HISTORY_ID, f.version, f.name, clock.now_ms()),
-            )
+            row: tuple[object, ...] = (_HISTORY_ID, f.version, f.name, clock.now_ms())
+            job.retry(partial(db.execute, _RECORD, row))
             current = f.version
             progress(f"applied {f.name} (version {f.version})")
         return old or 0, current
@@ -226,16 +254,94 @@ def apply_schema_sync(
         db.shutdown()
 
 
-def _ddl(db: Db, cql: str) -> None:
-    """Run one DDL statement and wait until the whole cluster agrees on the new schema."""
-    try:
-        result: Any = db.session.execute(cql, timeout=_DDL_TIMEOUT)
-    except Exception as exc:
-        raise_mapped(exc)  # unreachable / timeout -> StoreError, reported by the caller
-        first_line = cql.strip().splitlines()[0]
-        raise SchemaError(f"statement failed: {first_line} ...: {exc}") from exc
-    if not result.response_future.is_schema_agreed:
-        raise SchemaError(f"nodes did not agree on the schema in time after: {cql[:60]} ...")
+_T = TypeVar("_T")
+
+
+class _NotAgreed(Exception):
+    """The live nodes still report different schema versions."""
+
+
+class _Job:
+    """Runs the schema job's statements on a cluster that may not be ready for them: DDL on one
+    node and followed by a wait for agreement, everything retried with back-off while the
+    failure is one the cluster recovers from, until the deadline (see the module docstring)."""
+
+    def __init__(
+        self, deadline_seconds: float | None = None, progress: Callable[[str], None] = _quiet
+    ) -> None:
+        if deadline_seconds is None:
+            deadline_seconds = float(os.environ.get("S3FRONT_SCHEMA_DEADLINE") or _JOB_DEADLINE)
+        self.deadline = time.monotonic() + deadline_seconds
+        self.progress = progress
+
+    def retry(self, fn: Callable[[], _T]) -> _T:
+        delay, not_yet = 0.5, 0
+        while True:
+            try:
+                return fn()
+            except Exception as exc:
+                # "doesn't exist" after the wait for agreement is most likely a real error (a
+                # schema file naming a table no file creates): retried only a few times.
+                not_yet += isinstance(exc, InvalidRequest)
+                if (
+                    not _transient(exc)
+                    or not_yet > _NOT_YET_TRIES
+                    or time.monotonic() + delay > self.deadline
+                ):
+                    raise
+                self.progress(f"retrying in {delay:.1f}s: {_one_line(exc)}")
+            time.sleep(delay)
+            delay = min(delay * 2, 8.0)
+
+    def ddl(self, db: Db, cql: str) -> None:
+        """Run one DDL statement and wait until the whole cluster agrees on the new schema."""
+        try:
+            self.retry(partial(_ddl_once, db, cql))
+        except _NotAgreed as exc:
+            msg = f"nodes did not agree on the schema in time after: {cql[:60]} ..."
+            raise SchemaError(msg) from exc
+        except Exception as exc:
+            raise_mapped(exc)  # unreachable / timeout -> StoreError, reported by the caller
+            first_line = cql.strip().splitlines()[0]
+            raise SchemaError(f"statement failed: {first_line} ...: {exc}") from exc
+
+
+def _ddl_once(db: Db, cql: str) -> None:
+    db.session.execute(cql, timeout=_DDL_TIMEOUT, host=_ddl_host(db))
+    # Always asked, not only when the driver's own wait after the change timed out: a retried
+    # CREATE ... IF NOT EXISTS changes nothing, and the driver then does not wait.
+    if not db.cluster.control_connection.wait_for_schema_agreement():
+        raise _NotAgreed(cql)
+
+
+def _ddl_host(db: Db) -> Any:
+    """The node every job sends its DDL to: the first live one (by address) of those this
+    session has connections to (the local data centre's)."""
+    pools = db.session.get_pool_state()
+    live = sorted((h for h in pools if h.is_up), key=lambda h: str(h.endpoint))
+    return live[0] if live else None  # None: let the driver choose (and fail if it must)
+
+
+def _transient(exc: BaseException) -> bool:
+    """True for a failure that a cluster still settling (schema spreading, a node restarting)
+    recovers from, so that running the same idempotent statement again can succeed."""
+    if isinstance(exc, InvalidRequest):
+        return bool(_NOT_YET_RE.search(str(exc)))
+    return isinstance(
+        exc,
+        _NotAgreed
+        | OperationTimedOut
+        | Timeout
+        | Unavailable
+        | NoHostAvailable
+        | ConnectionException
+        | StoreUnavailable
+        | StoreTimeout,
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
 # -- command-line options (`s3front schema apply|status` in s3front.cli prints the outcome) ------
