@@ -8,6 +8,7 @@ of O(parts) rows.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 
 from starlette.responses import Response
 
@@ -22,6 +23,7 @@ from s3front.api.headers import stored_headers
 from s3front.api.objects import commit_object, new_version
 from s3front.api.tagging_attrs import parse_tagging_header, with_tags
 from s3front.body import read_all
+from s3front.objects import completions
 from s3front.objects.encryption import sealing_of, with_sealing
 from s3front.objects.intents import WriteIntent
 from s3front.objects.manifest_ids import new_manifest_id
@@ -150,15 +152,19 @@ async def handle_complete_multipart_upload(ctx: Ctx) -> Response:
 
 async def _complete_multipart_upload(ctx: Ctx, intent: WriteIntent) -> Response:
     bucket = await ctx.bucket()
-    upload = await _upload(ctx, bucket)
+    upload_id = ctx.req.param("uploadId") or ""
+    upload = await ctx.store.meta.get_upload(bucket.bucket_id, ctx.key, upload_id)
     body = await read_all(ctx.body, ctx.settings.max_xml_body)
     requested = xml.parse_complete_multipart(body)
+    named = [(p.part_number, p.etag) for p in requested]
+    if upload is None:
+        # Gone: completed already (a retry after a lost response gets the same answer) or not.
+        kept = await completions.replay(ctx.store.meta, bucket.bucket_id, ctx.key, upload_id, named)
+        if kept is None:
+            raise errors.NoSuchUpload(UploadId=upload_id)
+        return _completed(ctx, bucket.name, kept.key, kept.etag, kept.checksums, kept.headers)
     parts = await ctx.store.meta.list_parts(upload.upload_id)
-    assembly = assemble(
-        parts,
-        [(p.part_number, p.etag) for p in requested],
-        checksum_algorithm=upload.checksum_algorithm,
-    )
+    assembly = assemble(parts, named, checksum_algorithm=upload.checksum_algorithm)
     manifest_id = await write_assembly(ctx.store.meta, assembly, intent)
     # The part rows keep the part manifests until the object row does; a completion or abort
     # that won meanwhile has deleted them, so re-read the upload after the manifest that now
@@ -181,18 +187,43 @@ async def _complete_multipart_upload(ctx: Ctx, intent: WriteIntent) -> Response:
         attrs=lock_headers.with_default_retention(bucket, upload.attrs, now_ms()),
     )
     rec = await commit_object(ctx, bucket, rec)
-    # The part manifests now belong to the object; the part rows and the upload go.
-    await ctx.store.meta.delete_upload(bucket.bucket_id, upload.key, upload.upload_id)
-    await ctx.store.meta.delete_parts(upload.upload_id)
-    location = f"{ctx.req.scheme}://{ctx.req.headers.get('host', '')}/{bucket.name}/{rec.key}"
     headers = lifecycle_headers.expiration_headers(ctx, bucket, rec)
     if bucket.versioning:
         headers["x-amz-version-id"] = rec.version_id
     sealing = sealing_of(upload.attrs)
     headers.update(sse.response_headers(None, sealing=sealing, region=ctx.settings.region))
+    if ctx.settings.completion_retention > 0:
+        # Before the upload row goes: a retry that finds no upload then finds this.
+        kept = completions.record(
+            key=rec.key,
+            upload_id=upload.upload_id,
+            requested=named,
+            etag=rec.etag,
+            version_id=rec.version_id,
+            checksums=rec.checksums,
+            headers=headers,
+            now_ms=now_ms(),
+            retention_seconds=ctx.settings.completion_retention,
+        )
+        await ctx.store.meta.put_completion(bucket.bucket_id, kept)
+    # The part manifests now belong to the object; the part rows and the upload go.
+    await ctx.store.meta.delete_upload(bucket.bucket_id, upload.key, upload.upload_id)
+    await ctx.store.meta.delete_parts(upload.upload_id)
+    return _completed(ctx, bucket.name, rec.key, rec.etag, rec.checksums, headers)
+
+
+def _completed(
+    ctx: Ctx,
+    bucket_name: str,
+    key: str,
+    etag: str,
+    checksums: Mapping[str, str],
+    headers: Mapping[str, str],
+) -> Response:
+    location = f"{ctx.req.scheme}://{ctx.req.headers.get('host', '')}/{bucket_name}/{key}"
     return xml_response(
-        xmldocs.complete_multipart_upload(location, bucket.name, rec.key, rec.etag, rec.checksums),
-        headers=headers,
+        xmldocs.complete_multipart_upload(location, bucket_name, key, etag, checksums),
+        headers=dict(headers),
     )
 
 

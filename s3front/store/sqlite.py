@@ -16,6 +16,7 @@ rows stored in key order (WITHOUT ROWID), so every scan is an index range:
     blocks         (block_id)                      size and written_ms of each block file
     uploads        (bucket_id, key, upload_id)     multipart uploads in progress
     parts          (upload_id, part_number)        their parts
+    completions    (bucket_id, key, upload_id)     completed uploads' results, for a while
     gc_intents     (intent_id)                     writes in progress, for GC (s3front.gc)
     leases         (lease_id)                      lifecycle worker leases (lifecycle_worker)
     access_keys    (access_key)
@@ -79,6 +80,7 @@ from s3front.store.records import (
     AccessKeyRecord,
     BlockInfo,
     BucketRecord,
+    CompletionRecord,
     IntentRecord,
     ManifestEntry,
     ObjectRecord,
@@ -137,6 +139,13 @@ CREATE TABLE IF NOT EXISTS parts (
     checksums TEXT NOT NULL,
     PRIMARY KEY (upload_id, part_number)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS completions (
+    bucket_id TEXT NOT NULL, key TEXT NOT NULL, upload_id TEXT NOT NULL,
+    parts_digest TEXT NOT NULL, etag TEXT NOT NULL, version_id TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL, checksums TEXT NOT NULL, headers TEXT NOT NULL,
+    PRIMARY KEY (bucket_id, key, upload_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS completions_expiry ON completions (expires_ms);
 CREATE TABLE IF NOT EXISTS gc_intents (
     intent_id TEXT PRIMARY KEY, started_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
@@ -231,6 +240,7 @@ MANIFESTS = _Rows("manifests", ManifestEntry, _names(ManifestEntry), "manifest_i
 UPLOADS = _Rows("uploads", UploadRecord, _names(UploadRecord), "bucket_id")
 PARTS = _Rows("parts", PartRecord, _names(PartRecord), "upload_id")
 KEYS = _Rows("access_keys", AccessKeyRecord, _names(AccessKeyRecord))
+COMPLETIONS = _Rows("completions", CompletionRecord, _names(CompletionRecord), "bucket_id")
 INTENTS = _Rows("gc_intents", IntentRecord, _names(IntentRecord))
 
 
@@ -758,6 +768,20 @@ class SqliteStore:
 
     async def delete_parts(self, upload_id: str) -> None:
         await self._exec("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
+
+    # -- completed uploads ------------------------------------------------------------------------
+    async def put_completion(self, bucket_id: str, rec: CompletionRecord) -> None:
+        # Expired rows are swept here, by the writes that add rows (an index range): the table
+        # then holds about one retention period's completions, without a worker of its own.
+        await self._exec("DELETE FROM completions WHERE expires_ms <= ?", (_now_ms(),))
+        await self._exec(COMPLETIONS.replace, COMPLETIONS.params(rec, bucket_id))
+
+    async def get_completion(
+        self, bucket_id: str, key: str, upload_id: str
+    ) -> CompletionRecord | None:
+        sql = COMPLETIONS.select + " WHERE bucket_id = ? AND key = ? AND upload_id = ?"
+        rec = self._first(COMPLETIONS, await self._point(sql, (bucket_id, key, upload_id)))
+        return rec if rec is not None and rec.expires_ms > _now_ms() else None
 
     # -- write intents ----------------------------------------------------------------------------
     async def put_intent(self, rec: IntentRecord) -> None:
