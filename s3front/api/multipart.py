@@ -23,7 +23,8 @@ from s3front.api.headers import stored_headers
 from s3front.api.objects import commit_object, new_version
 from s3front.api.tagging_attrs import parse_tagging_header, with_tags
 from s3front.body import read_all
-from s3front.objects import completions
+from s3front.checksums import COMPOSITE
+from s3front.objects import completions, mp_checksums
 from s3front.objects.encryption import sealing_of, with_sealing
 from s3front.objects.intents import WriteIntent
 from s3front.objects.manifest_ids import new_manifest_id
@@ -38,6 +39,8 @@ MAX_PART_NUMBER = 10000
 async def handle_create_multipart_upload(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
     alg = ctx.req.header("x-amz-checksum-algorithm")
+    algorithm = checksums.parse_algorithm(alg) if alg else ""
+    checksum_type = mp_checksums.upload_type(algorithm, ctx.req.header("x-amz-checksum-type"))
     # One data key per upload: every part is sealed under it (SSE-C: the same customer key
     # must come with every part, or the part is refused).
     sealed = await sse.begin_for(ctx, sse.requested(ctx.req, bucket.attrs))
@@ -61,13 +64,15 @@ async def handle_create_multipart_upload(ctx: Ctx) -> Response:
         headers=stored_headers(ctx.req),
         # The ACL asked for here is carried to the completed object with the other attrs,
         # and so is the upload's wrapped data key.
-        attrs=with_sealing(attrs, sealed.sealing if sealed else None),
-        checksum_algorithm=checksums.parse_algorithm(alg) if alg else "",
+        attrs=with_sealing(attrs, sealed.sealing if sealed else None)
+        | ({mp_checksums.TYPE_ATTR: checksum_type} if checksum_type else {}),
+        checksum_algorithm=algorithm,
     )
     await ctx.store.meta.put_upload(bucket.bucket_id, rec)
     headers = lifecycle_headers.abort_headers(ctx, bucket, rec.key, rec.initiated_ms)
     if rec.checksum_algorithm:
         headers["x-amz-checksum-algorithm"] = rec.checksum_algorithm
+        headers["x-amz-checksum-type"] = checksum_type
     headers.update(sse.response_headers(sealed))
     return xml_response(
         xmldocs.initiate_multipart_upload(bucket.name, rec.key, rec.upload_id), headers=headers
@@ -164,7 +169,18 @@ async def _complete_multipart_upload(ctx: Ctx, intent: WriteIntent) -> Response:
             raise errors.NoSuchUpload(UploadId=upload_id)
         return _completed(ctx, bucket.name, kept.key, kept.etag, kept.checksums, kept.headers)
     parts = await ctx.store.meta.list_parts(upload.upload_id)
-    assembly = assemble(parts, named, checksum_algorithm=upload.checksum_algorithm)
+    algorithm = upload.checksum_algorithm
+    checksum_type = mp_checksums.type_of(upload.attrs, algorithm)
+    assembly = assemble(
+        parts,
+        named,
+        checksum_algorithm=algorithm,
+        checksum_type=checksum_type or COMPOSITE,
+        requested_checksums={p.part_number: p.checksums for p in requested if p.checksums},
+    )
+    # The object checksum the client names (its own count over the bytes it sent) must be the
+    # one the parts give, before anything is written.
+    mp_checksums.verify_complete(ctx.req.headers, algorithm, checksum_type, assembly.checksums)
     manifest_id = await write_assembly(ctx.store.meta, assembly, intent)
     # The part rows keep the part manifests until the object row does; a completion or abort
     # that won meanwhile has deleted them, so re-read the upload after the manifest that now
@@ -184,7 +200,11 @@ async def _complete_multipart_upload(ctx: Ctx, intent: WriteIntent) -> Response:
         headers=upload.headers,
         checksums=assembly.checksums,
         parts=len(requested),
-        attrs=lock_headers.with_default_retention(bucket, upload.attrs, now_ms()),
+        attrs=lock_headers.with_default_retention(
+            bucket,
+            mp_checksums.object_attrs(upload.attrs, algorithm, assembly.part_checksums),
+            now_ms(),
+        ),
     )
     rec = await commit_object(ctx, bucket, rec)
     headers = lifecycle_headers.expiration_headers(ctx, bucket, rec)
