@@ -222,14 +222,6 @@ _FORM_LIST: tuple[tuple[str, Support], ...] = (
     # The form's tagging document is not applied (only the x-amz-tagging header is).
     ("tagging", Refused(not_implemented)),
     ("x-amz-tagging", Refused(not_implemented)),
-    # The form path neither verifies nor stores checksums.
-    ("x-amz-checksum-algorithm", Refused(not_implemented)),
-    ("x-amz-checksum-crc32", Refused(not_implemented)),
-    ("x-amz-checksum-crc32c", Refused(not_implemented)),
-    ("x-amz-checksum-crc64nvme", Refused(not_implemented)),
-    ("x-amz-checksum-sha1", Refused(not_implemented)),
-    ("x-amz-checksum-sha256", Refused(not_implemented)),
-    ("x-amz-sdk-checksum-algorithm", Refused(not_implemented)),
     # The bucket-owner check is made on the header (s3front.api.context), not on form fields.
     ("x-amz-expected-bucket-owner", Refused(not_implemented)),
     # Grants are headers only; the form takes a canned "acl".

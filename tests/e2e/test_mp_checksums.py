@@ -236,3 +236,75 @@ def test_checksum_type_the_algorithm_does_not_have_is_invalid_request(
         s3.create_multipart_upload(Bucket=bucket, Key="k", **extra)
     assert _error(exc) == (400, "InvalidRequest")
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+# -- browser POST uploads: x-amz-checksum-* form fields ----------------------------------------
+
+
+def _post(server: Any, post: dict[str, Any], content: bytes) -> Any:
+    import httpx
+
+    verify: Any = server.ssl_context() if server.scheme == "https" else False
+    return httpx.post(
+        post["url"],
+        data=post["fields"],
+        files={"file": ("f.bin", content, "application/octet-stream")},
+        verify=verify,
+        follow_redirects=False,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("alg", ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"])
+def test_post_upload_checksum_field_is_verified_and_stored(
+    server: Any, s3: Any, bucket: str, alg: str
+) -> None:
+    """A browser POST's x-amz-checksum-<alg> field is checked against the file: the right value
+    stores the object with it (GET/HEAD with checksum mode return it), a wrong one is 400
+    BadDigest with nothing stored. AWS POST Object form fields
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/RESTObjectPOST.html) and "Checking object
+    integrity" (https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html)."""
+    data = os.urandom(300_000)
+    field = f"x-amz-checksum-{alg.lower()}"
+    for key, value, status in (
+        ("right", full(alg, data), 204),
+        ("wrong", full(alg, data + b"x"), 400),
+    ):
+        post = s3.generate_presigned_post(
+            bucket,
+            key,
+            Fields={field: value, "x-amz-checksum-algorithm": alg},
+            Conditions=[{field: value}, {"x-amz-checksum-algorithm": alg}],
+            ExpiresIn=300,
+        )
+        resp = _post(server, post, data)
+        assert resp.status_code == status, resp.text
+        if status == 400:
+            assert "<Code>BadDigest</Code>" in resp.text
+            with pytest.raises(botocore.exceptions.ClientError) as exc:
+                s3.head_object(Bucket=bucket, Key=key)
+            assert _error(exc)[0] == 404
+        else:
+            head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+            assert head[f"Checksum{alg}"] == value
+            assert head["ChecksumType"] == "FULL_OBJECT"
+            got = s3.get_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+            assert got["Body"].read() == data
+
+
+def test_post_upload_checksum_algorithm_field_alone_computes_it(
+    server: Any, s3: Any, bucket: str
+) -> None:
+    """x-amz-checksum-algorithm alone asks the server to compute and store that checksum."""
+    data = b"form upload with a computed checksum"
+    post = s3.generate_presigned_post(
+        bucket,
+        "k",
+        Fields={"x-amz-checksum-algorithm": "SHA256"},
+        Conditions=[{"x-amz-checksum-algorithm": "SHA256"}],
+        ExpiresIn=300,
+    )
+    resp = _post(server, post, data)
+    assert resp.status_code == 204, resp.text
+    head = s3.head_object(Bucket=bucket, Key="k", ChecksumMode="ENABLED")
+    assert head["ChecksumSHA256"] == full("SHA256", data)

@@ -282,7 +282,8 @@ def _post_form(server: Any, bucket: str, key: str, extra: dict[str, str]) -> sup
         ({"x-amz-server-side-encryption": "AES256"}, (400, "InvalidRequest")),
         ({"x-amz-server-side-encryption-context": "e30="}, (501, "NotImplemented")),
         ({"x-amz-website-redirect-location": "/x"}, (501, "NotImplemented")),
-        ({"x-amz-checksum-crc32": "AAAAAA=="}, (501, "NotImplemented")),
+        # Verified against the file ("posted body"): this is not its CRC32.
+        ({"x-amz-checksum-crc32": "AAAAAA=="}, (400, "BadDigest")),
         ({"x-amz-frobnicate": "1"}, (501, "NotImplemented")),
         # Enforced as a header only: as a form field it would be a check that never happens.
         ({"x-amz-expected-bucket-owner": "123456789012"}, (501, "NotImplemented")),
