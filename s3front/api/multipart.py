@@ -284,6 +284,7 @@ async def handle_list_parts(ctx: Ctx) -> Response:
             max_parts=max_parts,
             is_truncated=truncated,
             owner_name=owner_names(ctx),
+            checksum_type=mp_checksums.type_of(upload.attrs, upload.checksum_algorithm),
         ),
         headers=lifecycle_headers.abort_headers(ctx, bucket, upload.key, upload.initiated_ms),
     )

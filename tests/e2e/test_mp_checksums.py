@@ -143,8 +143,9 @@ def test_composite_multipart_checksum_is_the_checksum_of_the_part_checksums(
     Complete is accepted; part checksums are listed by ListParts and, after completion, by
     GetObjectAttributes ObjectParts."""
     up, parts = _upload_parts(s3, bucket, "k", alg, "COMPOSITE" if alg == "CRC32" else None)
-    listed = s3.list_parts(Bucket=bucket, Key="k", UploadId=up)["Parts"]
-    assert [p[f"Checksum{alg}"] for p in listed] == [full(alg, b) for b in BODIES]
+    listing = s3.list_parts(Bucket=bucket, Key="k", UploadId=up)
+    assert listing["ChecksumAlgorithm"] == alg and listing["ChecksumType"] == "COMPOSITE"
+    assert [p[f"Checksum{alg}"] for p in listing["Parts"]] == [full(alg, b) for b in BODIES]
     value = composite(alg, BODIES)
     done = s3.complete_multipart_upload(
         Bucket=bucket,
