@@ -164,10 +164,7 @@ async def _complete_multipart_upload(ctx: Ctx, intent: WriteIntent) -> Response:
     named = [(p.part_number, p.etag) for p in requested]
     if upload is None:
         # Gone: completed already (a retry after a lost response gets the same answer) or not.
-        kept = await completions.replay(ctx.store.meta, bucket.bucket_id, ctx.key, upload_id, named)
-        if kept is None:
-            raise errors.NoSuchUpload(UploadId=upload_id)
-        return _completed(ctx, bucket.name, kept.key, kept.etag, kept.checksums, kept.headers)
+        return await _replayed(ctx, bucket, upload_id, named)
     parts = await ctx.store.meta.list_parts(upload.upload_id)
     algorithm = upload.checksum_algorithm
     checksum_type = mp_checksums.type_of(upload.attrs, algorithm)
@@ -186,7 +183,9 @@ async def _complete_multipart_upload(ctx: Ctx, intent: WriteIntent) -> Response:
     # that won meanwhile has deleted them, so re-read the upload after the manifest that now
     # reaches them is written (the argument is in s3front.gc).
     if await ctx.store.meta.get_upload(bucket.bucket_id, upload.key, upload.upload_id) is None:
-        raise errors.NoSuchUpload(UploadId=upload.upload_id)
+        # A completion of the same parts that won (this request may be its client's retry)
+        # answers for both; the manifest written here is left to GC.
+        return await _replayed(ctx, bucket, upload_id, named)
     seq, version_id = new_version(bucket)
     rec = ObjectRecord(
         key=upload.key,
@@ -230,6 +229,16 @@ async def _complete_multipart_upload(ctx: Ctx, intent: WriteIntent) -> Response:
     await ctx.store.meta.delete_upload(bucket.bucket_id, upload.key, upload.upload_id)
     await ctx.store.meta.delete_parts(upload.upload_id)
     return _completed(ctx, bucket.name, rec.key, rec.etag, rec.checksums, headers)
+
+
+async def _replayed(
+    ctx: Ctx, bucket: BucketRecord, upload_id: str, named: list[tuple[int, str]]
+) -> Response:
+    """The kept answer of this upload's completion with the same parts; else NoSuchUpload."""
+    kept = await completions.replay(ctx.store.meta, bucket.bucket_id, ctx.key, upload_id, named)
+    if kept is None:
+        raise errors.NoSuchUpload(UploadId=upload_id)
+    return _completed(ctx, bucket.name, kept.key, kept.etag, kept.checksums, kept.headers)
 
 
 def _completed(
