@@ -203,3 +203,35 @@ def test_part_resent_while_first_send_runs_last_completed_send_wins(
     )
     got = s3.get_object(Bucket=bucket, Key="k")["Body"].read()
     assert hashlib.sha256(got).digest() == hashlib.sha256(slow_body).digest()
+
+
+def test_completion_result_is_kept_for_completion_retention_seconds(
+    tmp_path: Any,
+) -> None:
+    """The result is kept `completion_retention` seconds ("for a while", as AWS): a retry
+    within that answers 200, one after it 404 NoSuchUpload; 0 keeps nothing. (A private SQLite
+    server per setting; the stores' expiry itself is in tests/contract.)"""
+    for retention, wait, after in (("2", 3.0, 404), ("0", 0.0, 404)):
+        srv = sup.start_server(
+            tmp_path / f"r{retention}",
+            env_extra={"S3FRONT_COMPLETION_RETENTION": retention},
+        )
+        try:
+            s3 = srv.client()
+            s3.create_bucket(Bucket="bkt")
+            up, parts = _upload(s3, "bkt", "k", [b"part"])
+            doc = {"Parts": parts}
+            s3.complete_multipart_upload(Bucket="bkt", Key="k", UploadId=up, MultipartUpload=doc)
+            if retention != "0":
+                again = s3.complete_multipart_upload(
+                    Bucket="bkt", Key="k", UploadId=up, MultipartUpload=doc
+                )
+                assert again["ResponseMetadata"]["HTTPStatusCode"] == 200
+            time.sleep(wait)
+            with pytest.raises(botocore.exceptions.ClientError) as exc:
+                s3.complete_multipart_upload(
+                    Bucket="bkt", Key="k", UploadId=up, MultipartUpload=doc
+                )
+            assert _error(exc) == (after, "NoSuchUpload")
+        finally:
+            sup.stop_server(srv)
