@@ -49,6 +49,9 @@ class Settings:
     # every time); bucket changes made by other processes apply after that long.
     bucket_cache_seconds: float = 1.0
     max_xml_body: int = 2 * MiB
+    # Seconds a completed multipart upload's result is kept, so that a retried
+    # CompleteMultipartUpload (after a lost response) gets the same answer (0: not kept).
+    completion_retention: float = 900.0
     # Periodic GC inside the server: seconds between passes (0: off; run `s3front gc` instead)
     # and the grace period (how long garbage lingers; writes in progress are safe at any value).
     gc_interval: float = 3600.0
@@ -208,7 +211,7 @@ def load(
         raise ValueError("lifecycle_interval must be >= 0 and lifecycle_day_seconds > 0")
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise ValueError("--tls-cert and --tls-key go together")
-    for name in ("gc_interval", "gc_grace"):
+    for name in ("gc_interval", "gc_grace", "completion_retention"):
         value = getattr(settings, name)
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"{name} must be a finite, non-negative number of seconds")

@@ -80,6 +80,11 @@ def _one_of(*accepted: str) -> Callable[[str, str], None]:
     return check
 
 
+def _checksum_type(name: str, value: str) -> None:
+    if value.strip().upper() not in ("COMPOSITE", "FULL_OBJECT"):
+        raise errors.InvalidRequest("Value for x-amz-checksum-type header is invalid.")
+
+
 _AUTH = "s3front.auth"
 _CHECKSUMS = "s3front.api.integrity (verified, stored, returned with x-amz-checksum-mode)"
 _ACL = "s3front.access.acl (with s3front.api.ownership: refused when ACLs are disabled)"
@@ -109,9 +114,9 @@ _HEADER_LIST: tuple[tuple[str, Support], ...] = (
     ("x-amz-checksum-algorithm", Implemented(_CHECKSUMS)),
     ("x-amz-sdk-checksum-algorithm", Implemented(_CHECKSUMS)),
     ("x-amz-checksum-mode", Implemented("s3front.api.headers (GET/HEAD return checksums)")),
-    # A multipart upload's object checksum is always COMPOSITE here (s3front.objects.multipart);
-    # FULL_OBJECT asks for a whole-object CRC that CompleteMultipartUpload does not compute.
-    ("x-amz-checksum-type", Implemented(_CHECKSUMS, _one_of("COMPOSITE"))),
+    # CreateMultipartUpload / Complete: COMPOSITE or FULL_OBJECT (s3front.objects.mp_checksums
+    # decides which algorithm may have which type).
+    ("x-amz-checksum-type", Implemented(_CHECKSUMS, _checksum_type)),
     # --- what is stored with an object.
     ("x-amz-storage-class", Implemented("s3front.support (one tier)", check_storage_class)),
     ("x-amz-tagging", Implemented("s3front.api.tagging_attrs")),
@@ -217,14 +222,6 @@ _FORM_LIST: tuple[tuple[str, Support], ...] = (
     # The form's tagging document is not applied (only the x-amz-tagging header is).
     ("tagging", Refused(not_implemented)),
     ("x-amz-tagging", Refused(not_implemented)),
-    # The form path neither verifies nor stores checksums.
-    ("x-amz-checksum-algorithm", Refused(not_implemented)),
-    ("x-amz-checksum-crc32", Refused(not_implemented)),
-    ("x-amz-checksum-crc32c", Refused(not_implemented)),
-    ("x-amz-checksum-crc64nvme", Refused(not_implemented)),
-    ("x-amz-checksum-sha1", Refused(not_implemented)),
-    ("x-amz-checksum-sha256", Refused(not_implemented)),
-    ("x-amz-sdk-checksum-algorithm", Refused(not_implemented)),
     # The bucket-owner check is made on the header (s3front.api.context), not on form fields.
     ("x-amz-expected-bucket-owner", Refused(not_implemented)),
     # Grants are headers only; the form takes a canned "acl".

@@ -333,6 +333,7 @@ def list_parts(
     max_parts: int,
     is_truncated: bool,
     owner_name: OwnerName,
+    checksum_type: str = "",
 ) -> bytes:
     root = element("ListPartsResult")
     sub(root, "Bucket", bucket)
@@ -348,6 +349,8 @@ def list_parts(
     sub(root, "IsTruncated", is_truncated)
     if upload.checksum_algorithm:
         sub(root, "ChecksumAlgorithm", upload.checksum_algorithm)
+    if checksum_type:
+        sub(root, "ChecksumType", checksum_type)
     for part in parts:
         el = sub(root, "Part")
         sub(el, "PartNumber", part.part_number)

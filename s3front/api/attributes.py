@@ -1,9 +1,9 @@
 """GetObjectAttributes: ETag, Checksum, ObjectParts, StorageClass, ObjectSize of one version.
 
 ObjectParts comes from the object's manifest: a completed multipart upload's manifest has one
-child entry per (non-empty) part, so part N is entry N-1 and its Size the entry's length. No
-part rows survive completion, so per-part checksums are not known and are left out (AWS sends
-them for objects uploaded with a checksum; storing them would need a new column). AWS also
+child entry per (non-empty) part, so part N is entry N-1 and its Size the entry's length. The
+part checksums of an upload made with a checksum algorithm are kept in the object's attrs at
+completion (`s3front.objects.mp_checksums`) and listed with the sizes. AWS also
 lists Part elements only for objects uploaded with checksums; here sizes are always listed,
 which clients read the same way.
 """
@@ -17,6 +17,7 @@ from s3front.api import sse
 from s3front.api.context import Ctx
 from s3front.api.headers import http_date
 from s3front.api.objects import find_object
+from s3front.objects import mp_checksums
 from s3front.objects.encryption import sealing_of
 from s3front.store.protocols import MetaStore
 from s3front.store.records import ManifestEntry, ObjectRecord, PartRecord
@@ -98,8 +99,17 @@ async def handle_get_object_attributes(ctx: Ctx) -> Response:
         max_parts = min(_int_header(ctx, "x-amz-max-parts", MAX_PARTS), MAX_PARTS)
         marker = _int_header(ctx, "x-amz-part-number-marker", 0)
         sizes = await part_sizes(ctx.store.meta, rec)
+        # Part checksums kept at completion (s3front.objects.mp_checksums), when there are any.
+        kept = mp_checksums.unpack_parts(rec.attrs, len(sizes))
         chosen = [
-            PartRecord(part_number=n, size=size, etag="", last_modified_ms=0, manifest_id="")
+            PartRecord(
+                part_number=n,
+                size=size,
+                etag="",
+                last_modified_ms=0,
+                manifest_id="",
+                checksums={kept[0]: kept[1][n - 1]} if kept else {},
+            )
             for n, size in enumerate(sizes, start=1)
             if n > marker
         ]

@@ -8,9 +8,10 @@ check their own; for every other PUT and POST the body is wrapped here, so the h
 handler acts on it. Accepting such a header and not checking it would be acknowledging and
 ignoring it (s3front.support).
 
-Where x-amz-checksum-<alg> names something other than the body (the whole object on
-CompleteMultipartUpload, the copy on CopyObject and UploadPartCopy, nothing on
-CreateMultipartUpload), s3front does not check it, so it is refused with 501 NotImplemented.
+On CompleteMultipartUpload x-amz-checksum-<alg> names the whole object, which
+`s3front.objects.mp_checksums` checks; only a Content-MD5 is the document's there. Where it
+names something else s3front does not check (the copy on CopyObject and UploadPartCopy,
+nothing on CreateMultipartUpload), it is refused with 501 NotImplemented.
 """
 
 from __future__ import annotations
@@ -28,9 +29,7 @@ _SELF_VERIFYING = frozenset(
     {"PutObject", "UploadPart", "PostObject", "DeleteObjects", "PutBucketVersioning"}
 )
 # Operations on which x-amz-checksum-<alg> is not the checksum of the request body.
-_NOT_THE_BODY = frozenset(
-    {"CompleteMultipartUpload", "CreateMultipartUpload", "CopyObject", "UploadPartCopy"}
-)
+_NOT_THE_BODY = frozenset({"CreateMultipartUpload", "CopyObject", "UploadPartCopy"})
 
 
 class VerifiedDocument:
@@ -72,6 +71,12 @@ def checked_body(op: str, req: S3Request, body: Body) -> Body:
     headers where nothing else verifies it."""
     if op in _SELF_VERIFYING or req.method not in ("PUT", "POST"):
         return body
+    if op == "CompleteMultipartUpload":
+        md5 = req.headers.get("content-md5")
+        if md5 is None:
+            return body
+        checksums.decode_content_md5(md5)  # InvalidDigest when it cannot be an MD5
+        return VerifiedDocument(body, integrity.Expected(md5, {}, None, set()))
     if op in _NOT_THE_BODY:
         for name in req.headers:
             if checksums.algorithm_of_header(name) is not None:

@@ -8,6 +8,7 @@ of O(parts) rows.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 
 from starlette.responses import Response
 
@@ -21,7 +22,9 @@ from s3front.api.context import Ctx
 from s3front.api.headers import stored_headers
 from s3front.api.tagging_attrs import parse_tagging_header, with_tags
 from s3front.body import read_all
+from s3front.checksums import COMPOSITE
 from s3front.clock import now_ms
+from s3front.objects import completions, mp_checksums
 from s3front.objects.commit import new_version
 from s3front.objects.encryption import sealing_of, with_sealing
 from s3front.objects.intents import WriteIntent
@@ -36,6 +39,8 @@ from s3front.xmldocs import XMLResponse
 async def handle_create_multipart_upload(ctx: Ctx) -> Response:
     bucket = await ctx.bucket()
     alg = ctx.req.header("x-amz-checksum-algorithm")
+    algorithm = checksums.parse_algorithm(alg) if alg else ""
+    checksum_type = mp_checksums.upload_type(algorithm, ctx.req.header("x-amz-checksum-type"))
     # One data key per upload: every part is sealed under it (SSE-C: the same customer key
     # must come with every part, or the part is refused).
     sealed = await sse.begin_for(ctx, sse.requested(ctx.req, bucket.attrs))
@@ -59,13 +64,15 @@ async def handle_create_multipart_upload(ctx: Ctx) -> Response:
         headers=stored_headers(ctx.req),
         # The ACL asked for here is carried to the completed object with the other attrs,
         # and so is the upload's wrapped data key.
-        attrs=with_sealing(attrs, sealed.sealing if sealed else None),
-        checksum_algorithm=checksums.parse_algorithm(alg) if alg else "",
+        attrs=with_sealing(attrs, sealed.sealing if sealed else None)
+        | ({mp_checksums.TYPE_ATTR: checksum_type} if checksum_type else {}),
+        checksum_algorithm=algorithm,
     )
     await ctx.store.meta.put_upload(bucket.bucket_id, rec)
     headers = lifecycle_headers.abort_headers(ctx, bucket, rec.key, rec.initiated_ms)
     if rec.checksum_algorithm:
         headers["x-amz-checksum-algorithm"] = rec.checksum_algorithm
+        headers["x-amz-checksum-type"] = checksum_type
     headers.update(sse.response_headers(sealed))
     return XMLResponse(
         xmldocs.initiate_multipart_upload(bucket.name, rec.key, rec.upload_id), headers=headers
@@ -150,21 +157,35 @@ async def handle_complete_multipart_upload(ctx: Ctx) -> Response:
 
 async def _complete_multipart_upload(ctx: Ctx, intent: WriteIntent) -> Response:
     bucket = await ctx.bucket()
-    upload = await _upload(ctx, bucket)
+    upload_id = ctx.req.param("uploadId") or ""
+    upload = await ctx.store.meta.get_upload(bucket.bucket_id, ctx.key, upload_id)
     body = await read_all(ctx.body, ctx.settings.max_xml_body)
     requested = xml.parse_complete_multipart(body)
+    named = [(p.part_number, p.etag) for p in requested]
+    if upload is None:
+        # Gone: completed already (a retry after a lost response gets the same answer) or not.
+        return await _replayed(ctx, bucket, upload_id, named)
     parts = await ctx.store.meta.list_parts(upload.upload_id)
+    algorithm = upload.checksum_algorithm
+    checksum_type = mp_checksums.type_of(upload.attrs, algorithm)
     assembly = assemble(
         parts,
-        [(p.part_number, p.etag) for p in requested],
-        checksum_algorithm=upload.checksum_algorithm,
+        named,
+        checksum_algorithm=algorithm,
+        checksum_type=checksum_type or COMPOSITE,
+        requested_checksums={p.part_number: p.checksums for p in requested if p.checksums},
     )
+    # The object checksum the client names (its own count over the bytes it sent) must be the
+    # one the parts give, before anything is written.
+    mp_checksums.verify_complete(ctx.req.headers, algorithm, checksum_type, assembly.checksums)
     manifest_id = await write_assembly(ctx.store.meta, assembly, intent)
     # The part rows keep the part manifests until the object row does; a completion or abort
     # that won meanwhile has deleted them, so re-read the upload after the manifest that now
     # reaches them is written (the argument is in s3front.objects.gc).
     if await ctx.store.meta.get_upload(bucket.bucket_id, upload.key, upload.upload_id) is None:
-        raise errors.NoSuchUpload(UploadId=upload.upload_id)
+        # A completion of the same parts that won (this request may be its client's retry)
+        # answers for both; the manifest written here is left to GC.
+        return await _replayed(ctx, bucket, upload_id, named)
     seq, version_id = new_version(bucket)
     rec = ObjectRecord(
         key=upload.key,
@@ -178,21 +199,60 @@ async def _complete_multipart_upload(ctx: Ctx, intent: WriteIntent) -> Response:
         headers=upload.headers,
         checksums=assembly.checksums,
         parts=len(requested),
-        attrs=lock_headers.with_default_retention(bucket, upload.attrs, now_ms()),
+        attrs=lock_headers.with_default_retention(
+            bucket,
+            mp_checksums.object_attrs(upload.attrs, algorithm, assembly.part_checksums),
+            now_ms(),
+        ),
     )
     rec = await ctx.commit(bucket, rec)
-    # The part manifests now belong to the object; the part rows and the upload go.
-    await ctx.store.meta.delete_upload(bucket.bucket_id, upload.key, upload.upload_id)
-    await ctx.store.meta.delete_parts(upload.upload_id)
-    location = f"{ctx.req.scheme}://{ctx.req.headers.get('host', '')}/{bucket.name}/{rec.key}"
     headers = lifecycle_headers.expiration_headers(ctx, bucket, rec)
     if bucket.versioning:
         headers["x-amz-version-id"] = rec.version_id
     sealing = sealing_of(upload.attrs)
     headers.update(sse.response_headers(None, sealing=sealing, region=ctx.settings.region))
+    if ctx.settings.completion_retention > 0:
+        # Before the upload row goes: a retry that finds no upload then finds this.
+        kept = completions.record(
+            key=rec.key,
+            upload_id=upload.upload_id,
+            requested=named,
+            etag=rec.etag,
+            version_id=rec.version_id,
+            checksums=rec.checksums,
+            headers=headers,
+            now_ms=now_ms(),
+            retention_seconds=ctx.settings.completion_retention,
+        )
+        await ctx.store.meta.put_completion(bucket.bucket_id, kept)
+    # The part manifests now belong to the object; the part rows and the upload go.
+    await ctx.store.meta.delete_upload(bucket.bucket_id, upload.key, upload.upload_id)
+    await ctx.store.meta.delete_parts(upload.upload_id)
+    return _completed(ctx, bucket.name, rec.key, rec.etag, rec.checksums, headers)
+
+
+async def _replayed(
+    ctx: Ctx, bucket: BucketRecord, upload_id: str, named: list[tuple[int, str]]
+) -> Response:
+    """The kept answer of this upload's completion with the same parts; else NoSuchUpload."""
+    kept = await completions.replay(ctx.store.meta, bucket.bucket_id, ctx.key, upload_id, named)
+    if kept is None:
+        raise errors.NoSuchUpload(UploadId=upload_id)
+    return _completed(ctx, bucket.name, kept.key, kept.etag, kept.checksums, kept.headers)
+
+
+def _completed(
+    ctx: Ctx,
+    bucket_name: str,
+    key: str,
+    etag: str,
+    checksums: Mapping[str, str],
+    headers: Mapping[str, str],
+) -> Response:
+    location = f"{ctx.req.scheme}://{ctx.req.headers.get('host', '')}/{bucket_name}/{key}"
     return XMLResponse(
-        xmldocs.complete_multipart_upload(location, bucket.name, rec.key, rec.etag, rec.checksums),
-        headers=headers,
+        xmldocs.complete_multipart_upload(location, bucket_name, key, etag, checksums),
+        headers=dict(headers),
     )
 
 
@@ -233,6 +293,7 @@ async def handle_list_parts(ctx: Ctx) -> Response:
             max_parts=max_parts,
             is_truncated=truncated,
             owner_name=await tenants.owner_names(ctx),
+            checksum_type=mp_checksums.type_of(upload.attrs, upload.checksum_algorithm),
         ),
         headers=lifecycle_headers.abort_headers(ctx, bucket, upload.key, upload.initiated_ms),
     )

@@ -34,6 +34,7 @@ from s3front.api.sse import begin_for, etag, requested
 from s3front.auth import Principal, sigv2, sigv4
 from s3front.clock import now_ms
 from s3front.keys import lookup_key
+from s3front.objects import form_checksums
 from s3front.objects.commit import new_version
 from s3front.objects.encryption import with_sealing
 from s3front.objects.intents import WriteIntent
@@ -213,6 +214,7 @@ async def handle_post_object(ctx: Ctx) -> Response:
                 MinSizeAllowed=str(limits.min_length),
             )
 
+    sums = form_checksums.expected(fields)  # x-amz-checksum-* fields, checked after the file
     # Form fields x-amz-server-side-encryption (AES256) or the SSE-C trio, else the default.
     sealed = await begin_for(ctx, requested(ctx.req, bucket.attrs, fields=fields))
     if sealed is not None:
@@ -225,7 +227,7 @@ async def handle_post_object(ctx: Ctx) -> Response:
             cipher=sealed.cipher if sealed else None,
             block_size=ctx.settings.block_size,
             inline_limit=ctx.settings.inline_limit,
-            algorithms=(),
+            algorithms=sums.algorithms,
             expected_length=None,
             intent=intent,
         )
@@ -236,6 +238,7 @@ async def handle_post_object(ctx: Ctx) -> Response:
             tail += len(chunk)
             if tail > MAX_FORM_HEAD:
                 break
+        stored_sums = form_checksums.verify(sums, result.checksums)  # BadDigest: not committed
         seq, version_id = new_version(bucket)
         rec = ObjectRecord(
             key=key,
@@ -248,6 +251,7 @@ async def handle_post_object(ctx: Ctx) -> Response:
             manifest_id=result.manifest_id,
             inline=result.inline,
             headers=headers,
+            checksums=stored_sums,
             attrs=attrs,
         )
         rec = await ctx.commit(bucket, rec)

@@ -53,6 +53,9 @@ class Assembly:
     # algorithm -> base64 value, plus "type" -> COMPOSITE / FULL_OBJECT; empty if the upload
     # had no checksum algorithm.
     checksums: dict[str, str] = field(default_factory=dict)
+    # The chosen parts' values of the upload's checksum algorithm, in part order (kept with
+    # the object for GetObjectAttributes); empty if the upload had no checksum algorithm.
+    part_checksums: list[str] = field(default_factory=list)
 
 
 def _normalise_etag(etag: str) -> str:
@@ -108,6 +111,7 @@ def assemble(
                 PartNumber=str(part.part_number),
                 ETag=part.etag,
             )
+    values = _part_values(chosen, checksum_algorithm)
     entries: list[ManifestEntry] = []
     offset = 0
     for part in chosen:
@@ -119,19 +123,28 @@ def assemble(
         size=offset,
         etag=multipart_etag([p.etag for p in chosen]),
         parts=len(chosen),
-        checksums=_object_checksums(chosen, checksum_algorithm, checksum_type),
+        checksums=_object_checksums(chosen, values, checksum_algorithm, checksum_type),
+        part_checksums=values,
     )
 
 
-def _object_checksums(chosen: Sequence[PartRecord], algorithm: str, kind: str) -> dict[str, str]:
+def _part_values(chosen: Sequence[PartRecord], algorithm: str) -> list[str]:
     if not algorithm:
-        return {}
+        return []
     values: list[str] = []
     for part in chosen:
         value = part.checksums.get(algorithm)
         if value is None:
             raise InvalidRequest(f"Part {part.part_number} has no {algorithm} checksum.")
         values.append(value)
+    return values
+
+
+def _object_checksums(
+    chosen: Sequence[PartRecord], values: Sequence[str], algorithm: str, kind: str
+) -> dict[str, str]:
+    if not algorithm:
+        return {}
     if kind == FULL_OBJECT:
         if algorithm not in CRC_ALGORITHMS:
             raise InvalidRequest(f"The FULL_OBJECT checksum type is not supported for {algorithm}.")

@@ -22,6 +22,7 @@ from s3front.store.records import (
     AccessKeyRecord,
     BlockInfo,
     BucketRecord,
+    CompletionRecord,
     IntentRecord,
     ManifestEntry,
     ObjectRecord,
@@ -195,6 +196,17 @@ class MetaStore(Protocol):
 
     async def delete_parts(self, upload_id: str) -> None:
         """Delete the whole partition of an upload's parts."""
+        ...
+
+    # -- completed uploads: partition = (bucket_id, key, upload_id) (`objects.completions`) -----
+    async def put_completion(self, bucket_id: str, rec: CompletionRecord) -> None:
+        """Keep a completed upload's result until `rec.expires_ms` (Cassandra: a TTL)."""
+        ...
+
+    async def get_completion(
+        self, bucket_id: str, key: str, upload_id: str
+    ) -> CompletionRecord | None:
+        """The result kept for this upload; None if there is none or it has expired."""
         ...
 
     # -- write intents: partition = intent_id (`s3front.objects.intents`, `s3front.objects.gc`) --------

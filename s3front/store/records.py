@@ -136,6 +136,23 @@ class PartRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class CompletionRecord:
+    """The result of a completed multipart upload, kept a while (partition: bucket_id, key,
+    upload_id) so that a retried CompleteMultipartUpload gets the same answer
+    (`s3front.objects.completions`). The backend drops it once `expires_ms` has passed."""
+
+    key: str
+    upload_id: str
+    parts_digest: str  # SHA-256 (hex) of the part list the completion named
+    etag: str
+    version_id: str
+    expires_ms: int
+    # The response's checksum elements and headers (version id, SSE, expiration), as sent.
+    checksums: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class AccessKeyRecord:
     """An access key (partition: access_key)."""
 

@@ -106,7 +106,7 @@ def test_schema_files_create_every_table_idempotently() -> None:
     created = {s.split()[5] for s in statements if s.upper().startswith("CREATE TABLE")}
     assert created == {
         "buckets", "owner_buckets", "objects", "manifests", "blocks", "block_data", "uploads", "parts",
-        "access_keys", "gc_intents", "leases",
+        "access_keys", "gc_intents", "leases", "mp_completions",
     }  # fmt: skip
     assert all("IF NOT EXISTS" in s for s in statements if s.upper().startswith("CREATE"))
     assert not any("INDEX" in s.upper() for s in statements)

@@ -282,7 +282,8 @@ def _post_form(server: Any, bucket: str, key: str, extra: dict[str, str]) -> sup
         ({"x-amz-server-side-encryption": "AES256"}, (400, "InvalidRequest")),
         ({"x-amz-server-side-encryption-context": "e30="}, (501, "NotImplemented")),
         ({"x-amz-website-redirect-location": "/x"}, (501, "NotImplemented")),
-        ({"x-amz-checksum-crc32": "AAAAAA=="}, (501, "NotImplemented")),
+        # Verified against the file ("posted body"): this is not its CRC32.
+        ({"x-amz-checksum-crc32": "AAAAAA=="}, (400, "BadDigest")),
         ({"x-amz-frobnicate": "1"}, (501, "NotImplemented")),
         # Enforced as a header only: as a form field it would be a check that never happens.
         ({"x-amz-expected-bucket-owner": "123456789012"}, (501, "NotImplemented")),
@@ -435,9 +436,10 @@ def test_document_checksums_are_checked(
     assert server.raw("GET", f"/{bucket}", query=read_back).status == 200
 
 
-def test_object_checksum_on_complete_is_refused(server: Any) -> None:
-    """On CompleteMultipartUpload x-amz-checksum-<alg> is the whole object's checksum, which
-    is not checked: refused rather than acknowledged."""
+def test_object_checksum_on_complete_is_checked(server: Any) -> None:
+    """On CompleteMultipartUpload x-amz-checksum-<alg> is the whole object's checksum, checked
+    against what the parts give (s3front.objects.mp_checksums): an upload made without a
+    checksum algorithm has none to match, so 400 BadDigest, never acknowledged."""
     s3 = server.client()
     bucket = sup.unique_bucket("cmp")
     s3.create_bucket(Bucket=bucket)
@@ -454,7 +456,7 @@ def test_object_checksum_on_complete_is_refused(server: Any) -> None:
         headers={"x-amz-checksum-crc32": _crc32(b"not the object")},
         body=doc,
     )
-    assert (resp.status, _code(resp)) == (501, "NotImplemented"), resp
+    assert (resp.status, _code(resp)) == (400, "BadDigest"), resp
     assert server.raw("HEAD", f"/{bucket}/k").status == 404
     # Without it (and with a right Content-MD5 of the document) the upload completes.
     done = server.raw(

@@ -80,7 +80,7 @@ def test_other_headers_are_not_the_tables_business() -> None:
         ({"x-amz-storage-class": "standard"}, errors.InvalidStorageClass),  # AWS: case matters
         ({"x-amz-server-side-encryption-context": "e30="}, errors.NotImplemented),
         ({"x-amz-website-redirect-location": "/x"}, errors.NotImplemented),
-        ({"x-amz-checksum-type": "FULL_OBJECT"}, errors.NotImplemented),
+        ({"x-amz-checksum-type": "PARTIAL"}, errors.InvalidRequest),
         ({"x-amz-security-token": "abc"}, errors.InvalidToken),
         ({"x-amz-mfa": "123 456"}, errors.NotImplemented),
     ],
@@ -95,6 +95,7 @@ def test_refused_headers(headers: dict[str, str], error: type[errors.S3Error]) -
     [
         {"x-amz-storage-class": "STANDARD"},
         {"x-amz-checksum-type": "COMPOSITE"},
+        {"x-amz-checksum-type": "FULL_OBJECT"},
         {"x-amz-meta-anything": "1", "x-amz-acl": "private", "x-amz-tagging": "a=b"},
         {"x-amz-sdk-checksum-algorithm": "CRC32", "x-amz-checksum-crc32": "AAAAAA=="},
     ],

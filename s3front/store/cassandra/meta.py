@@ -17,10 +17,12 @@ from typing import Any
 from cassandra.query import BatchStatement, BatchType
 
 from s3front import clock
+from s3front.store.cassandra.completions import CassandraCompletions
 from s3front.store.cassandra.session import Db, Row
 from s3front.store.errors import StoreTimeout
 from s3front.store.records import (
     BucketRecord,
+    CompletionRecord,
     IntentRecord,
     ManifestEntry,
     ObjectRecord,
@@ -219,6 +221,7 @@ class CassandraMeta:
         self._intent_put = p(_INTENT_PUT)
         self._intent_delete = p(_INTENT_DELETE)
         self._intent_all = p(_INTENT_ALL)
+        self._completions = CassandraCompletions(db)
 
     # -- buckets --------------------------------------------------------------------------------
     async def insert_bucket(self, rec: BucketRecord) -> bool:
@@ -514,6 +517,15 @@ class CassandraMeta:
 
     async def delete_parts(self, upload_id: str) -> None:
         await self._db.run(self._part_delete_all, (upload_id,))
+
+    # -- completed uploads (s3front.store.cassandra.completions) ----------------------------------
+    async def put_completion(self, bucket_id: str, rec: CompletionRecord) -> None:
+        await self._completions.put(bucket_id, rec)
+
+    async def get_completion(
+        self, bucket_id: str, key: str, upload_id: str
+    ) -> CompletionRecord | None:
+        return await self._completions.get(bucket_id, key, upload_id)
 
     # -- write intents --------------------------------------------------------------------------
     async def put_intent(self, rec: IntentRecord) -> None:

@@ -56,7 +56,7 @@ from s3front.store.cassandra.session import CassandraConfig, Db, parse_url, rais
 from s3front.store.errors import StoreError, StoreTimeout, StoreUnavailable
 
 # Keep equal to the number of the newest file in SCHEMA_DIR (a test checks).
-REQUIRED_VERSION = 4
+REQUIRED_VERSION = 5
 
 SCHEMA_DIR: Traversable = (
     Path(os.environ["S3FRONT_SCHEMA_DIR"])

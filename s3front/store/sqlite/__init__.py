@@ -16,6 +16,7 @@ rows stored in key order (WITHOUT ROWID), so every scan is an index range:
     blocks         (block_id)                      size and written_ms of each block file
     uploads        (bucket_id, key, upload_id)     multipart uploads in progress
     parts          (upload_id, part_number)        their parts
+    completions    (bucket_id, key, upload_id)     completed uploads' results, for a while
     gc_intents     (intent_id)                     writes in progress, for GC (s3front.objects.gc)
     leases         (lease_id)                      lifecycle worker leases (lifecycle_worker)
     access_keys    (access_key)

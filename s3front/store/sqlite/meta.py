@@ -11,6 +11,7 @@ from typing import Any
 from s3front import clock
 from s3front.store.records import (
     BucketRecord,
+    CompletionRecord,
     IntentRecord,
     ManifestEntry,
     ObjectRecord,
@@ -33,6 +34,7 @@ OBJECTS_NO_INLINE = OBJECTS.select.replace(" inline,", " NULL,")
 MANIFESTS = Rows("manifests", ManifestEntry, names(ManifestEntry), "manifest_id")
 UPLOADS = Rows("uploads", UploadRecord, names(UploadRecord), "bucket_id")
 PARTS = Rows("parts", PartRecord, names(PartRecord), "upload_id")
+COMPLETIONS = Rows("completions", CompletionRecord, names(CompletionRecord), "bucket_id")
 INTENTS = Rows("gc_intents", IntentRecord, names(IntentRecord))
 
 
@@ -303,6 +305,20 @@ class SqliteMeta:
 
     async def delete_parts(self, upload_id: str) -> None:
         await self._db.exec("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
+
+    # -- completed uploads ------------------------------------------------------------------------
+    async def put_completion(self, bucket_id: str, rec: CompletionRecord) -> None:
+        # Expired rows are swept here, by the writes that add rows (an index range): the table
+        # then holds about one retention period's completions, without a worker of its own.
+        await self._db.exec("DELETE FROM completions WHERE expires_ms <= ?", (clock.now_ms(),))
+        await self._db.exec(COMPLETIONS.replace, COMPLETIONS.params(rec, bucket_id))
+
+    async def get_completion(
+        self, bucket_id: str, key: str, upload_id: str
+    ) -> CompletionRecord | None:
+        sql = COMPLETIONS.select + " WHERE bucket_id = ? AND key = ? AND upload_id = ?"
+        rec = first(COMPLETIONS, await self._db.point(sql, (bucket_id, key, upload_id)))
+        return rec if rec is not None and rec.expires_ms > clock.now_ms() else None
 
     # -- write intents ----------------------------------------------------------------------------
     async def put_intent(self, rec: IntentRecord) -> None:

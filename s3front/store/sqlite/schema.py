@@ -47,6 +47,13 @@ CREATE TABLE IF NOT EXISTS parts (
     checksums TEXT NOT NULL,
     PRIMARY KEY (upload_id, part_number)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS completions (
+    bucket_id TEXT NOT NULL, key TEXT NOT NULL, upload_id TEXT NOT NULL,
+    parts_digest TEXT NOT NULL, etag TEXT NOT NULL, version_id TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL, checksums TEXT NOT NULL, headers TEXT NOT NULL,
+    PRIMARY KEY (bucket_id, key, upload_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS completions_expiry ON completions (expires_ms);
 CREATE TABLE IF NOT EXISTS gc_intents (
     intent_id TEXT PRIMARY KEY, started_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
