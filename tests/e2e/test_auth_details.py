@@ -17,7 +17,7 @@ import s3front_e2e_support as sup
 # UTF-8 user metadata as the Go and JS SDKs (and curl) send it: the UTF-8 bytes on the wire,
 # signed as those bytes. http.client sends a str header as ISO-8859-1, so the wire form is the
 # UTF-8 bytes spelled one character per byte.
-TEXT = "café – 日本語"
+TEXT = "café \u2013 日本語"
 WIRE = TEXT.encode("utf-8").decode("latin-1")
 
 
@@ -106,7 +106,7 @@ def test_sigv4_utf8_header_signature_still_binds_the_value(server: Any, bucket: 
         server.region,
     )
     wire = dict(signed.headers)
-    wire["x-amz-meta-note"] = "cafe – 日本語".encode().decode("latin-1")
+    wire["x-amz-meta-note"] = "cafe \u2013 日本語".encode().decode("latin-1")
     resp = sup.send_raw(
         server.scheme, server.port, "PUT", path, wire, b"x", ssl_context=server.ssl_context()
     )
