@@ -214,8 +214,8 @@ _FORM_LIST: tuple[tuple[str, Support], ...] = (
     ("success_action_redirect", Implemented("s3front.api.post_object")),
     ("redirect", Implemented("s3front.api.post_object")),
     ("success_action_status", Implemented("s3front.api.post_object")),
-    # The form's tagging document is not applied (only the x-amz-tagging header is).
-    ("tagging", Refused(not_implemented)),
+    ("tagging", Implemented("s3front.api.post_object (a Tagging document)")),
+    # Not a PostObject field (the form's tags are the `tagging` document).
     ("x-amz-tagging", Refused(not_implemented)),
     # The form path neither verifies nor stores checksums.
     ("x-amz-checksum-algorithm", Refused(not_implemented)),

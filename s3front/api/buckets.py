@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from s3front import errors, xml, xmldocs
 from s3front.api.context import Ctx, now_ms, owner_names
+from s3front.api.continuation import decode_token, encode_token
 from s3front.body import read_all
 from s3front.objects import bucket_deletion
 from s3front.objects.lock import BUCKET_ATTR as OBJECT_LOCK_ATTR
@@ -37,10 +38,51 @@ def xml_response(body: bytes, status: int = 200, headers: dict[str, str] | None 
     return Response(body, status_code=status, media_type="application/xml", headers=headers)
 
 
+# ListBuckets' max-buckets range (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html).
+_MAX_BUCKETS = 10000
+
+
 async def handle_list_buckets(ctx: Ctx) -> Response:
+    """ListBuckets, paginated as AWS does since 2024: `prefix`, `bucket-region`,
+    `max-buckets` (1-10000; without it every bucket) and an opaque `continuation-token`,
+    returned when more buckets follow."""
     tenant = ctx.tenant
-    rows = await ctx.store.meta.list_owner_buckets(tenant)
-    return xml_response(xmldocs.list_all_my_buckets(tenant, rows, owner_names(ctx)))
+    prefix = ctx.req.param("prefix") or ""
+    region = ctx.req.param("bucket-region")
+    token = ctx.req.param("continuation-token")
+    after = decode_token(token) if token else ""
+    limit = _max_buckets(ctx.req.param("max-buckets"))
+    rows = [
+        row
+        for row in await ctx.store.meta.list_owner_buckets(tenant)
+        if row.name > after and row.name.startswith(prefix)
+    ]
+    if region is not None and region != ctx.settings.region:
+        rows = []  # every bucket of this server is in its one region
+    rows.sort(key=lambda row: row.name)
+    more = limit is not None and len(rows) > limit
+    page = rows[:limit] if limit is not None else rows
+    doc = xmldocs.list_all_my_buckets(
+        tenant,
+        page,
+        owner_names(ctx),
+        region=ctx.settings.region,
+        continuation=encode_token(page[-1].name) if more else None,
+        prefix=ctx.req.param("prefix"),
+    )
+    return xml_response(doc)
+
+
+def _max_buckets(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= _MAX_BUCKETS:
+        raise errors.InvalidArgument(
+            f"max-buckets must be an integer between 1 and {_MAX_BUCKETS}",
+            ArgumentName="max-buckets",
+            ArgumentValue=raw,
+        )
+    return int(raw)
 
 
 async def handle_create_bucket(ctx: Ctx) -> Response:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from starlette.responses import Response
 
 from s3front import errors, xmldocs
 from s3front.api.buckets import xml_response
 from s3front.api.context import Ctx, owner_names
+from s3front.api.continuation import decode_token, encode_token
 from s3front.objects.listing import list_objects, list_uploads, list_versions
 
 MAX_KEYS = 1000
@@ -43,19 +41,6 @@ def _encoding(ctx: Ctx) -> str:
             ArgumentValue=enc,
         )
     return "url"
-
-
-def encode_token(marker: str) -> str:
-    return base64.urlsafe_b64encode(marker.encode("utf-8")).decode("ascii")
-
-
-def decode_token(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
-    except (binascii.Error, UnicodeError, ValueError):
-        raise errors.InvalidArgument(
-            "The continuation token provided is incorrect", ArgumentName="continuation-token"
-        ) from None
 
 
 async def handle_list_objects(ctx: Ctx) -> Response:
