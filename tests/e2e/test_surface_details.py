@@ -257,3 +257,28 @@ def test_sigv2_accepts_every_http_date_format(server: Any, bucket: str, render: 
         server.scheme, server.port, "PUT", path, headers, b"v2", ssl_context=server.ssl_context()
     )
     assert resp.status == 200, resp
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "header"),
+    [
+        ("GET", "obj", "x-amz-server-side-encryption"),
+        ("HEAD", "obj", "x-amz-server-side-encryption"),
+        ("GET", "", "x-amz-server-side-encryption"),  # ListObjects (s3cmd issue #276)
+        ("GET", "obj", "x-amz-server-side-encryption-aws-kms-key-id"),
+        ("DELETE", "obj", "x-amz-server-side-encryption"),
+    ],
+)
+def test_sse_request_header_on_an_operation_without_it_is_400(
+    server: Any, s3: Any, bucket: str, method: str, target: str, header: str
+) -> None:
+    """x-amz-server-side-encryption is a request header of PutObject, CopyObject and
+    CreateMultipartUpload only; AWS answers it elsewhere with 400 InvalidArgument "... header is
+    not supported for this operation" instead of ignoring it."""
+    s3.put_object(Bucket=bucket, Key="obj", Body=b"kept")
+    resp = server.raw(method, f"/{bucket}/{target}", headers={header: "AES256"})
+    assert resp.status == 400, resp
+    if method != "HEAD":
+        assert resp.error_code == "InvalidArgument"
+        assert b"not supported for this operation" in resp.body
+    assert s3.get_object(Bucket=bucket, Key="obj")["Body"].read() == b"kept"
