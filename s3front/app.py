@@ -28,7 +28,7 @@ from starlette.types import Receive, Scope, Send
 
 from s3front import errors, metrics, routing, support, xml
 from s3front.access_log_delivery import AccessLogDelivery, request_record
-from s3front.api import HANDLERS
+from s3front.api import HANDLERS, sse
 from s3front.api.context import Ctx
 from s3front.api.cors import cors_headers
 from s3front.api.document_integrity import checked_body
@@ -152,6 +152,7 @@ async def s3_entry(state: ServerState, scope: Scope, receive: Receive, send: Sen
         # handler exists (one that answers "not configured" must not take a configuration).
         if handler is None or ep.op in support.REFUSED_OPS:
             raise errors.NotImplemented(f"{ep.op} is not implemented.")
+        sse.check_request_headers(ep.op, req)
         body = checked_body(ep.op, req, auth.body)  # Content-MD5 / checksums of documents
         ctx = Ctx(req, ep, auth.principal, body, state.store, state.settings, request_id)
         response = await handler(ctx)

@@ -208,7 +208,13 @@ async def reseal_secrets(keys: KeyStore, master_key: str) -> int:
 def listed_keys(recs: list[AccessKeyRecord]) -> list[AccessKeyRecord]:
     """The records that are access keys (not the root-key pseudo-record, nor the SSE-KMS key
     ring's records `kms:<id>`, s3front.kms)."""
-    return [r for r in recs if r.access_key != ROOT_MARKER and not r.access_key.startswith("kms:")]
+    return [r for r in recs if is_access_key(r.access_key)]
+
+
+def is_access_key(access_key: str) -> bool:
+    """Whether a record of the key table is an access key. The others share the table: revoking
+    or rotating a KMS key's record would make every object sealed under it unreadable."""
+    return access_key != ROOT_MARKER and not access_key.startswith("kms:")
 
 
 # -- the lookup auth uses ------------------------------------------------------------------------
@@ -272,7 +278,7 @@ async def revoke_key(keys: KeyStore, access_key: str) -> AccessKeyRecord | None:
     """Mark the key revoked. The record stays (status "revoked"): that is what keeps a revoked
     root key from being brought back by the environment on the next start."""
     rec = await keys.get_key(access_key)
-    if rec is None or access_key == ROOT_MARKER:
+    if rec is None or not is_access_key(access_key):
         return None
     await keys.put_key(replace(rec, status="revoked"))
     return rec
@@ -283,7 +289,7 @@ async def rotate_key(
 ) -> AccessKeyRecord | None:
     """A new key for the same tenant and display name; the old one is revoked."""
     old = await keys.get_key(access_key)
-    if old is None or access_key == ROOT_MARKER:
+    if old is None or not is_access_key(access_key):
         return None
     new = await create_key(keys, tenant_id(old.tenant), old.display_name, master_key, now_ms)
     await keys.put_key(replace(old, status="revoked"))

@@ -219,8 +219,8 @@ _FORM_LIST: tuple[tuple[str, Support], ...] = (
     ("success_action_redirect", Implemented("s3front.api.post_object")),
     ("redirect", Implemented("s3front.api.post_object")),
     ("success_action_status", Implemented("s3front.api.post_object")),
-    # The form's tagging document is not applied (only the x-amz-tagging header is).
-    ("tagging", Refused(not_implemented)),
+    ("tagging", Implemented("s3front.api.post_object (a Tagging document)")),
+    # Not a PostObject field (the form's tags are the `tagging` document).
     ("x-amz-tagging", Refused(not_implemented)),
     # The bucket-owner check is made on the header (s3front.api.context), not on form fields.
     ("x-amz-expected-bucket-owner", Refused(not_implemented)),

@@ -98,7 +98,13 @@ class _Encoder:
 
 
 def list_all_my_buckets(
-    owner_id: str, buckets: Iterable[OwnerBucket], owner_name: OwnerName
+    owner_id: str,
+    buckets: Iterable[OwnerBucket],
+    owner_name: OwnerName,
+    *,
+    region: str,
+    continuation: str | None = None,
+    prefix: str | None = None,
 ) -> bytes:
     root = element("ListAllMyBucketsResult")
     container = sub(root, "Buckets")
@@ -106,7 +112,12 @@ def list_all_my_buckets(
         el = sub(container, "Bucket")
         sub(el, "Name", bucket.name)
         sub(el, "CreationDate", timestamp(bucket.created_ms))
+        sub(el, "BucketRegion", region)
     _owner(root, "Owner", owner_id, owner_name)
+    if continuation is not None:
+        sub(root, "ContinuationToken", continuation)
+    if prefix is not None:
+        sub(root, "Prefix", prefix)
     return to_bytes(root)
 
 

@@ -14,6 +14,7 @@ from s3front.access import acl as acls
 from s3front.access import tenants
 from s3front.api import ownership
 from s3front.api.context import Ctx, owner_names
+from s3front.api.continuation import decode_token, encode_token
 from s3front.body import read_all
 from s3front.clock import now_ms
 from s3front.keys import tenant_id
@@ -40,10 +41,51 @@ def check_bucket_name(name: str) -> None:
         raise errors.InvalidBucketName(BucketName=name)
 
 
+# ListBuckets' max-buckets range (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html).
+_MAX_BUCKETS = 10000
+
+
 async def handle_list_buckets(ctx: Ctx) -> Response:
+    """ListBuckets, paginated as AWS does since 2024: `prefix`, `bucket-region`,
+    `max-buckets` (1-10000; without it every bucket) and an opaque `continuation-token`,
+    returned when more buckets follow."""
     tenant = ctx.tenant
-    rows = await ctx.store.meta.list_owner_buckets(tenant)
-    return XMLResponse(xmldocs.list_all_my_buckets(tenant, rows, owner_names(ctx)))
+    prefix = ctx.req.param("prefix") or ""
+    region = ctx.req.param("bucket-region")
+    token = ctx.req.param("continuation-token")
+    after = decode_token(token) if token else ""
+    limit = _max_buckets(ctx.req.param("max-buckets"))
+    rows = [
+        row
+        for row in await ctx.store.meta.list_owner_buckets(tenant)
+        if row.name > after and row.name.startswith(prefix)
+    ]
+    if region is not None and region != ctx.settings.region:
+        rows = []  # every bucket of this server is in its one region
+    rows.sort(key=lambda row: row.name)
+    more = limit is not None and len(rows) > limit
+    page = rows[:limit] if limit is not None else rows
+    doc = xmldocs.list_all_my_buckets(
+        tenant,
+        page,
+        owner_names(ctx),
+        region=ctx.settings.region,
+        continuation=encode_token(page[-1].name) if more else None,
+        prefix=ctx.req.param("prefix"),
+    )
+    return XMLResponse(doc)
+
+
+def _max_buckets(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= _MAX_BUCKETS:
+        raise errors.InvalidArgument(
+            f"max-buckets must be an integer between 1 and {_MAX_BUCKETS}",
+            ArgumentName="max-buckets",
+            ArgumentValue=raw,
+        )
+    return int(raw)
 
 
 async def handle_create_bucket(ctx: Ctx) -> Response:

@@ -28,6 +28,8 @@ from s3front.request import S3Request
 _SELF_VERIFYING = frozenset(
     {"PutObject", "UploadPart", "PostObject", "DeleteObjects", "PutBucketVersioning"}
 )
+# Operations whose body is object data of a size the client must declare.
+_LENGTH_REQUIRED = frozenset({"PutObject", "UploadPart"})
 # Operations on which x-amz-checksum-<alg> is not the checksum of the request body.
 _NOT_THE_BODY = frozenset({"CreateMultipartUpload", "CopyObject", "UploadPartCopy"})
 
@@ -69,6 +71,11 @@ class VerifiedDocument:
 def checked_body(op: str, req: S3Request, body: Body) -> Body:
     """The body the handler of `op` should read: verified against the request's integrity
     headers where nothing else verifies it."""
+    if op in _LENGTH_REQUIRED and body.length is None:
+        # AWS needs the object's size up front: Content-Length, or x-amz-decoded-content-length
+        # with aws-chunked framing. A plain chunked body (or none declared) is 411, as on AWS
+        # and MinIO, rather than an object of whatever length the stream turns out to have.
+        raise errors.MissingContentLength()
     if op in _SELF_VERIFYING or req.method not in ("PUT", "POST"):
         return body
     if op == "CompleteMultipartUpload":

@@ -83,11 +83,13 @@ def stored_headers(req: S3Request) -> dict[str, str]:
         value = req.headers.get(name)
         if value is None:
             continue
-        if name == "content-encoding":
+        if name == "content-encoding" and "aws-chunked" in value.lower():
             # aws-chunked is transfer framing, not the object's encoding: strip it, keep the
-            # rest (`aws-chunked,gzip` stores `gzip`), as S3 does.
-            parts = [p.strip() for p in value.split(",") if p.strip().lower() != "aws-chunked"]
-            value = ",".join(p for p in parts if p)
+            # rest (`aws-chunked,gzip` stores `gzip`), as S3 does. Any other value is kept
+            # byte for byte, spaces included.
+            # (botocore appends ",aws-chunked" to the caller's own value, spaces and all.)
+            parts = [p for p in value.split(",") if p.strip().lower() != "aws-chunked"]
+            value = ",".join(parts).strip()
             if not value:
                 continue
         out[name] = value

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 
 from starlette.responses import Response
@@ -11,6 +9,7 @@ from starlette.responses import Response
 from s3front import errors, xmldocs
 from s3front.access import tenants
 from s3front.api.context import Ctx, owner_names
+from s3front.api.continuation import decode_token, encode_token
 from s3front.objects.listing import list_objects, list_uploads, list_versions
 from s3front.xmldocs import XMLResponse
 
@@ -64,19 +63,6 @@ def _list_params(ctx: Ctx, max_name: str = "max-keys") -> ListParams:
     delimiter = ctx.req.param("delimiter") or ""
     max_keys = _max_keys(ctx, max_name)
     return ListParams(prefix, delimiter, max_keys, _encoding(ctx))
-
-
-def encode_token(marker: str) -> str:
-    return base64.urlsafe_b64encode(marker.encode("utf-8")).decode("ascii")
-
-
-def decode_token(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
-    except (binascii.Error, UnicodeError, ValueError):
-        raise errors.InvalidArgument(
-            "The continuation token provided is incorrect", ArgumentName="continuation-token"
-        ) from None
 
 
 async def handle_list_objects(ctx: Ctx) -> Response:

@@ -31,6 +31,7 @@ from s3front.api.access_hooks import authorize_object
 from s3front.api.context import Ctx
 from s3front.api.headers import check_stored_headers, header_value_ok
 from s3front.api.sse import begin_for, etag, requested
+from s3front.api.tagging_attrs import OBJECT_MAX_TAGS, with_tags
 from s3front.auth import Principal, sigv2, sigv4
 from s3front.clock import now_ms
 from s3front.keys import lookup_key
@@ -180,6 +181,11 @@ async def handle_post_object(ctx: Ctx) -> Response:
         acl = acls.canned(fields["acl"], owner, bucket.owner)
         controls.check_acl_write(bucket.attrs, acl, bucket.owner)
         attrs = acls.with_acl({}, acl)
+    if fields.get("tagging"):
+        # The form's `tagging` field is a Tagging XML document (AWS PostObject), unlike the
+        # header's k=v form; parsed before any byte is stored.
+        tags = xml.parse_tagging(fields["tagging"].encode("utf-8"), max_tags=OBJECT_MAX_TAGS)
+        attrs = with_tags(attrs, tags)
     # Lock fields (x-amz-object-lock-*) as on a PUT, refused before any byte is stored.
     attrs.update(lock_headers.requested_attrs(fields.get, bucket, now_ms()))
     headers = _stored_headers(fields, reader.file_content_type)

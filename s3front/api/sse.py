@@ -321,6 +321,25 @@ async def begin(
 
 
 _NOT_APPLICABLE = "The encryption parameters are not applicable to this object."
+
+# The operations that take x-amz-server-side-encryption (and its KMS key id) as a request
+# header. On every other one it is a response header only, and AWS answers a request carrying
+# it with 400 InvalidArgument ("... header is not supported for this operation"; seen by s3cmd
+# users on GET, ClickHouse on CompleteMultipartUpload) rather than ignoring it: a client asking
+# a GET for "AES256" must not believe it was honoured.
+_SSE_REQUEST_OPS = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
+
+
+def check_request_headers(op: str, req: S3Request) -> None:
+    for name in (SSE, KMS_KEY_ID):
+        if name in req.headers and op not in _SSE_REQUEST_OPS:
+            raise errors.InvalidArgument(
+                f"{name} header is not supported for this operation.",
+                ArgumentName=name,
+                ArgumentValue=req.headers[name],
+            )
+
+
 _NEEDS_KEY = (
     "The object was stored using a form of Server Side Encryption. The correct parameters must "
     "be provided to retrieve the object."

@@ -26,6 +26,8 @@ import hmac
 from collections.abc import Iterable, Mapping
 from urllib.parse import unquote
 
+from s3front.auth import header_text
+
 # Sub-resources that are part of the canonical resource: the union of s3cmd's list
 # (S3/Crypto.py sign_request_v2), botocore's (auth.py HmacV1Auth.QSAOfInterest) and the AWS docs.
 SUBRESOURCES = frozenset(
@@ -140,11 +142,17 @@ def candidate_strings(
     bucket: str | None,
     virtual_host: bool,
 ) -> set[str]:
-    amz = canonical_amz_headers(headers)
-    md5 = headers.get("content-md5", "").strip()
-    ctype = headers.get("content-type", "").strip()
+    signed = [n for n in headers if n.startswith("x-amz-") or n in ("content-md5", "content-type")]
     return {
-        string_to_sign(method, md5, ctype, date_line, amz, path + sub)
+        string_to_sign(
+            method,
+            reading.get("content-md5", "").strip(),
+            reading.get("content-type", "").strip(),
+            date_line,
+            canonical_amz_headers(reading),
+            path + sub,
+        )
+        for reading in header_text.readings(headers, signed)
         for date_line in date_lines
         for path in resource_paths(raw_path, bucket, virtual_host)
         for sub in subresource_strings(raw_query)

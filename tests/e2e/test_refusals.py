@@ -277,7 +277,8 @@ def _post_form(server: Any, bucket: str, key: str, extra: dict[str, str]) -> sup
         ({"x-amz-meta-colour": "blue"}, (204, "")),
         ({"x-amz-storage-class": "STANDARD"}, (204, "")),
         ({"x-amz-storage-class": "GLACIER"}, (400, "InvalidStorageClass")),
-        ({"tagging": "<Tagging><TagSet/></Tagging>"}, (501, "NotImplemented")),
+        ({"tagging": "<Tagging><TagSet/></Tagging>"}, (204, "")),  # applied (issue 19)
+        ({"x-amz-tagging": "a=b"}, (501, "NotImplemented")),  # not a PostObject field
         # SSE-S3 is implemented, and this server has no master key: refused, nothing stored.
         ({"x-amz-server-side-encryption": "AES256"}, (400, "InvalidRequest")),
         ({"x-amz-server-side-encryption-context": "e30="}, (501, "NotImplemented")),

@@ -769,6 +769,17 @@ def test_kms_cli_list_and_rotate(sse_server: Any, s3: Any, bucket: str) -> None:
         env=env,
     ).stdout
     assert "kms:" not in keys and app not in keys
+    # Nor can `keys revoke` / `keys rotate` reach a KMS key's record (which would make every
+    # object sealed under it unreadable): "no such access key", exit 1.
+    for verb in ("revoke", "rotate"):
+        cp = sup.run(
+            [sys.executable, "-m", "s3front", "keys", verb, f"kms:{app}",
+             "--store", sse_server.store_url],
+            env=env, check=False,
+        )  # fmt: skip
+        assert cp.returncode == 1 and "no such access key" in cp.stderr, cp
+    assert body_of(s3.get_object(Bucket=bucket, Key="after")) == b"new"
+    assert body_of(s3.get_object(Bucket=bucket, Key="before")) == b"old"
 
 
 def test_kms_cli_refuses_without_master_key(tmp_path: Path) -> None:

@@ -106,8 +106,9 @@ def test_accepted_headers(headers: dict[str, str]) -> None:
 
 def test_form_fields() -> None:
     support.check_form_fields({"key": "k", "x-amz-meta-a": "1", "x-ignore-me": "z"})
+    support.check_form_fields({"key": "k", "tagging": "<Tagging/>"})  # applied since issue 19
     with pytest.raises(errors.NotImplemented):
-        support.check_form_fields({"key": "k", "tagging": "<Tagging/>"})
+        support.check_form_fields({"key": "k", "x-amz-tagging": "a=b"})  # not a PostObject field
     with pytest.raises(errors.InvalidStorageClass):
         support.check_form_fields({"key": "k", "x-amz-storage-class": "GLACIER"})
     support.check_form_fields({"key": "k", "x-amz-server-side-encryption": "AES256"})

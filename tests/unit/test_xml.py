@@ -90,10 +90,29 @@ GOLDEN: list[tuple[str, Callable[[], bytes], str]] = [
     ),
     (
         "list_all_my_buckets",
-        lambda: xmldocs.list_all_my_buckets("abc", [OwnerBucket("abc", "photos", T)], owner_name),
+        lambda: xmldocs.list_all_my_buckets(
+            "abc", [OwnerBucket("abc", "photos", T)], owner_name, region="us-east-1"
+        ),
         f"<ListAllMyBucketsResult{NS}><Buckets><Bucket><Name>photos</Name>"
-        "<CreationDate>2009-10-12T17:50:30.000Z</CreationDate></Bucket></Buckets>"
+        "<CreationDate>2009-10-12T17:50:30.000Z</CreationDate>"
+        "<BucketRegion>us-east-1</BucketRegion></Bucket></Buckets>"
         f"<Owner>{ALICE}</Owner></ListAllMyBucketsResult>",
+    ),
+    (
+        "list_all_my_buckets_page",
+        lambda: xmldocs.list_all_my_buckets(
+            "abc",
+            [OwnerBucket("abc", "photos", T)],
+            owner_name,
+            region="eu-west-3",
+            continuation="cGhvdG9z",
+            prefix="ph",
+        ),
+        f"<ListAllMyBucketsResult{NS}><Buckets><Bucket><Name>photos</Name>"
+        "<CreationDate>2009-10-12T17:50:30.000Z</CreationDate>"
+        "<BucketRegion>eu-west-3</BucketRegion></Bucket></Buckets>"
+        f"<Owner>{ALICE}</Owner><ContinuationToken>cGhvdG9z</ContinuationToken>"
+        "<Prefix>ph</Prefix></ListAllMyBucketsResult>",
     ),
     (
         "location_us_east_1",
