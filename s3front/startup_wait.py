@@ -76,6 +76,13 @@ async def _not_ready(url: str) -> tuple[str | None, str]:
             "waiting for the store: unreachable, or it refused the login (see the log)",
             _one_line(exc),
         )
+    except ValueError:
+        raise  # a bad store URL: waiting cannot help
+    except Exception as exc:
+        # Anything else while the store is being set up (a schema job half way) is one more
+        # reason to wait, never a crash loop: logged, and tried again.
+        log.debug("opening the store failed", exc_info=True)
+        return "waiting for the store: it failed to open (see the log)", _one_line(exc)
     finally:
         driver_log.setLevel(level)
     await store.close()

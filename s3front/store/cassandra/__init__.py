@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 
+from cassandra import InvalidRequest
+
 from s3front.store.cassandra.blocks import CassandraBlocks
 from s3front.store.cassandra.keys import CassandraKeys
 from s3front.store.cassandra.meta import CassandraMeta
@@ -69,7 +71,14 @@ def _open(cfg: CassandraConfig) -> CassandraStore:
                 f"keyspace {cfg.keyspace!r} {found}, this server needs schema version "
                 f"{REQUIRED_VERSION}: run `s3front schema apply`"
             )
-        db.prepare_in(cfg.keyspace)
+        try:
+            db.prepare_in(cfg.keyspace)
+        except InvalidRequest as exc:
+            # The version is recorded but a table is not served yet: a schema job is still
+            # spreading its changes over the cluster.
+            raise SchemaOutdated(
+                f"keyspace {cfg.keyspace!r} is being changed by a schema job: {exc}"
+            ) from exc
         return CassandraStore(db)
     except BaseException:
         db.shutdown()

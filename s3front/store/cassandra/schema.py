@@ -143,11 +143,16 @@ def read_version(db: Db, keyspace: str) -> int | None:
         (keyspace,),
     ):
         return 0
-    rows = db.execute(
-        f"SELECT version FROM {keyspace}.schema_version WHERE id = %s "
-        "ORDER BY version DESC LIMIT 1",
-        (_HISTORY_ID,),
-    )
+    try:
+        rows = db.execute(
+            f"SELECT version FROM {keyspace}.schema_version WHERE id = %s "
+            "ORDER BY version DESC LIMIT 1",
+            (_HISTORY_ID,),
+        )
+    except InvalidRequest:
+        # A schema job is creating the table right now: system_schema lists it a moment before
+        # the node serves it ("table schema_version does not exist"). Nothing recorded yet.
+        return 0
     return int(rows[0]["version"]) if rows else 0
 
 
