@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,7 +34,7 @@ from s3front.api.document_integrity import checked_body
 from s3front.auth import authenticate
 from s3front.clock import now_ms
 from s3front.config import Settings
-from s3front.keys import KeyCache, ensure_root_key
+from s3front.keys import KeyCache, ensure_root_key, print_credentials
 from s3front.lifecycle_worker import lifecycle_loop
 from s3front.limits import NO_LINGER, paced
 from s3front.objects.gc import gc_loop
@@ -391,28 +390,6 @@ async def healthz(request: Request) -> Response:
 async def metrics_endpoint(request: Request) -> Response:
     body, content_type = metrics.metrics_response()
     return Response(body, headers={"content-type": content_type})
-
-
-def print_credentials(access_key: str, secret_key: str, settings: Settings) -> None:
-    scheme = "https" if settings.tls_cert else "http"
-    endpoint = f"{scheme}://{settings.host}:{settings.port}"
-    print(
-        f"""
-s3front generated a root access key (printed once; keep it safe):
-  access key: {access_key}
-  secret key: {secret_key}
-
-  s3cmd:   s3cmd --access_key={access_key} --secret_key={secret_key} \\
-             --host={settings.host}:{settings.port} --host-bucket={settings.host}:{settings.port} \\
-             {"" if settings.tls_cert else "--no-ssl "}ls
-  aws:     AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret_key} \\
-             aws --endpoint-url {endpoint} s3 ls
-  boto3:   boto3.client("s3", endpoint_url="{endpoint}",
-             aws_access_key_id="{access_key}", aws_secret_access_key="{secret_key}")
-""",
-        file=sys.stdout,
-        flush=True,
-    )
 
 
 def create_app(settings: Settings) -> S3Front:

@@ -151,9 +151,8 @@ def _export_settings(overrides: Mapping[str, object], config_file: str | None) -
 
 
 async def _ensure_root_key(settings: config.Settings) -> None:
-    from s3front.app import print_credentials
     from s3front.clock import now_ms
-    from s3front.keys import ensure_root_key
+    from s3front.keys import ensure_root_key, print_credentials
     from s3front.store import open_store
 
     # A store that cannot be reached ends the start with one line from main(); the driver's own

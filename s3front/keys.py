@@ -47,13 +47,14 @@ import logging
 import re
 import secrets
 import string
+import sys
 import time
 from dataclasses import replace
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from s3front.config import decode_master_key
+from s3front.config import Settings, decode_master_key
 from s3front.store.protocols import KeyStore
 from s3front.store.records import AccessKeyRecord
 
@@ -382,4 +383,26 @@ async def _mark_root(keys: KeyStore, access_key: str, now_ms: int) -> None:
     unusable = secrets.token_urlsafe(30)
     await keys.put_key(
         AccessKeyRecord(ROOT_MARKER, unusable, ROOT_TENANT_ID, access_key, now_ms, _MARKER_STATUS)
+    )
+
+
+def print_credentials(access_key: str, secret_key: str, settings: Settings) -> None:
+    scheme = "https" if settings.tls_cert else "http"
+    endpoint = f"{scheme}://{settings.host}:{settings.port}"
+    print(
+        f"""
+s3front generated a root access key (printed once; keep it safe):
+  access key: {access_key}
+  secret key: {secret_key}
+
+  s3cmd:   s3cmd --access_key={access_key} --secret_key={secret_key} \\
+             --host={settings.host}:{settings.port} --host-bucket={settings.host}:{settings.port} \\
+             {"" if settings.tls_cert else "--no-ssl "}ls
+  aws:     AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret_key} \\
+             aws --endpoint-url {endpoint} s3 ls
+  boto3:   boto3.client("s3", endpoint_url="{endpoint}",
+             aws_access_key_id="{access_key}", aws_secret_access_key="{secret_key}")
+""",
+        file=sys.stdout,
+        flush=True,
     )
