@@ -86,6 +86,7 @@ PEERS = ("rclone", "seaweedfs", "minio")
 NOOPS = ("noop", "noop-hash")
 NAGLE = "s3front-cassandra-nagle"
 BEFORE = "s3front-cassandra-before"  # --before-src: the same, run from another checkout
+SQLITE_BEFORE = "s3front-sqlite-before"  # likewise for s3front-sqlite
 LAT_SIZES = (4 * KiB, 64 * KiB, 256 * KiB)
 LAT_CONCS = (1, 16)
 LAT_WARMUP = 16  # unmeasured PUTs per size first: every connection and worker warm
@@ -932,13 +933,13 @@ def run_one(
     it could not start or failed (one broken peer must not lose the others' numbers)."""
     cleanup: list[Callable[[], None]] = []
     try:
-        if name in ("s3front-sqlite", "s3front-sqlite-sse"):
+        if name in ("s3front-sqlite", "s3front-sqlite-sse", SQLITE_BEFORE):
             t = start_s3front(
                 name,
                 workdir,
                 f"sqlite://{workdir}/data",
                 args.workers,
-                args.s3front_src,
+                args.before_src if name == SQLITE_BEFORE else args.s3front_src,
                 sse=name.endswith("-sse"),
             )
         elif name in ("s3front-cassandra", NAGLE, BEFORE):
@@ -1019,8 +1020,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--before-src",
-        help="also run s3front-cassandra from this directory (a `git archive` of an older "
-        "commit) as s3front-cassandra-before: before and after in one invocation",
+        help="also run s3front-sqlite and s3front-cassandra from this directory (a `git "
+        "archive` of an older commit) as s3front-sqlite-before and s3front-cassandra-before: "
+        "before and after in one invocation",
     )
     ap.add_argument("--small-n", type=int, help="4 KiB objects (default 4000; quick 1500)")
     ap.add_argument("--large-n", type=int, help="1 MiB objects (default 400; quick 150)")
@@ -1070,6 +1072,8 @@ def main(argv: list[str] | None = None) -> int:
         names = [n for n in names if n in args.only.split(",")]
     if args.before_src and "s3front-cassandra" in names:
         names.insert(names.index("s3front-cassandra") + 1, BEFORE)
+    if args.before_src and "s3front-sqlite" in names:
+        names.insert(names.index("s3front-sqlite") + 1, SQLITE_BEFORE)
 
     try:
         import uvloop

@@ -6,8 +6,11 @@ this pins the rewriting itself, on every statement form the store uses.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from s3front.store.cassandra.schema import SchemaError, qualified, schema_files
 from s3front.store.cassandra.session import parse_url, qualify
 
 
@@ -59,3 +62,41 @@ def test_tcp_nodelay_url_option() -> None:
     assert parse_url("cassandra://h/ks").tcp_nodelay is True
     assert parse_url("cassandra://h/ks?tcp_nodelay=0").tcp_nodelay is False
     assert parse_url("cassandra://h/ks?tcp_nodelay=1").tcp_nodelay is True
+
+
+def test_every_shipped_schema_statement_names_its_keyspace() -> None:
+    """The schema job qualifies table names instead of `USE keyspace`, which the driver applies
+    per node on its own (a node that did not know the new keyspace yet kept a connection without
+    one, and racing jobs on a fresh cluster then failed: "No keyspace has been specified")."""
+    statements = [s for f in schema_files() for s in f.statements]
+    assert statements
+    for stmt in statements:
+        out = qualified(stmt, "ks_1")
+        head = re.match(r"\s*(CREATE TABLE IF NOT EXISTS|ALTER TABLE)\s+(\S+)", out)
+        assert head is not None and head[2].startswith("ks_1."), out
+        assert out.replace("ks_1.", "", 1) == stmt
+
+
+@pytest.mark.parametrize(
+    ("cql", "want"),
+    [
+        ("CREATE TABLE t (x int PRIMARY KEY)", "CREATE TABLE ks.t (x int PRIMARY KEY)"),
+        ("create table if not exists t(x int)", "create table if not exists ks.t(x int)"),
+        (
+            "ALTER TABLE buckets ADD IF NOT EXISTS d text",
+            "ALTER TABLE ks.buckets ADD IF NOT EXISTS d text",
+        ),
+        ("DROP TABLE IF EXISTS t ", "DROP TABLE IF EXISTS ks.t "),
+    ],
+)
+def test_schema_statement_forms(cql: str, want: str) -> None:
+    assert qualified(cql, "ks") == want
+
+
+@pytest.mark.parametrize(
+    "cql",
+    ["CREATE INDEX i ON t (x)", "CREATE TABLE other.t (x int)", "INSERT INTO t (x) VALUES (1)"],
+)
+def test_schema_statement_of_another_form_is_refused(cql: str) -> None:
+    with pytest.raises(SchemaError, match="unsupported form"):
+        qualified(cql, "ks")

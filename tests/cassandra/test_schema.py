@@ -107,7 +107,9 @@ def test_failing_statement_is_reported(fresh_keyspace_url: str, tmp_path: Path) 
     (tmp_path / "0002_broken.cql").write_text(
         "CREATE TABLE IF NOT EXISTS extra (x int PRIMARY KEY);\nALTER TABLE nosuch ADD y int;\n"
     )
-    with pytest.raises(SchemaError, match=r"0002_broken.cql: statement failed: ALTER TABLE nosuch"):
+    with pytest.raises(
+        SchemaError, match=r"0002_broken.cql: statement failed: ALTER TABLE \w+\.nosuch"
+    ):
         asyncio.run(apply_schema(fresh_keyspace_url, schema_dir=tmp_path))
     assert asyncio.run(status(fresh_keyspace_url)) == 1
     (tmp_path / "0002_broken.cql").write_text(

@@ -65,7 +65,13 @@ SCHEMA_DIR: Traversable = (
 )
 
 _HISTORY_ID = "s3front"
-_RECORD = "INSERT INTO schema_version (id, version, file, applied_ms) VALUES (%s, %s, %s, %s)"
+_RECORD = "INSERT INTO {}.schema_version (id, version, file, applied_ms) VALUES (%s, %s, %s, %s)"
+# The statement forms a schema file may hold, up to the table name that gets the keyspace.
+_QUALIFIABLE = re.compile(
+    r"(\s*(?:CREATE\s+TABLE(?:\s+IF\s+NOT\s+EXISTS)?|ALTER\s+TABLE|DROP\s+TABLE(?:\s+IF\s+EXISTS)?)"
+    r"\s+)(\w+)(?=[\s(])",
+    re.IGNORECASE,
+)
 _FILE_RE = re.compile(r"(\d{4})_[a-z0-9_]+\.cql")
 _DC_RE = re.compile(r"[A-Za-z0-9_.\-]+")
 # DDL waits for every node to agree on the schema; allow more than a plain request.
@@ -112,6 +118,22 @@ def split_statements(text: str) -> tuple[str, ...]:
     """
     lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith(("--", "//"))]
     return tuple(s.strip() for s in "\n".join(lines).split(";") if s.strip())
+
+
+def qualified(statement: str, keyspace: str) -> str:
+    """`statement` with its table named in `keyspace`.
+
+    Schema files name tables without a keyspace (the job chooses it). The names are qualified
+    here rather than by `USE keyspace`: the driver sends USE to each node's connections on its
+    own, a node that did not know the new keyspace yet keeps a connection without one, and a
+    statement sent there later fails ("No keyspace has been specified"), as racing schema jobs
+    on a fresh cluster showed.
+    """
+    m = _QUALIFIABLE.match(statement)
+    if m is None:
+        first = statement.strip().splitlines()[0]
+        raise SchemaError(f"schema statement of an unsupported form: {first} ...")
+    return f"{m.group(1)}{keyspace}.{m.group(2)}{statement[m.end() :]}"
 
 
 def replication_map(strategy: str, replication: dict[str, int] | None) -> dict[str, str | int]:
@@ -225,6 +247,8 @@ def apply_schema_sync(
     job = _Job(deadline, progress)
     ks = cfg.keyspace
     try:
+        # Every statement checked before the first runs.
+        plan = [(f, [qualified(stmt, ks) for stmt in f.statements]) for f in files]
         old = job.retry(lambda: read_version(db, ks))
         if old is None:
             opts = ", ".join(f"'{k}': {v!r}" if isinstance(v, str) else f"'{k}': {v}"
@@ -237,19 +261,18 @@ def apply_schema_sync(
             "applied_ms bigint, PRIMARY KEY (id, version)) "
             "WITH CLUSTERING ORDER BY (version DESC)",
         )
-        job.retry(lambda: db.use_keyspace(ks))
         # Another job may have gone ahead meanwhile: start from what is recorded now.
         current = job.retry(lambda: read_version(db, ks)) or 0
-        for f in files:
+        for f, statements in plan:
             if f.version <= current:
                 continue
-            for stmt in f.statements:
+            for stmt in statements:
                 try:
                     job.ddl(db, stmt)
                 except SchemaError as exc:
                     raise SchemaError(f"{f.name}: {exc}") from exc
             row: tuple[object, ...] = (_HISTORY_ID, f.version, f.name, clock.now_ms())
-            job.retry(partial(db.execute, _RECORD, row))
+            job.retry(partial(db.execute, _RECORD.format(ks), row))
             current = f.version
             progress(f"applied {f.name} (version {f.version})")
         return old or 0, current

@@ -384,14 +384,6 @@ class Db:
             raise ValueError(f"not a keyspace name: {keyspace!r}")
         self._keyspace = keyspace
 
-    def use_keyspace(self, keyspace: str) -> None:
-        """Make unqualified names in plain (unprepared) statements refer to `keyspace`."""
-        try:
-            self.session.set_keyspace(keyspace)
-        except Exception as exc:
-            raise_mapped(exc)
-            raise
-
     def shutdown(self) -> None:
         self.cluster.shutdown()
 
