@@ -25,10 +25,16 @@ log = logging.getLogger(__name__)
 # mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
 # Blocks and the buffers around them stay far below this; only larger ones get their own mmap.
 MMAP_THRESHOLD = 16 * MiB
 # Free memory a heap keeps at its top before returning it to the kernel.
 TRIM_THRESHOLD = 32 * MiB
+# glibc gives each thread that allocates while the others hold theirs an arena of its own, up
+# to 8 per core, and every arena keeps up to TRIM_THRESHOLD of freed memory. The threads here
+# (block files, SQLite readers, hashing) mostly run Python under the GIL, so they seldom
+# allocate at the same moment: two arenas serve them, and cap what freed memory is kept.
+ARENAS = 2
 
 
 def keep_freed_memory() -> bool:
@@ -44,6 +50,7 @@ def keep_freed_memory() -> bool:
     # mallopt returns 1 on success, 0 on error.
     ok: bool = mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
     ok = mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1 and ok
+    ok = mallopt(_M_ARENA_MAX, ARENAS) == 1 and ok
     if not ok:
         log.warning("mallopt refused the malloc thresholds; running with glibc's defaults")
     return ok

@@ -192,11 +192,12 @@ async def delete_latest(
 ) -> Deletion:
     """DELETE without a version id: remove the row in a never-versioned bucket, otherwise add
     a delete marker (even when the key has no versions, or its newest is a marker: S3 does)."""
-    newest = await meta.get_object(bucket.bucket_id, shard, key)
     if not bucket.versioning:
-        if newest is not None:
-            await meta.delete_object(bucket.bucket_id, shard, key, newest.seq)
+        # One write, no read: a never-versioned bucket keeps one row per key, and no lock or
+        # hold can protect it (Object Lock needs versioning).
+        await meta.delete_key_rows(bucket.bucket_id, shard, key)
         return Deletion(None)
+    newest = await meta.get_object(bucket.bucket_id, shard, key)
     seq, version_id = next_version(bucket.versioning, newest)
     marker = ObjectRecord(
         key=key,

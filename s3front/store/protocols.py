@@ -131,6 +131,10 @@ class MetaStore(Protocol):
 
     async def delete_object(self, bucket_id: str, shard: int, key: str, seq: int) -> None: ...
 
+    async def delete_key_rows(self, bucket_id: str, shard: int, key: str) -> None:
+        """Delete every row of `key` in one write (a never-versioned bucket's DELETE)."""
+        ...
+
     async def delete_object_if(self, bucket_id: str, shard: int, expected: ObjectRecord) -> bool:
         """Delete the row at (expected.key, expected.seq) only if it is still `expected` --
         compared by etag and last_modified_ms, as put_object_if (a lightweight transaction).

@@ -82,7 +82,8 @@ _OBJ_WHERE = "FROM objects WHERE bucket_id = ? AND shard = ?"
 _OBJ_GET_NEWEST = f"SELECT {_OBJ_COLS}, inline {_OBJ_WHERE} AND key = ? LIMIT 1"
 _OBJ_GET_SEQ = f"SELECT {_OBJ_COLS}, inline {_OBJ_WHERE} AND key = ? AND seq = ?"
 _OBJ_VERSIONS = f"SELECT {_OBJ_COLS}, inline {_OBJ_WHERE} AND key = ?"
-_OBJ_DELETE = "DELETE FROM objects WHERE bucket_id = ? AND shard = ? AND key = ? AND seq = ?"
+_KEY_DELETE = "DELETE FROM objects WHERE bucket_id = ? AND shard = ? AND key = ?"
+_OBJ_DELETE = _KEY_DELETE + " AND seq = ?"
 _OBJ_DELETE_IF = _OBJ_DELETE + " IF etag = ? AND last_modified_ms = ? AND attrs = ?"
 _OBJ_PARTS_FIRST = "SELECT DISTINCT bucket_id, shard FROM objects LIMIT ?"
 _OBJ_PARTS_AFTER = (
@@ -188,6 +189,7 @@ class CassandraMeta:
         self._obj_put_if = p(_OBJ_PUT_IF)
         self._obj_versions = p(_OBJ_VERSIONS)
         self._obj_delete = p(_OBJ_DELETE)
+        self._key_delete = p(_KEY_DELETE)
         self._obj_delete_if = p(_OBJ_DELETE_IF)
         self._obj_parts_first = p(_OBJ_PARTS_FIRST)
         self._obj_parts_after = p(_OBJ_PARTS_AFTER)
@@ -390,6 +392,10 @@ class CassandraMeta:
 
     async def delete_object(self, bucket_id: str, shard: int, key: str, seq: int) -> None:
         await self._db.run(self._obj_delete, (bucket_id, shard, key, seq))
+
+    async def delete_key_rows(self, bucket_id: str, shard: int, key: str) -> None:
+        # A range tombstone over the key's clustering prefix: one statement, no read first.
+        await self._db.run(self._key_delete, (bucket_id, shard, key))
 
     async def delete_object_if(self, bucket_id: str, shard: int, expected: ObjectRecord) -> bool:
         key = (bucket_id, shard, expected.key, expected.seq)

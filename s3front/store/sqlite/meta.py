@@ -200,6 +200,10 @@ class SqliteMeta:
         sql = "DELETE FROM objects WHERE bucket_id = ? AND shard = ? AND key = ? AND seq = ?"
         await self._db.exec_quick(sql, (bucket_id, shard, key, seq))
 
+    async def delete_key_rows(self, bucket_id: str, shard: int, key: str) -> None:
+        sql = "DELETE FROM objects WHERE bucket_id = ? AND shard = ? AND key = ?"
+        await self._db.exec_quick(sql, (bucket_id, shard, key))
+
     async def delete_object_if(self, bucket_id: str, shard: int, expected: ObjectRecord) -> bool:
         # attrs too, as put_object_if: a legal hold or retention set after `expected` was read
         # keeps etag and time, and must stop the removal.
