@@ -1,7 +1,8 @@
 """Listing drivers: scan the store in key order and feed the pure accumulators of `listers`.
 
 A bucket's object index is `shards` partitions (a key lives in `shard_of(key)`); a listing
-merges the shards' ordered scans on (key, newest first). Each shard is read in pages that start
+merges the shards' ordered scans on (key, newest first) -- or, where the store can merge them
+itself (SQLite, `MetaStore.max_merged_shards`), reads its one merged scan. Each shard is read in pages that start
 small (about this page's share of max-keys) and grow, so a 1000-key page over 8 shards reads
 about 1000 rows, not 8000. When the accumulator has listed a common prefix it names the first
 key after it, and every shard seeks there: a delimiter listing of a bucket with a million keys
@@ -12,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import heapq
+from collections.abc import Awaitable
+from typing import Protocol
 
 from s3front.objects.keys import prefix_end, shard_of
 from s3front.objects.listers import ObjectLister, UploadLister, VersionLister, clamp_max_keys
@@ -23,16 +27,32 @@ from s3front.store.records import BucketRecord, ObjectRecord
 __all__ = ["list_objects", "list_uploads", "list_versions", "shard_of"]
 
 _MAX_PAGE = 1000
+
+
+class _Scan(Protocol):
+    """One ordered scan: `MetaStore.scan_objects` of one shard or `scan_bucket` of all."""
+
+    def __call__(
+        self,
+        *,
+        start_key: str,
+        start_exclusive: bool,
+        after_seq: int | None,
+        end_key: str | None,
+        limit: int,
+    ) -> Awaitable[list[ObjectRecord]]: ...
+
+
 _JUMP_PAGE = 4
 
 
 class _ShardCursor:
-    """An ordered scan of one shard, read in pages, that can seek forward."""
+    """An ordered scan of one shard (or of all, where the store merges them), read in pages,
+    that can seek forward."""
 
     def __init__(
         self,
-        meta: MetaStore,
-        bucket_id: str,
+        scan: _Scan,
         shard: int,
         *,
         start_key: str,
@@ -41,8 +61,7 @@ class _ShardCursor:
         end_key: str | None,
         page: int,
     ) -> None:
-        self._meta = meta
-        self._bucket_id = bucket_id
+        self._scan = scan
         self.shard = shard
         self._start = (start_key, start_exclusive, after_seq)
         self._end = end_key
@@ -53,9 +72,7 @@ class _ShardCursor:
     async def head(self) -> ObjectRecord | None:
         if not self._rows and not self._exhausted:
             key, exclusive, after_seq = self._start
-            rows = await self._meta.scan_objects(
-                self._bucket_id,
-                self.shard,
+            rows = await self._scan(
                 start_key=key,
                 start_exclusive=exclusive,
                 after_seq=after_seq,
@@ -129,10 +146,29 @@ class _MergedScan:
         return self._cursors[shard]  # cursors are built in shard order
 
 
+class _OneScan:
+    """One ordered scan: a bucket with one shard, or all shards merged by the store."""
+
+    def __init__(self, cursor: _ShardCursor) -> None:
+        self._cursor = cursor
+
+    async def next(self) -> ObjectRecord | None:
+        rec = await self._cursor.head()
+        if rec is not None:
+            self._cursor.pop()
+        return rec
+
+    def seek(self, key: str) -> None:
+        self._cursor.seek(key)
+
+
 def _first_page(max_keys: int, shards: int, delimiter: str) -> int:
     # This shard's share of the page, with slack for uneven spread and old versions; with a
     # delimiter, many rows may roll up into one prefix, so start small and let pages grow.
-    share = max(8, min(_MAX_PAGE, (max_keys + 1) * 3 // (2 * shards) + 2))
+    # One scan (one shard, or all merged by the store): the page, the row that shows whether
+    # there are more, and one spare.
+    spread = min(_MAX_PAGE, (max_keys + 1) * 3 // (2 * shards) + 2)
+    share = max(8, max_keys + 2 if shards == 1 else spread)
     return min(share, 16) if delimiter else share
 
 
@@ -143,30 +179,62 @@ def _merged(
     start_key: str,
     start_exclusive: bool,
     end_key: str | None,
-    page: int,
+    max_keys: int,
+    delimiter: str,
     version_at: tuple[str, int] | None = None,
-) -> _MergedScan:
-    cursors = []
-    for shard in range(bucket.shards):
-        key, exclusive, after_seq = start_key, start_exclusive, None
-        if version_at is not None and shard == shard_of(version_at[0], bucket.shards):
-            key, exclusive, after_seq = version_at[0], False, version_at[1]
-        cursors.append(
-            _ShardCursor(
-                meta,
-                bucket.bucket_id,
-                shard,
-                start_key=key,
-                start_exclusive=exclusive,
-                after_seq=after_seq,
-                end_key=end_key,
-                page=page,
+) -> _MergedScan | _OneScan:
+    """The bucket's rows from start_key (or from version_at: (key, seq), the rows of key with
+    seq < seq first) up to end_key, in clustering order over every shard."""
+    if 1 < bucket.shards <= meta.max_merged_shards:
+        scan = functools.partial(meta.scan_bucket, bucket.bucket_id, bucket.shards)
+        return _OneScan(
+            _cursor(
+                scan, 0, start_key, start_exclusive, end_key, max_keys, 1, delimiter, version_at
             )
         )
-    return _MergedScan(cursors)
+    cursors = [
+        _cursor(
+            functools.partial(meta.scan_objects, bucket.bucket_id, shard),
+            shard,
+            start_key,
+            start_exclusive,
+            end_key,
+            max_keys,
+            bucket.shards,
+            delimiter,
+            version_at if version_at and shard == shard_of(version_at[0], bucket.shards) else None,
+        )
+        for shard in range(bucket.shards)
+    ]
+    return _OneScan(cursors[0]) if len(cursors) == 1 else _MergedScan(cursors)
 
 
-async def _drive(scan: _MergedScan, lister: ObjectLister | VersionLister) -> None:
+def _cursor(
+    scan: _Scan,
+    shard: int,
+    start_key: str,
+    start_exclusive: bool,
+    end_key: str | None,
+    max_keys: int,
+    shards: int,
+    delimiter: str,
+    version_at: tuple[str, int] | None,
+) -> _ShardCursor:
+    after_seq = None
+    if version_at is not None:
+        start_key, start_exclusive, after_seq = version_at[0], False, version_at[1]
+    return _ShardCursor(
+        scan,
+        shard,
+        start_key=start_key,
+        start_exclusive=start_exclusive,
+        after_seq=after_seq,
+        end_key=end_key,
+        page=_first_page(clamp_max_keys(max_keys), shards, delimiter),
+    )
+
+
+async def _drive(scan: _MergedScan | _OneScan, lister: ObjectLister | VersionLister) -> None:
     while not lister.done:
         rec = await scan.next()
         if rec is None:
@@ -195,14 +263,14 @@ async def list_objects(
     )
     if not lister.done:
         start_key, exclusive = _start(prefix, start_after)
-        page = _first_page(clamp_max_keys(max_keys), bucket.shards, delimiter)
         scan = _merged(
             meta,
             bucket,
             start_key=start_key,
             start_exclusive=exclusive,
             end_key=prefix_end(prefix),
-            page=page,
+            max_keys=max_keys,
+            delimiter=delimiter,
         )
         await _drive(scan, lister)
     return lister.page()
@@ -238,14 +306,14 @@ async def list_versions(
             # Start at the marker row itself: the lister skips it and lists the older ones.
             version_at = (key_marker, marker.seq + 1)
     start_key, exclusive = _start(prefix, key_marker)
-    page = _first_page(clamp_max_keys(max_keys), bucket.shards, delimiter)
     scan = _merged(
         meta,
         bucket,
         start_key=start_key,
         start_exclusive=exclusive,
         end_key=prefix_end(prefix),
-        page=page,
+        max_keys=max_keys,
+        delimiter=delimiter,
         version_at=version_at,
     )
     await _drive(scan, lister)

@@ -129,6 +129,27 @@ class MetaStore(Protocol):
         """
         ...
 
+    # The most shards `scan_bucket` merges into one ordered scan; 0 where it cannot. SQLite
+    # merges inside the engine (a compound SELECT); Cassandra's shards are partitions on
+    # different nodes, so there the listing merges per-shard scans (`s3front.objects.listing`).
+    max_merged_shards: int
+
+    async def scan_bucket(
+        self,
+        bucket_id: str,
+        shards: int,
+        *,
+        start_key: str = "",
+        start_exclusive: bool = False,
+        after_seq: int | None = None,
+        end_key: str | None = None,
+        limit: int,
+    ) -> list[ObjectRecord]:
+        """`scan_objects` over shards 0..shards-1 at once: their rows merged in clustering order
+        (key ascending, then seq descending), at most `limit`, inline=None. Only for
+        shards <= `max_merged_shards`."""
+        ...
+
     async def delete_object(self, bucket_id: str, shard: int, key: str, seq: int) -> None: ...
 
     async def delete_key_rows(self, bucket_id: str, shard: int, key: str) -> None:

@@ -8,6 +8,7 @@ import hashlib
 
 import pytest
 
+from s3front.objects.keys import shard_of
 from s3front.store.protocols import Store
 from s3front.store.records import NULL_VERSION, ObjectRecord
 
@@ -163,36 +164,39 @@ def model(start_key: str, start_exclusive: bool, after_seq: int | None, end_key:
     return [listed(r) for r in rows[:limit]]
 
 
+SCAN_CASES = [
+    ("", False, None, None, 100, ["A", "a", "a b", "a-b"]),
+    ("", True, None, None, 100, ["A", "a"]),
+    ("a", False, None, None, 100, ["a", "a b"]),
+    ("a", True, None, None, 100, ["a b", "a-b"]),
+    ("a/b", False, None, None, 100, ["a/b", "a/b", "a/b", "a/b/c"]),
+    ("a/b", True, None, None, 100, ["a/b/c", "a0"]),
+    ("a/a", False, None, None, 100, ["a/b"]),  # start between keys
+    ("a/a", True, None, None, 100, ["a/b"]),
+    ("a/b", False, 3, None, 100, ["a/b", "a/b", "a/b/c"]),  # seqs 2, 1
+    ("a/b", False, 2, None, 100, ["a/b", "a/b/c"]),
+    ("a/b", False, 1, None, 100, ["a/b/c"]),
+    ("a/b", True, 99, None, 100, ["a/b", "a/b", "a/b", "a/b/c"]),  # after_seq wins
+    ("a/a", False, 5, None, 100, ["a/b"]),  # key absent: just keys > start_key
+    ("", False, None, "a0", 100, ["A"]),
+    ("a-b", False, None, "a/b", 100, ["a-b", "a/"]),
+    ("a/b", False, 2, "a/b/c", 100, ["a/b"]),
+    ("a/b", False, None, "a/b", 100, []),  # end == start
+    ("a/b", False, 3, "a/", 100, []),  # end before start
+    ("b", False, None, "a", 100, []),
+    ("\u00e9", False, None, None, 100, ["é", "é", "é", "中文", "\ufffd"]),
+    ("\ufffd", False, None, None, 100, ["\ufffd", "😀"]),
+    ("😀", True, None, None, 100, []),
+    ("a/b", False, None, None, 2, ["a/b", "a/b"]),  # limit inside one key's versions
+    ("", False, None, None, 1, ["A"]),
+    ("é", False, 3, None, 1, ["é"]),
+    ("", False, None, None, 0, []),
+]
+
+
 @pytest.mark.parametrize(
     ("start_key", "start_exclusive", "after_seq", "end_key", "limit", "first_keys"),
-    [
-        ("", False, None, None, 100, ["A", "a", "a b", "a-b"]),
-        ("", True, None, None, 100, ["A", "a"]),
-        ("a", False, None, None, 100, ["a", "a b"]),
-        ("a", True, None, None, 100, ["a b", "a-b"]),
-        ("a/b", False, None, None, 100, ["a/b", "a/b", "a/b", "a/b/c"]),
-        ("a/b", True, None, None, 100, ["a/b/c", "a0"]),
-        ("a/a", False, None, None, 100, ["a/b"]),  # start between keys
-        ("a/a", True, None, None, 100, ["a/b"]),
-        ("a/b", False, 3, None, 100, ["a/b", "a/b", "a/b/c"]),  # seqs 2, 1
-        ("a/b", False, 2, None, 100, ["a/b", "a/b/c"]),
-        ("a/b", False, 1, None, 100, ["a/b/c"]),
-        ("a/b", True, 99, None, 100, ["a/b", "a/b", "a/b", "a/b/c"]),  # after_seq wins
-        ("a/a", False, 5, None, 100, ["a/b"]),  # key absent: just keys > start_key
-        ("", False, None, "a0", 100, ["A"]),
-        ("a-b", False, None, "a/b", 100, ["a-b", "a/"]),
-        ("a/b", False, 2, "a/b/c", 100, ["a/b"]),
-        ("a/b", False, None, "a/b", 100, []),  # end == start
-        ("a/b", False, 3, "a/", 100, []),  # end before start
-        ("b", False, None, "a", 100, []),
-        ("\u00e9", False, None, None, 100, ["é", "é", "é", "中文", "\ufffd"]),
-        ("\ufffd", False, None, None, 100, ["\ufffd", "😀"]),
-        ("😀", True, None, None, 100, []),
-        ("a/b", False, None, None, 2, ["a/b", "a/b"]),  # limit inside one key's versions
-        ("", False, None, None, 1, ["A"]),
-        ("é", False, 3, None, 1, ["é"]),
-        ("", False, None, None, 0, []),
-    ],
+    SCAN_CASES,
 )
 async def test_scan_objects_start_modes(
     filled: tuple[Store, str],
@@ -212,6 +216,40 @@ async def test_scan_objects_start_modes(
     assert [r.key for r in got[: len(first_keys)]] == first_keys
     if not first_keys:
         assert got == []
+
+
+@pytest.mark.parametrize(
+    ("start_key", "start_exclusive", "after_seq", "end_key", "limit", "first_keys"),
+    SCAN_CASES,
+)
+async def test_scan_bucket_is_the_merge_of_its_shards(
+    store: Store,
+    prefix: str,
+    start_key: str,
+    start_exclusive: bool,
+    after_seq: int | None,
+    end_key: str | None,
+    limit: int,
+    first_keys: list[str],
+) -> None:
+    """Where the store merges shards itself (SQLite), the merged scan is scan_objects over
+    every shard at once: the same rows in the same order as if all were in one shard."""
+    if not store.meta.max_merged_shards:
+        # Cassandra: the listing merges per-shard scans, which the listing tests cover.
+        assert store.meta.max_merged_shards == 0
+        return
+    shards = 5
+    await asyncio.gather(
+        *(store.meta.put_object(prefix, shard_of(r.key, shards), r) for r in reversed(ALL))
+    )
+    got = await store.meta.scan_bucket(
+        prefix, shards, start_key=start_key, start_exclusive=start_exclusive,
+        after_seq=after_seq, end_key=end_key, limit=limit,
+    )  # fmt: skip
+    assert got == model(start_key, start_exclusive, after_seq, end_key, limit)
+    assert [r.key for r in got[: len(first_keys)]] == first_keys
+    # Spread over several shards, so that the order came from the merge.
+    assert len({shard_of(r.key, shards) for r in ALL}) >= 4
 
 
 async def test_scan_objects_pages_through_everything(filled: tuple[Store, str]) -> None:

@@ -390,6 +390,21 @@ class CassandraMeta:
             rows += await self._db.rows(stmt, (bucket_id, shard, *bounds, limit - len(rows)))
         return [_object(r) for r in rows]
 
+    max_merged_shards = 0  # one partition per shard: the listing merges them
+
+    async def scan_bucket(
+        self,
+        bucket_id: str,
+        shards: int,
+        *,
+        start_key: str = "",
+        start_exclusive: bool = False,
+        after_seq: int | None = None,
+        end_key: str | None = None,
+        limit: int,
+    ) -> list[ObjectRecord]:
+        raise NotImplementedError("Cassandra does not merge partitions; see max_merged_shards")
+
     async def delete_object(self, bucket_id: str, shard: int, key: str, seq: int) -> None:
         await self._db.run(self._obj_delete, (bucket_id, shard, key, seq))
 

@@ -3,6 +3,7 @@ intents and leases (the MetaStore protocol)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -31,6 +32,27 @@ OWNER_BUCKETS = Rows("owner_buckets", OwnerBucket, names(OwnerBucket))
 OBJECTS = Rows("objects", ObjectRecord, names(ObjectRecord), "bucket_id, shard")
 # Listings never need the bytes: select NULL in the inline column's place.
 OBJECTS_NO_INLINE = OBJECTS.select.replace(" inline,", " NULL,")
+
+
+@functools.lru_cache(maxsize=256)
+def _scan_sql(shards: int | None, cond: str, with_inline: bool) -> str:
+    """The object-index scan `cond` (over :key, :seq, :end) in clustering order, up to :limit.
+
+    shards None: within one shard (:bucket, :shard). Otherwise over shards 0..shards-1 of
+    :bucket merged: a compound SELECT with one arm per shard, each an ordered range of the
+    primary key, which SQLite merges as it reads them (EXPLAIN QUERY PLAN: "MERGE (UNION ALL)",
+    no sort) and stops at the limit. A 100-key listing page thus reads about 100 rows in one
+    statement, where eight per-shard pages read 1.6 times as many in eight, and merged them in
+    Python.
+    """
+    select = OBJECTS.select if with_inline else OBJECTS_NO_INLINE
+    order = " ORDER BY key, seq DESC LIMIT :limit"
+    if shards is None:
+        return f"{select} WHERE bucket_id = :bucket AND shard = :shard AND {cond}{order}"
+    arms = (f"{select} WHERE bucket_id = :bucket AND shard = {s} AND {cond}" for s in range(shards))
+    return " UNION ALL ".join(arms) + order
+
+
 MANIFESTS = Rows("manifests", ManifestEntry, names(ManifestEntry), "manifest_id")
 UPLOADS = Rows("uploads", UploadRecord, names(UploadRecord), "bucket_id")
 PARTS = Rows("parts", PartRecord, names(PartRecord), "upload_id")
@@ -152,6 +174,10 @@ class SqliteMeta:
         )
         return first(OBJECTS, await self._db.point(sql, (bucket_id, shard, key, version_id)))
 
+    # One compound SELECT of at most this many arms (SQLite allows 500; a bucket made with
+    # more shards is merged by the listing, as on Cassandra).
+    max_merged_shards = 64
+
     async def scan_objects(
         self,
         bucket_id: str,
@@ -164,13 +190,36 @@ class SqliteMeta:
         limit: int,
         with_inline: bool = False,
     ) -> list[ObjectRecord]:
+        where = {"bucket": bucket_id, "shard": shard}
+        bounds = (start_key, start_exclusive, after_seq, end_key)
+        return await self._scan(None, where, bounds, limit, with_inline)
+
+    async def scan_bucket(
+        self,
+        bucket_id: str,
+        shards: int,
+        *,
+        start_key: str = "",
+        start_exclusive: bool = False,
+        after_seq: int | None = None,
+        end_key: str | None = None,
+        limit: int,
+    ) -> list[ObjectRecord]:
+        assert 0 < shards <= self.max_merged_shards
+        bounds = (start_key, start_exclusive, after_seq, end_key)
+        return await self._scan(shards, {"bucket": bucket_id}, bounds, limit, False)
+
+    async def _scan(
+        self,
+        shards: int | None,
+        where: dict[str, Any],
+        bounds: tuple[str, bool, int | None, str | None],
+        limit: int,
+        with_inline: bool,
+    ) -> list[ObjectRecord]:
+        start_key, start_exclusive, after_seq, end_key = bounds
         if limit <= 0:
             return []
-        base = (OBJECTS.select if with_inline else OBJECTS_NO_INLINE) + (
-            " WHERE bucket_id = ? AND shard = ?"
-        )
-        end, end_p = ("", ()) if end_key is None else (" AND key < ?", (end_key,))
-        order = " ORDER BY key, seq DESC LIMIT ?"
 
         def scan(c: sqlite3.Connection) -> list[Any]:
             rows: list[Any] = []
@@ -182,13 +231,15 @@ class SqliteMeta:
                     # where one OR would make SQLite scan.
                     op = ">"
                     if end_key is None or start_key < end_key:
-                        params = (bucket_id, shard, start_key, after_seq, limit)
-                        rows = c.execute(
-                            base + " AND key = ? AND seq < ?" + order, params
-                        ).fetchall()
+                        sql = _scan_sql(shards, "key = :key AND seq < :seq", with_inline)
+                        params = {**where, "key": start_key, "seq": after_seq, "limit": limit}
+                        rows = c.execute(sql, params).fetchall()
                 if len(rows) < limit:
-                    params = (bucket_id, shard, start_key, *end_p, limit - len(rows))
-                    rows += c.execute(base + f" AND key {op} ?" + end + order, params).fetchall()
+                    cond = f"key {op} :key" + ("" if end_key is None else " AND key < :end")
+                    params = {**where, "key": start_key, "limit": limit - len(rows)}
+                    if end_key is not None:
+                        params["end"] = end_key
+                    rows += c.execute(_scan_sql(shards, cond, with_inline), params).fetchall()
             finally:
                 c.execute("COMMIT")
             return rows

@@ -26,8 +26,10 @@ BUSY_TIMEOUT_MS = 5000
 READERS = 4
 FILE_THREADS = 8
 
-# Scans of at most this many rows run on the event loop thread (a listing page per shard).
-QUICK_SCAN = 64
+# Scans of at most this many rows run on the event loop thread: a listing page of up to ~120
+# keys, one merged scan of ~0.3 ms (as long as the eight per-shard pages it replaced, which ran
+# there one after another), less than the hand-off to a reader thread and back costs.
+QUICK_SCAN = 128
 # One-row writes made on the event loop thread between two checkpoints on the writer thread
 # (the loop-thread connection never checkpoints itself: a checkpoint fsyncs).
 _CHECKPOINT_EVERY = 200
