@@ -20,8 +20,6 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-from awscrt import checksums as crt
-
 from s3front.errors import BadDigest, InvalidDigest, InvalidRequest
 
 # Raw digest size of each algorithm S3 accepts (the names S3 uses in x-amz-checksum-algorithm).
@@ -99,9 +97,13 @@ def new_hasher(algorithm: str) -> Hasher:
         return hashlib.sha256()
     if algorithm == "CRC32":
         return _Crc(_zlib_crc32, 4)
-    if algorithm == "CRC32C":
-        return _Crc(crt.crc32c, 4)
-    if algorithm == "CRC64NVME":
+    if algorithm in ("CRC32C", "CRC64NVME"):
+        # Imported on first use: awscrt's native library is ~6 MiB of every worker's memory,
+        # which a server whose clients never send these two CRCs does not need to pay.
+        from awscrt import checksums as crt
+
+        if algorithm == "CRC32C":
+            return _Crc(crt.crc32c, 4)
         return _Crc(crt.crc64nvme, 8)
     raise ValueError(f"unknown checksum algorithm {algorithm!r}")
 
@@ -183,16 +185,15 @@ def composite_checksum(algorithm: str, part_values: Sequence[str]) -> str:
     return f"{b64(h.digest())}-{len(part_values)}"
 
 
-_COMBINE: Mapping[str, Callable[[int, int, int], int]] = {
-    "CRC32": crt.combine_crc32,
-    "CRC32C": crt.combine_crc32c,
-    "CRC64NVME": crt.combine_crc64nvme,
-}
-
-
 def combine_crcs(algorithm: str, parts: Sequence[tuple[str, int]]) -> str:
     """The whole-object CRC (FULL_OBJECT) from (base64 part CRC, part length) pairs."""
-    combine = _COMBINE[algorithm]
+    from awscrt import checksums as crt  # on first use, as in new_hasher
+
+    combine: Callable[[int, int, int], int] = {
+        "CRC32": crt.combine_crc32,
+        "CRC32C": crt.combine_crc32c,
+        "CRC64NVME": crt.combine_crc64nvme,
+    }[algorithm]
     value = 0
     for part_value, length in parts:
         value = combine(value, int.from_bytes(base64.b64decode(part_value), "big"), length)

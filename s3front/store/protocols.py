@@ -146,8 +146,10 @@ class MetaStore(Protocol):
         limit: int,
     ) -> list[ObjectRecord]:
         """`scan_objects` over shards 0..shards-1 at once: their rows merged in clustering order
-        (key ascending, then seq descending), at most `limit`, inline=None. Only for
-        shards <= `max_merged_shards`."""
+        (key ascending, then seq descending), at most `limit`. Only for shards <=
+        `max_merged_shards`. For listings: the records carry what a listing shows (key, seq,
+        version id, size, ETag, time, owner, delete marker, parts, manifest id), with inline
+        None and headers, checksums and attrs empty."""
         ...
 
     async def delete_object(self, bucket_id: str, shard: int, key: str, seq: int) -> None: ...
