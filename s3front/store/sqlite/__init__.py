@@ -21,6 +21,9 @@ rows stored in key order (WITHOUT ROWID), so every scan is an index range:
     leases         (lease_id)                      lifecycle worker leases (lifecycle_worker)
     access_keys    (access_key)
 
+A listing page of a bucket's shards is one statement that SQLite merges as it reads
+(`meta._scan_sql`); Cassandra's listings merge per-shard scans in `s3front.objects.listing`.
+
 Mappings (headers, checksums, attrs) are JSON text. Keys are TEXT with SQLite's default BINARY
 collation, which compares UTF-8 bytes: code point order, the same order Cassandra gives `text`.
 
