@@ -220,6 +220,14 @@ async def authorize_read(ctx: Ctx, bucket: BucketRecord, key: str, version_id: s
         facts = with_tags(facts, obj)
     if obj is not None and is_allowed(who, action, bucket, key, obj, facts):
         return
+    if (
+        (obj is None or obj.delete_marker)
+        and version_id is None
+        and is_allowed(who, "s3:ListBucket", bucket, None, None, facts)
+    ):
+        # As for GET (`_deny`): a caller who may list the source bucket learns from a listing
+        # that the key is not there, so AWS answers the copy 404 NoSuchKey, not 403.
+        raise errors.NoSuchKey(Key=key)
     raise errors.AccessDenied()
 
 

@@ -4,6 +4,7 @@ AWS documentation page it follows."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -73,6 +74,52 @@ def test_missing_key_is_404_to_a_caller_who_may_list_and_403_to_one_who_may_not(
     with pytest.raises(botocore.exceptions.ClientError) as exc:
         s3.get_object(Bucket=bucket, Key="missing")
     assert exc.value.response["Error"]["Code"] == "NoSuchKey"
+
+
+def test_copy_of_a_missing_key_is_404_to_a_caller_who_may_list_the_source_and_403_otherwise(
+    server: Any, s3: Any, bucket: str
+) -> None:
+    """As for GET: AWS answers a CopyObject whose source key does not exist with 404 NoSuchKey
+    when the caller has s3:ListBucket on the source bucket, else 403 AccessDenied
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html, "Permissions": the
+    source needs s3:GetObject; ErrorResponses, NoSuchKey)."""
+    other = sup.create_key(server, f"copier-{uuid.uuid4().hex[:6]}")
+    theirs = server.client(access_key=other.access_key, secret_key=other.secret_key)
+    target = sup.unique_bucket()
+    try:
+        theirs.create_bucket(Bucket=target)
+        s3.put_object(Bucket=bucket, Key="present", Body=b"secret")
+
+        def code(source_key: str) -> str:
+            with pytest.raises(botocore.exceptions.ClientError) as exc:
+                theirs.copy_object(
+                    Bucket=target, Key="k", CopySource={"Bucket": bucket, "Key": source_key}
+                )
+            return str(exc.value.response["Error"]["Code"])
+
+        # Private source bucket: nothing to learn about the key either way.
+        assert code("missing") == "AccessDenied"
+        assert code("present") == "AccessDenied"
+        s3.put_bucket_acl(
+            Bucket=bucket, GrantRead=f"id={other.tenant}", GrantFullControl=f"id={_owner(s3)}"
+        )
+        # May list (READ on the bucket): a missing key is 404; a present, unreadable one 403.
+        assert code("missing") == "NoSuchKey"
+        assert code("present") == "AccessDenied"
+        # A key whose newest version is a delete marker is missing too.
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_object(Bucket=bucket, Key="gone", Body=b"x")
+        s3.delete_object(Bucket=bucket, Key="gone")
+        assert code("gone") == "NoSuchKey"
+    finally:
+        for obj in theirs.list_objects_v2(Bucket=target).get("Contents", []):
+            theirs.delete_object(Bucket=target, Key=obj["Key"])
+        theirs.delete_bucket(Bucket=target)
+        theirs.close()
+
+
+def _owner(s3: Any) -> str:
+    return str(s3.list_buckets()["Owner"]["ID"])
 
 
 def test_cors_preflight_on_a_presigned_url_is_unauthenticated(
