@@ -280,26 +280,27 @@ def check_form_fields(fields: Mapping[str, str]) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class Op:
-    """An operation reached through a sub-resource; `implemented` False: 501 NotImplemented."""
+class SubresourceOp:
+    """An operation reached through a sub-resource; `implemented` False: 501 NotImplemented.
+    (Not `routing.Op`, the operations a request resolves to: this is the support table's row.)"""
 
     name: str
     implemented: bool
 
 
-def _yes(name: str) -> Op:
-    return Op(name, True)
+def _yes(name: str) -> SubresourceOp:
+    return SubresourceOp(name, True)
 
 
-def _no(name: str) -> Op:
-    return Op(name, False)
+def _no(name: str) -> SubresourceOp:
+    return SubresourceOp(name, False)
 
 
 # One letter each keeps the table one entry per line.
 B: Level = "bucket"
 O: Level = "object"  # noqa: E741
 
-_SUB_LIST: tuple[tuple[tuple[Level, str, str], Op], ...] = (
+_SUB_LIST: tuple[tuple[tuple[Level, str, str], SubresourceOp], ...] = (
     # Bucket, GET: listings and configuration reads ("not configured" answers are true).
     ((B, "GET", "uploads"), _yes("ListMultipartUploads")),
     ((B, "GET", "versions"), _yes("ListObjectVersions")),
@@ -395,7 +396,7 @@ _SUB_LIST: tuple[tuple[tuple[Level, str, str], Op], ...] = (
     ((O, "POST", "select"), _no("SelectObjectContent")),
 )
 
-SUBRESOURCES: Mapping[tuple[Level, str, str], Op] = MappingProxyType(dict(_SUB_LIST))
+SUBRESOURCES: Mapping[tuple[Level, str, str], SubresourceOp] = MappingProxyType(dict(_SUB_LIST))
 REFUSED_OPS: frozenset[str] = frozenset(
     op.name for op in SUBRESOURCES.values() if not op.implemented
 )

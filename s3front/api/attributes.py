@@ -19,13 +19,12 @@ from s3front.api.headers import http_date
 from s3front.api.objects import find_object
 from s3front.objects import mp_checksums
 from s3front.objects.encryption import sealing_of
-from s3front.store.protocols import MetaStore
-from s3front.store.records import ManifestEntry, ObjectRecord, PartRecord
+from s3front.objects.multipart import part_sizes
+from s3front.store.records import PartRecord
 from s3front.xmldocs import XMLResponse
 
 ATTRIBUTES = ("ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize")
 MAX_PARTS = 1000
-_PAGE = 1000
 
 
 def parse_attributes(header: str) -> set[str]:
@@ -56,36 +55,6 @@ def _int_header(ctx: Ctx, name: str, default: int) -> int:
             f"{name} must be a non-negative integer", ArgumentName=name, ArgumentValue=raw
         )
     return int(raw)
-
-
-async def _all_entries(meta: MetaStore, manifest_id: str) -> list[ManifestEntry]:
-    out: list[ManifestEntry] = []
-    offset = 0
-    while True:
-        # Entries are contiguous, so the next page starts exactly at the end of this one.
-        page = await meta.get_manifest(manifest_id, from_offset=offset, limit=_PAGE)
-        out.extend(page)
-        if len(page) < _PAGE:
-            return out
-        offset = out[-1].offset + out[-1].length
-
-
-async def part_sizes(meta: MetaStore, rec: ObjectRecord) -> list[int]:
-    """The sizes of a multipart object's parts, in part order."""
-    if rec.manifest_id is None:
-        return [0] * rec.parts
-    entries = await _all_entries(meta, rec.manifest_id)
-    # A copy's manifest is one child entry standing for the source's manifest: look through it.
-    while (
-        rec.parts > 1
-        and len(entries) == 1
-        and entries[0].child is not None
-        and entries[0].length == rec.size
-    ):
-        entries = await _all_entries(meta, entries[0].child)
-    sizes = [e.length for e in entries]
-    # An empty last part has no manifest entry (it holds no bytes).
-    return sizes + [0] * max(0, rec.parts - len(sizes))
 
 
 async def handle_get_object_attributes(ctx: Ctx) -> Response:

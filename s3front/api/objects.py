@@ -31,6 +31,7 @@ from s3front.objects.encryption import sealing_of, with_sealing
 from s3front.objects.intents import WriteIntent
 from s3front.objects.limits import MAX_OBJECT_SIZE, MAX_PART_NUMBER
 from s3front.objects.listing import shard_of
+from s3front.objects.multipart import part_sizes
 from s3front.objects.ranges import parse_range
 from s3front.objects.reader import first_piece, inline_bytes, read_object
 from s3front.objects.writer import write_object_data
@@ -144,9 +145,6 @@ async def _part_range(ctx: Ctx, rec: ObjectRecord, ranged: bool) -> tuple[int, i
         raise errors.InvalidRequest(
             "Cannot specify both Range header and partNumber query parameter"
         )
-    # Imported here: s3front.api.attributes imports this module.
-    from s3front.api.attributes import part_sizes
-
     number = int(raw)
     sizes = await part_sizes(ctx.store.meta, rec) if rec.parts else [rec.size]
     if number > len(sizes):

@@ -37,7 +37,7 @@ from s3front.objects.limits import MIN_PART_SIZE
 from s3front.objects.manifest_ids import new_manifest_id
 from s3front.objects.writer import MANIFEST_BATCH
 from s3front.store.protocols import MetaStore
-from s3front.store.records import ManifestEntry, PartRecord
+from s3front.store.records import ManifestEntry, ObjectRecord, PartRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,3 +167,37 @@ async def write_assembly(meta: MetaStore, assembly: Assembly, intent: WriteInten
         await meta.put_manifest(manifest_id, assembly.entries[i : i + MANIFEST_BATCH])
     intent.check()
     return manifest_id
+
+
+_MANIFEST_PAGE = 1000
+
+
+async def _all_entries(meta: MetaStore, manifest_id: str) -> list[ManifestEntry]:
+    out: list[ManifestEntry] = []
+    offset = 0
+    while True:
+        # Entries are contiguous, so the next page starts exactly at the end of this one.
+        page = await meta.get_manifest(manifest_id, from_offset=offset, limit=_MANIFEST_PAGE)
+        out.extend(page)
+        if len(page) < _MANIFEST_PAGE:
+            return out
+        offset = out[-1].offset + out[-1].length
+
+
+async def part_sizes(meta: MetaStore, rec: ObjectRecord) -> list[int]:
+    """The sizes of a completed multipart object's parts, in part order: the entries of the
+    manifest `write_assembly` wrote, one per part."""
+    if rec.manifest_id is None:
+        return [0] * rec.parts
+    entries = await _all_entries(meta, rec.manifest_id)
+    # A copy's manifest is one child entry standing for the source's manifest: look through it.
+    while (
+        rec.parts > 1
+        and len(entries) == 1
+        and entries[0].child is not None
+        and entries[0].length == rec.size
+    ):
+        entries = await _all_entries(meta, entries[0].child)
+    sizes = [e.length for e in entries]
+    # An empty last part has no manifest entry (it holds no bytes).
+    return sizes + [0] * max(0, rec.parts - len(sizes))
