@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from s3front_required import unavailable
 
 from s3front.store.cassandra.schema import apply_schema_sync
 from s3front.store.cassandra.session import Db, parse_url
@@ -139,6 +140,4 @@ def _docker_reachable() -> bool:
 
 
 def _no_cassandra(reason: str) -> NoReturn:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"no Cassandra for the cassandra tests (CI must not skip them): {reason}")
-    pytest.skip(f"no Cassandra: {reason}")
+    unavailable("Cassandra", reason)

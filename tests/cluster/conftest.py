@@ -33,6 +33,7 @@ from typing import Any, NoReturn
 
 import pytest
 import s3front_e2e_support as sup
+from s3front_required import unavailable
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "local-cassandra"
 NODES = 3
@@ -90,9 +91,7 @@ def script(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]
 
 
 def _unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"the Cassandra cluster is required under CI: {reason}", pytrace=False)
-    pytest.skip(f"no Cassandra cluster: {reason}")
+    unavailable("Cassandra cluster", reason)
 
 
 @dataclass

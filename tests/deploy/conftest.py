@@ -16,11 +16,12 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import s3front_e2e_support as sup
 import yaml
+from s3front_required import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S_DIR = ROOT / "k8s"
@@ -34,10 +35,8 @@ def _cache_bin() -> Path:
     return base / "s3front" / "bin"
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(reason)
-    pytest.skip(reason)
+def _unavailable(reason: str) -> NoReturn:
+    unavailable("k8s tooling", reason)
 
 
 def _kustomize_command() -> list[str] | None:
