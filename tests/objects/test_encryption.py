@@ -72,7 +72,12 @@ async def test_sealed_round_trip_and_ranges(store: Store, size: int) -> None:
                                                      cipher=c)])  # fmt: skip
         assert got == data[lo:hi]
     if rec.inline is not None:
-        assert data not in rec.inline and len(rec.inline) == size + enc.OVERHEAD
+        assert len(rec.inline) == size + enc.OVERHEAD
+        # Stored sealed: the plaintext is not in the row. Only for sizes where a chance match
+        # cannot happen (a 1-byte plaintext is in a 29-byte ciphertext 11 % of the time; a
+        # 16-byte one, about 2^-123).
+        if size >= 16:
+            assert data not in rec.inline
 
 
 async def test_blocks_are_ciphertext_addressed_by_their_own_hash(store: Store) -> None:
