@@ -2,11 +2,11 @@
 
 A bucket's object index is `shards` partitions (a key lives in `shard_of(key)`); a listing
 merges the shards' ordered scans on (key, newest first) -- or, where the store can merge them
-itself (SQLite, `MetaStore.max_merged_shards`), reads its one merged scan. Each shard is read in pages that start
-small (about this page's share of max-keys) and grow, so a 1000-key page over 8 shards reads
-about 1000 rows, not 8000. When the accumulator has listed a common prefix it names the first
-key after it, and every shard seeks there: a delimiter listing of a bucket with a million keys
-under "logs/" reads a page per shard, not a million rows.
+itself (SQLite, `MetaStore.max_merged_shards`), reads its one merged scan. Each shard is read
+in pages that start small (about this page's share of max-keys) and grow, so a 1000-key page
+over 8 shards reads about 1000 rows, not 8000. When the accumulator has listed a common
+prefix it names the first key after it, and every shard seeks there: a delimiter listing of a
+bucket with a million keys under "logs/" reads a page per shard, not a million rows.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from s3front.store.records import BucketRecord, ObjectRecord
 __all__ = ["list_objects", "list_uploads", "list_versions", "shard_of"]
 
 _MAX_PAGE = 1000
+_JUMP_PAGE = 4
 
 
 class _Scan(Protocol):
@@ -41,9 +42,6 @@ class _Scan(Protocol):
         end_key: str | None,
         limit: int,
     ) -> Awaitable[list[ObjectRecord]]: ...
-
-
-_JUMP_PAGE = 4
 
 
 class _ShardCursor:
