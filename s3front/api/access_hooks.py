@@ -160,7 +160,7 @@ async def authorize_request(ctx: Ctx, bucket: BucketRecord) -> None:
             facts = with_tags(facts, obj)
         if is_allowed(who, action, bucket, key, obj, facts):
             return
-        _deny(ctx, bucket, key, obj, action)
+        _deny(ctx, bucket, key, obj, action, ctx.req.param("versionId"))
     if is_allowed(who, action, bucket, key, None, facts):
         return
     if ctx.ep.op == Op.DeleteObjects and is_allowed(who, action, bucket, "*", None, facts):
@@ -172,22 +172,28 @@ async def authorize_request(ctx: Ctx, bucket: BucketRecord) -> None:
         obj = await read_object(ctx, bucket, key)
         if obj is not None and is_allowed(who, action, bucket, key, obj, facts):
             return
-        _deny(ctx, bucket, key, obj, action)
+        _deny(ctx, bucket, key, obj, action, ctx.req.param("versionId"))
     raise errors.AccessDenied()
 
 
 def _deny(
-    ctx: Ctx, bucket: BucketRecord, key: str, obj: ObjectRecord | None, action: str
+    ctx: Ctx,
+    bucket: BucketRecord,
+    key: str,
+    obj: ObjectRecord | None,
+    action: str,
+    version_id: str | None,
 ) -> NoReturn:
     """The refusal of a read the caller is not allowed: as AWS (ErrorResponses, "NoSuchKey" and
     the GetObject page's "Permissions"), a missing key is 404 NoSuchKey to a caller who may list
     the bucket (the listing would tell them anyway) and 403 AccessDenied to one who may not.
     Raised here rather than by letting the request through, so a key written meanwhile is never
-    served to a caller without s3:GetObject."""
+    served to a caller without s3:GetObject. `version_id`: the version the read names (a
+    request's ?versionId=, a copy's source version); naming one, the answer is 403."""
     if (
         obj is None
         and action == "s3:GetObject"
-        and ctx.req.param("versionId") is None
+        and version_id is None
         and is_allowed(caller(ctx), "s3:ListBucket", bucket, None, None, facts_of(ctx))
     ):
         raise errors.NoSuchKey(Key=key)
@@ -220,15 +226,9 @@ async def authorize_read(ctx: Ctx, bucket: BucketRecord, key: str, version_id: s
         facts = with_tags(facts, obj)
     if obj is not None and is_allowed(who, action, bucket, key, obj, facts):
         return
-    if (
-        (obj is None or obj.delete_marker)
-        and version_id is None
-        and is_allowed(who, "s3:ListBucket", bucket, None, None, facts)
-    ):
-        # As for GET (`_deny`): a caller who may list the source bucket learns from a listing
-        # that the key is not there, so AWS answers the copy 404 NoSuchKey, not 403.
-        raise errors.NoSuchKey(Key=key)
-    raise errors.AccessDenied()
+    # A newest row that is a delete marker: no object, as for GET (`read_object`).
+    missing = obj is None or obj.delete_marker
+    _deny(ctx, bucket, key, None if missing else obj, action, version_id)
 
 
 def writer(ctx: Ctx, bucket: BucketRecord) -> str:
