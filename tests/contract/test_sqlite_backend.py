@@ -128,6 +128,32 @@ async def test_a_small_write_waits_out_another_writer(tmp_path: Path) -> None:
         await store.close()
 
 
+async def test_a_write_that_finds_the_lock_briefly_taken_lands_from_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    """Another process's commit holds the write lock for tens of microseconds: the write is
+    tried again on the event loop after short waits rather than handed to the writer thread.
+    The writer thread is kept busy here for 0.5 s, so a write sent there would take that long."""
+    store = await open_sqlite(f"sqlite://{tmp_path}", busy_timeout_ms=5000)
+    other = sqlite3.connect(os.path.join(tmp_path, DB_NAME), isolation_level=None)
+    writer_busy = asyncio.ensure_future(store.db.write(lambda _conn: time.sleep(0.5)))
+    await asyncio.sleep(0.05)  # the writer thread has started sleeping
+    other.execute("BEGIN IMMEDIATE")
+    # Released before the loop's third wait ends (0.5 ms, then 1 ms): timers fire in order.
+    released = asyncio.get_running_loop().call_later(0.001, other.execute, "ROLLBACK")
+    try:
+        t0 = time.monotonic()
+        await store.meta.put_object("bid", 0, _object("k", b"y" * 100))
+        assert time.monotonic() - t0 < 0.3, "the write waited for the writer thread"
+        got = await store.meta.get_object("bid", 0, "k")
+        assert got is not None and got.inline == b"y" * 100
+    finally:
+        released.cancel()
+        await writer_busy
+        other.close()
+        await store.close()
+
+
 async def test_small_writes_keep_the_wal_bounded(tmp_path: Path) -> None:
     """The loop-thread connection never checkpoints; the writer thread's checkpoints must still
     let the WAL start over (a passive one, chasing the writes, never did: the WAL grew by

@@ -42,7 +42,8 @@ is never torn.
 Concurrency: sqlite3 calls block, so they run in threads. Writes go through one writer thread
 and connection (SQLite allows one writer at a time anyway; queueing them in-process avoids
 busy-waiting on the file lock) -- except the one-row writes of small PUTs and DELETEs, which
-are tried on the event loop thread first (`Db.exec_quick`) -- and reads through a small pool of
+are made on the event loop thread (`Db.exec_quick`; a lock held by another process is waited
+out there for a few milliseconds before the write goes to the writer thread) -- and reads through a small pool of
 threads, each with its own connection (WAL readers do not wait for the writer). Block file I/O
 runs on threads of its own (a write waits in fsync; on the readers' threads, uploads starved
 metadata reads): with 4 threads 1 MiB puts took ~2.5 ms and gets ~0.45 ms, against ~3.6-4 ms
