@@ -8,6 +8,7 @@ operations; the facts for policy conditions come from the request.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -54,14 +55,18 @@ def _auth_kind(req: S3Request, form: Mapping[str, str] | None) -> tuple[str, str
     return None
 
 
+@functools.lru_cache(maxsize=2)
+def _time_values(second: int) -> tuple[tuple[str, str], ...]:
+    # Made on every authorised request (a policy may test them), so once per second.
+    stamp = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ("aws:currenttime", stamp), ("aws:epochtime", str(second))
+
+
 def facts_of(ctx: Ctx, form: Mapping[str, str] | None = None) -> Facts:
     """The condition keys of the request (`access.conditions.KEYS`). `form`: a POST upload's
     fields, which stand in for the headers (acl, x-amz-server-side-encryption, ...)."""
     req = ctx.req
-    values: dict[str, str] = {}
-    now = time.time()
-    values["aws:currenttime"] = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    values["aws:epochtime"] = str(int(now))
+    values = dict(_time_values(int(time.time())))
     for name in ("user-agent", "referer"):
         if name in req.headers:
             values["aws:" + name.replace("-", "")] = req.headers[name]
