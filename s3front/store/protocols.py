@@ -129,9 +129,11 @@ class MetaStore(Protocol):
         """
         ...
 
-    # The most shards `scan_bucket` merges into one ordered scan; 0 where it cannot. SQLite
-    # merges inside the engine (a compound SELECT); Cassandra's shards are partitions on
-    # different nodes, so there the listing merges per-shard scans (`s3front.objects.listing`).
+    # The most shards `scan_bucket` reads as one ordered scan, which is then the cheaper way
+    # to list: SQLite merges inside the engine (a compound SELECT). Above it, and on Cassandra
+    # (0: its shards are partitions on different nodes), `scan_bucket` reads `limit` rows of
+    # every shard and merges them (`s3front.store.shard_merge`), so listings page each shard
+    # as the page needs it instead (`s3front.objects.listing`).
     max_merged_shards: int
 
     async def scan_bucket(
@@ -146,8 +148,7 @@ class MetaStore(Protocol):
         limit: int,
     ) -> list[ObjectRecord]:
         """`scan_objects` over shards 0..shards-1 at once: their rows merged in clustering order
-        (key ascending, then seq descending), at most `limit`. Only for shards <=
-        `max_merged_shards`. For listings: the records carry what a listing shows (key, seq,
+        (key ascending, then seq descending), at most `limit`. For listings: the records carry what a listing shows (key, seq,
         version id, size, ETag, time, owner, delete marker, parts, manifest id), with inline
         None and headers, checksums and attrs empty."""
         ...

@@ -30,6 +30,7 @@ from s3front.store.records import (
     PartRecord,
     UploadRecord,
 )
+from s3front.store.shard_merge import merge_shards
 
 # -- buckets: PRIMARY KEY (name) ----------------------------------------------------------------
 _BUCKET_COLS = "name, bucket_id, owner, created_ms, region, shards, versioning, attrs"
@@ -390,7 +391,9 @@ class CassandraMeta:
             rows += await self._db.rows(stmt, (bucket_id, shard, *bounds, limit - len(rows)))
         return [_object(r) for r in rows]
 
-    max_merged_shards = 0  # one partition per shard: the listing merges them
+    # One partition per shard: `scan_bucket` reads `limit` rows of each (`merge_shards`), so
+    # listings page the shards themselves, reading about what a page needs.
+    max_merged_shards = 0
 
     async def scan_bucket(
         self,
@@ -403,7 +406,10 @@ class CassandraMeta:
         end_key: str | None = None,
         limit: int,
     ) -> list[ObjectRecord]:
-        raise NotImplementedError("Cassandra does not merge partitions; see max_merged_shards")
+        return await merge_shards(
+            self.scan_objects, bucket_id, shards, start_key=start_key,
+            start_exclusive=start_exclusive, after_seq=after_seq, end_key=end_key, limit=limit,
+        )  # fmt: skip
 
     async def delete_object(self, bucket_id: str, shard: int, key: str, seq: int) -> None:
         await self._db.run(self._obj_delete, (bucket_id, shard, key, seq))

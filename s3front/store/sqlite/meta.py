@@ -20,6 +20,7 @@ from s3front.store.records import (
     PartRecord,
     UploadRecord,
 )
+from s3front.store.shard_merge import merge_shards
 from s3front.store.sqlite.session import QUICK_SCAN, Db, Rows, first, names
 
 BUCKETS = Rows("buckets", BucketRecord, names(BucketRecord))
@@ -212,7 +213,12 @@ class SqliteMeta:
         end_key: str | None = None,
         limit: int,
     ) -> list[ObjectRecord]:
-        assert 0 < shards <= self.max_merged_shards
+        if shards > self.max_merged_shards:  # more arms than one statement should have
+            return await merge_shards(
+                self.scan_objects, bucket_id, shards, start_key=start_key,
+                start_exclusive=start_exclusive, after_seq=after_seq, end_key=end_key,
+                limit=limit,
+            )  # fmt: skip
         bounds = (start_key, start_exclusive, after_seq, end_key)
         return await self._scan(shards, {"bucket": bucket_id}, bounds, limit, False)
 
