@@ -8,7 +8,6 @@ operations; the facts for policy conditions come from the request.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -55,12 +54,6 @@ def _auth_kind(req: S3Request, form: Mapping[str, str] | None) -> tuple[str, str
     return None
 
 
-@functools.lru_cache(maxsize=2)
-def _time_values(second: int) -> tuple[tuple[str, str], ...]:
-    stamp = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return ("aws:currenttime", stamp), ("aws:epochtime", str(second))
-
-
 class _RequestValues(Mapping[str, str]):
     """The condition values of `facts_of`, made on first use. Every authorised request has
     Facts, but only a bucket policy's conditions read these, and most buckets have no policy:
@@ -90,7 +83,10 @@ class _RequestValues(Mapping[str, str]):
 
 def _values_of(ctx: Ctx, form: Mapping[str, str] | None, second: int) -> dict[str, str]:
     req = ctx.req
-    values = dict(_time_values(second))
+    values = {
+        "aws:currenttime": datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:epochtime": str(second),
+    }
     for name in ("user-agent", "referer"):
         if name in req.headers:
             values["aws:" + name.replace("-", "")] = req.headers[name]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import enum
 import json
 import operator
 import sqlite3
@@ -14,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from s3front.config import MiB
 from s3front.store.errors import StoreTimeout, StoreUnavailable
@@ -52,6 +53,12 @@ _LOOP_WRITE_WAITS = (0.0, 0.0, 0.0005, 0.001, 0.002)
 # Primary SQLite result codes (the low byte of an extended code).
 _TIMEOUT_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
 _UNAVAILABLE_CODES = {10, 11, 13, 14, 15, 26}  # IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB
+
+
+class _Busy(enum.Enum):
+    """What `Db._try_on_loop` returns when the loop thread's connection found a lock taken."""
+
+    BUSY = enum.auto()
 
 
 def _js(m: Mapping[str, str]) -> str:
@@ -232,17 +239,23 @@ class Db:
         """A point read (a few rows by primary key), on the event loop thread (`quick`)."""
         return await self.quick(lambda c: c.execute(sql, params).fetchall())
 
-    async def quick(
-        self, fn: Callable[[sqlite3.Connection], T], fallback: ThreadPoolExecutor | None = None
-    ) -> T:
+    async def quick(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """A short read (a point read, a scan of a few dozen rows) on the calling thread.
 
         Such a read takes ~10-100 us, less than the hand-off to a reader thread and back costs,
-        and a WAL reader never waits for a writer. The loop-thread connection has no busy
-        timeout: in the rare case that it would have to wait (another process recovering the
-        WAL), the read goes to a reader thread instead (or to `fallback`: the writer thread for
-        `exec_quick`'s writes), so the loop never blocks on a lock.
+        and a WAL reader never waits for a writer. In the rare case that it would have to wait
+        (another process recovering the WAL), the read goes to a reader thread instead, so the
+        loop never blocks on a lock (`_try_on_loop`).
         """
+        result = self._try_on_loop(fn)
+        if result is not _Busy.BUSY:
+            return result
+        return await self.run(self._readers, fn)
+
+    def _try_on_loop(self, fn: Callable[[sqlite3.Connection], T]) -> T | Literal[_Busy.BUSY]:
+        """fn on the event loop thread's connection, or BUSY if it found a lock taken. That
+        connection has no busy timeout, so such an attempt fails at once, having changed nothing
+        (BUSY comes from starting the transaction or its first write)."""
         if self._closed:
             raise StoreUnavailable("sqlite store is closed")
         try:
@@ -252,7 +265,7 @@ class Db:
                 raise _map_error(e) from e
         except sqlite3.Error as e:
             raise _map_error(e) from e
-        return await self.run(self._readers if fallback is None else fallback, fn)
+        return _Busy.BUSY
 
     def _loop_conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "loop_conn", None)
@@ -272,11 +285,11 @@ class Db:
         measured on the development machine, such a statement costs ~75 us of CPU, and handing
         it to the writer thread and back cost ~90 us more. If the write lock is taken (the
         writer thread or another process is writing) the attempt fails at once without having
-        changed anything -- the connection has no busy timeout -- and is made again on the loop
-        after a few short waits (`_write_on_loop`); a lock held longer than those sends the
-        write to the writer thread, which waits its turn. The connection does not checkpoint the WAL on
-        commit (that fsyncs, and would stall the loop); every `_CHECKPOINT_EVERY` writes a
-        checkpoint runs on the writer thread instead (`_restart_checkpoint`).
+        changed anything, and is made again on the loop after a few short waits
+        (`_write_on_loop`); a lock held longer than those sends the write to the writer thread,
+        which waits its turn. The connection does not checkpoint the WAL on commit (that
+        fsyncs, and would stall the loop); every `_CHECKPOINT_EVERY` writes a checkpoint runs on
+        the writer thread instead (`_restart_checkpoint`).
         """
         changed = await self._write_on_loop(lambda c: c.execute(sql, params).rowcount)
         self._loop_writes += 1
@@ -287,17 +300,11 @@ class Db:
     async def _write_on_loop(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """fn (one autocommit write) on the event loop thread, tried again after each of
         `_LOOP_WRITE_WAITS` while another connection holds the write lock, then on the writer
-        thread. An attempt that found the lock taken changed nothing (see `_call_writer`)."""
-        if self._closed:
-            raise StoreUnavailable("sqlite store is closed")
+        thread."""
         for wait in _LOOP_WRITE_WAITS:
-            try:
-                return fn(self._loop_conn())
-            except sqlite3.OperationalError as e:
-                if getattr(e, "sqlite_errorcode", 0) & 0xFF not in _TIMEOUT_CODES:
-                    raise _map_error(e) from e
-            except sqlite3.Error as e:
-                raise _map_error(e) from e
+            result = self._try_on_loop(fn)
+            if result is not _Busy.BUSY:
+                return result
             await asyncio.sleep(wait)
         return await self.run(self._writer, fn)
 
