@@ -379,6 +379,7 @@ class S3Front:
                             await task
                 await log_task  # ends with a last flush (stop is set)
                 await access_logs.close()
+                self.state.request_log.flush()  # normally done: the last turn's lines at most
         finally:
             await store.close()
 
