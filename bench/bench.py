@@ -1,4 +1,4 @@
-"""Throughput of s3front next to a no-op Starlette endpoint on the same machine.
+"""Throughput of s3front next to a no-op ASGI endpoint on the same machine.
 
     .venv/bin/python bench/bench.py [--store cassandra://127.0.0.1:9042/ks?dc=datacenter1]
                                     [--client raw|boto3] [--small-ops 2000] [--large-ops 128]
@@ -395,8 +395,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.no_noop:
                 noop = start_noop(Path(tmp))
                 servers.append(noop)
-                print(f"no-op starlette: pid {noop.pid} port {noop.port}", flush=True)
-                results["no-op starlette"] = run_on("no-op", noop)
+                print(f"no-op: pid {noop.pid} port {noop.port}", flush=True)
+                results["no-op"] = run_on("no-op", noop)
         finally:
             for srv in servers:
                 sup.stop_server(srv)
