@@ -55,7 +55,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import hashlib
 import json
 import os
@@ -78,6 +77,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from s3client import Conn, Signer, canonical_query, expect  # noqa: E402
+
+from s3front.memory import keep_freed_memory  # noqa: E402
 
 KiB = 1024
 MiB = 1024 * 1024
@@ -994,29 +995,14 @@ def median_run(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], Spread]:
     return out, spread
 
 
-def steady_client_malloc() -> None:
-    """Keep this process's large buffers on the heap (glibc only; elsewhere nothing to do).
-
-    The client reads a download through asyncio's stream reader, whose buffer grows and
-    shrinks by up to 2 MiB and hands out pieces of up to 1 MiB. With glibc's defaults each
-    such piece may be mapped and unmapped afresh (the threshold moves with what was freed
-    before, and the heap is trimmed above twice it), page faults included: on 2026-12-05,
-    ~80,000 minor faults per 256 MiB download and 1,050-1,200 MB/s from the no-op, against ~0
-    and 2,600-2,900 MB/s with these two settings. Servers that send in large writes (uvicorn
-    writes whole blocks) fill that buffer and paid for it; those that trickle did not. Fixed
-    thresholds make the client's cost the same for every server, whatever ran before.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from <malloc.h>
-    libc.mallopt(m_mmap_threshold, 64 << 20)
-    libc.mallopt(m_trim_threshold, 256 << 20)
-
-
 def main(argv: list[str] | None = None) -> int:
-    steady_client_malloc()
+    # The client reads downloads through asyncio's stream reader, whose buffer grows and shrinks
+    # by up to 2 MiB and hands out pieces of up to 1 MiB. With glibc's moving thresholds each
+    # piece could be mapped afresh (2026-12-05: ~80,000 page faults per 256 MiB download from
+    # the no-op, 1,050-1,200 MB/s; ~0 and 2,100-2,900 with the server's own settings), which
+    # charged servers that write large pieces and not those that trickle. So the client takes
+    # the settings the server runs with.
+    keep_freed_memory()
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small counts: a few seconds per cell")
     ap.add_argument("--only", default="", help="comma-separated target names")
