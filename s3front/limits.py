@@ -61,6 +61,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from s3front import metrics, xml
@@ -372,6 +373,22 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         finally:
             self.app, self.transport = saved, transport
         lingering.cycle = self.cycle
+
+    def on_body(self, body: bytes) -> None:
+        # uvicorn's own on_body appends every piece to a bytearray, and its `receive` copies that
+        # into a new bytes object: two copies of every byte of a body on top of the parser's.
+        # Holding the parser's bytes object instead lets `receive`'s bytes(...) return it as it
+        # is (bytes of bytes is the same object); pieces that arrive before the app asks for
+        # them are joined once. Measured under a bare ASGI app, one worker, 1 MiB PUTs: 0.49
+        # -> 0.30 ms of server CPU per MiB received (raw uvloop + httptools: 0.19).
+        cycle = self.cycle
+        if cycle.response_complete or (self.parser.should_upgrade() and self._should_upgrade()):
+            return
+        held = cycle.body
+        cycle.body = held + body if held else body  # type: ignore[assignment]
+        if len(cycle.body) > HIGH_WATER_LIMIT:
+            self.flow.pause_reading()
+        cycle.message_event.set()
 
     def on_message_complete(self) -> None:
         self._message_done = True
